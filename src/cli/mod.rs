@@ -1,0 +1,36 @@
+//! Command-line definitions (clap), one file per command. Flags become a typed spec here; the
+//! rest of the program never sees raw flags.
+
+pub mod mock_server;
+pub mod profile;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmark OpenAI-compatible LLM inference servers.
+#[derive(Debug, Parser)]
+#[command(name = "aiperf", version, about, long_about = None, after_help = exit_codes_help())]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// More output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one benchmark configured from flags (AIPerf-compatible flag names).
+    Profile(Box<profile::ProfileArgs>),
+    /// Serve the embedded OpenAI-compatible mock server.
+    MockServer(mock_server::MockServerArgs),
+}
+
+fn exit_codes_help() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for (code, meaning) in crate::exit_code::ExitCode::ALL {
+        text.push_str(&format!("  {:>3}  {meaning}\n", code.0));
+    }
+    text
+}

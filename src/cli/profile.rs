@@ -1,0 +1,398 @@
+//! `aiperf profile`: AIPerf's flag names, turned into a [`BenchmarkSpec`].
+
+use crate::spec::*;
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Flags of `aiperf profile` (names and aliases follow AIPerf 0.13).
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Model name sent in requests.
+    #[arg(
+        short = 'm',
+        long = "model",
+        visible_alias = "model-names",
+        help_heading = "Endpoint"
+    )]
+    pub model: String,
+    /// Server URL (base like http://host:8000, or a full endpoint URL). Repeat for round-robin
+    /// over several servers. `mock://` starts the embedded mock server (`mock://?ttft_ms=50&itl_ms=5`).
+    #[arg(
+        short = 'u',
+        long = "url",
+        default_value = "http://localhost:8000",
+        help_heading = "Endpoint"
+    )]
+    pub url: Vec<String>,
+    /// API flavour.
+    #[arg(long, value_enum, default_value = "chat", help_heading = "Endpoint")]
+    pub endpoint_type: EndpointType,
+    /// Endpoint path overriding the API's default (e.g. /v1/chat/completions).
+    #[arg(long, visible_alias = "custom-endpoint", help_heading = "Endpoint")]
+    pub endpoint: Option<String>,
+    /// Request streamed responses (needed for TTFT, ITL and the other per-token metrics).
+    #[arg(long, help_heading = "Endpoint")]
+    pub streaming: bool,
+    /// API key sent as a bearer token. Never written to any output.
+    #[arg(
+        long,
+        env = "AIPERF_API_KEY",
+        hide_env_values = true,
+        help_heading = "Endpoint"
+    )]
+    pub api_key: Option<String>,
+    /// Extra HTTP header "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", help_heading = "Endpoint")]
+    pub header: Vec<String>,
+    /// Extra request-body field "key:value" (value parsed as JSON when it is JSON), or a JSON
+    /// object of fields (repeatable), e.g. --extra-inputs ignore_eos:true.
+    #[arg(long, help_heading = "Endpoint")]
+    pub extra_inputs: Vec<String>,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 21_600.0, help_heading = "Endpoint")]
+    pub request_timeout_seconds: f64,
+    /// Send max_tokens instead of max_completion_tokens in chat requests.
+    #[arg(long, help_heading = "Endpoint")]
+    pub use_legacy_max_tokens: bool,
+    /// Count output tokens from the server's usage instead of the client tokenizer.
+    #[arg(long, help_heading = "Endpoint")]
+    pub use_server_token_count: bool,
+    /// Keep retrying to reach the server for this many seconds before giving up.
+    #[arg(long, default_value_t = 0.0, help_heading = "Endpoint")]
+    pub wait_for_model_timeout: f64,
+
+    /// Closed-loop concurrency; with --request-rate, the cap on requests in flight.
+    #[arg(long, help_heading = "Load")]
+    pub concurrency: Option<u32>,
+    /// Open-loop request rate (requests/second).
+    #[arg(long, help_heading = "Load")]
+    pub request_rate: Option<f64>,
+    /// Arrival process of --request-rate.
+    #[arg(
+        long,
+        visible_alias = "arrival-pattern",
+        value_enum,
+        default_value = "poisson",
+        help_heading = "Load"
+    )]
+    pub request_rate_mode: RateMode,
+    /// Requests to send (default without --benchmark-duration: max(10, 2 x concurrency)).
+    #[arg(long, visible_alias = "num-requests", help_heading = "Load")]
+    pub request_count: Option<u64>,
+    /// Send requests for this many seconds.
+    #[arg(long, help_heading = "Load")]
+    pub benchmark_duration: Option<f64>,
+    /// After --benchmark-duration, wait this long for in-flight requests, then cancel them (default 30).
+    #[arg(long, help_heading = "Load")]
+    pub benchmark_grace_period: Option<f64>,
+    /// Requests sent before measuring, excluded from results.
+    #[arg(long, default_value_t = 0, help_heading = "Load")]
+    pub warmup_request_count: u64,
+
+    /// Mean prompt length in tokens.
+    #[arg(long, visible_aliases = ["isl", "prompt-input-tokens-mean"], default_value_t = 550.0, help_heading = "Dataset")]
+    pub synthetic_input_tokens_mean: f64,
+    /// Standard deviation of the prompt length.
+    #[arg(long, visible_aliases = ["isl-stddev", "prompt-input-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
+    pub synthetic_input_tokens_stddev: f64,
+    /// Mean requested output length (max tokens); unset lets the server decide.
+    #[arg(long, visible_aliases = ["osl", "prompt-output-tokens-mean"], help_heading = "Dataset")]
+    pub output_tokens_mean: Option<f64>,
+    /// Standard deviation of the requested output length.
+    #[arg(long, visible_aliases = ["osl-stddev", "prompt-output-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
+    pub output_tokens_stddev: f64,
+    /// Distinct prompts to generate (default: the request count, at most 1000; 100 for duration runs).
+    #[arg(long, visible_alias = "num-prompts", help_heading = "Dataset")]
+    pub num_dataset_entries: Option<u32>,
+    /// Seed for prompts and arrivals (default: random, recorded in run_metadata.json).
+    #[arg(long, help_heading = "Dataset")]
+    pub random_seed: Option<u64>,
+    /// Tokenizer: `builtin`, a tokenizer.json file or directory, or a HuggingFace model id in the
+    /// local cache (default: the model's, if cached, else builtin).
+    #[arg(long, help_heading = "Dataset")]
+    pub tokenizer: Option<String>,
+
+    /// Per-request SLOs for goodput, e.g. "time_to_first_token:200 inter_token_latency:20" (ms).
+    #[arg(long, help_heading = "Output")]
+    pub goodput: Option<String>,
+    /// Run directory (default: artifacts/<model>-<endpoint type>-<load>).
+    #[arg(long, visible_alias = "output-artifact-dir", help_heading = "Output")]
+    pub artifact_dir: Option<PathBuf>,
+    /// Progress display.
+    #[arg(
+        long,
+        visible_alias = "ui",
+        value_enum,
+        default_value = "simple",
+        help_heading = "Output"
+    )]
+    pub ui_type: UiType,
+}
+
+/// `--request-rate-mode` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RateMode {
+    /// Fixed interval 1/rate.
+    Constant,
+    /// Exponential gaps with mean 1/rate.
+    Poisson,
+}
+
+/// Parses one `--extra-inputs` value into body fields.
+fn parse_extra(
+    item: &str,
+    into: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let trimmed = item.trim();
+    if trimmed.starts_with('{') {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
+            .map_err(|e| format!("--extra-inputs '{item}' is not a valid JSON object: {e}"))?;
+        into.extend(object);
+        return Ok(());
+    }
+    let (key, value) = trimmed
+        .split_once(':')
+        .ok_or_else(|| format!("--extra-inputs '{item}' must be key:value or a JSON object"))?;
+    let value = serde_json::from_str(value.trim())
+        .unwrap_or_else(|_| serde_json::Value::String(value.trim().into()));
+    into.insert(key.trim().to_string(), value);
+    Ok(())
+}
+
+fn parse_header(item: &str) -> Result<(String, Secret), String> {
+    let (name, value) = item
+        .split_once(':')
+        .ok_or_else(|| format!("--header '{item}' must look like 'Name: value'"))?;
+    if name.trim().is_empty() {
+        return Err(format!("--header '{item}' has no name"));
+    }
+    Ok((name.trim().to_string(), Secret::new(value.trim())))
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl ProfileArgs {
+    /// Builds the spec; flag-level problems (malformed values) are returned together.
+    pub fn to_spec(&self) -> Result<BenchmarkSpec, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut extra = serde_json::Map::new();
+        for item in &self.extra_inputs {
+            if let Err(e) = parse_extra(item, &mut extra) {
+                problems.push(e);
+            }
+        }
+        let mut headers = BTreeMap::new();
+        for item in &self.header {
+            match parse_header(item) {
+                Ok((k, v)) => {
+                    headers.insert(k, v);
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        let slos = match &self.goodput {
+            Some(text) => parse_goodput(text).unwrap_or_else(|e| {
+                problems.push(e);
+                BTreeMap::new()
+            }),
+            None => BTreeMap::new(),
+        };
+        let phase_type = match (self.request_rate, self.request_rate_mode) {
+            (None, _) => PhaseType::Concurrency,
+            (Some(_), RateMode::Constant) => PhaseType::Constant,
+            (Some(_), RateMode::Poisson) => PhaseType::Poisson,
+        };
+        let concurrency = match phase_type {
+            PhaseType::Concurrency => Some(self.concurrency.unwrap_or(1)),
+            _ => self.concurrency,
+        };
+        let requests = match (self.request_count, self.benchmark_duration) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) => Some((2 * concurrency.unwrap_or(1) as u64).max(10)),
+        };
+        let entries = self
+            .num_dataset_entries
+            .unwrap_or_else(|| requests.map_or(100, |n| n.clamp(1, 1000) as u32));
+        let load_label = match (phase_type, self.request_rate) {
+            (PhaseType::Concurrency, _) => format!("concurrency{}", concurrency.unwrap_or(1)),
+            (_, Some(rate)) => format!("request_rate{rate}"),
+            _ => String::new(),
+        };
+        let dir = self.artifact_dir.clone().unwrap_or_else(|| {
+            PathBuf::from("artifacts").join(format!(
+                "{}-{}-{load_label}",
+                sanitize(&self.model),
+                self.endpoint_type.as_str()
+            ))
+        });
+        let mut phases = Vec::new();
+        if self.warmup_request_count > 0 {
+            phases.push(PhaseSpec {
+                name: "warmup".into(),
+                kind: PhaseKind::Warmup,
+                phase_type,
+                requests: Some(self.warmup_request_count),
+                duration: None,
+                concurrency,
+                rate: self.request_rate,
+                grace_period: None,
+            });
+        }
+        phases.push(PhaseSpec {
+            name: "profiling".into(),
+            kind: PhaseKind::Profiling,
+            phase_type,
+            requests,
+            duration: self.benchmark_duration,
+            concurrency,
+            rate: self.request_rate,
+            grace_period: self.benchmark_grace_period,
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(BenchmarkSpec {
+            models: ModelsSpec {
+                items: vec![ModelItem {
+                    name: self.model.clone(),
+                }],
+            },
+            endpoint: EndpointSpec {
+                urls: self.url.clone(),
+                endpoint_type: self.endpoint_type,
+                path: self.endpoint.clone(),
+                streaming: self.streaming,
+                api_key: self
+                    .api_key
+                    .clone()
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new),
+                headers,
+                extra,
+                timeout: self.request_timeout_seconds,
+                use_server_token_count: self.use_server_token_count,
+                use_legacy_max_tokens: self.use_legacy_max_tokens,
+                wait_for_model_timeout: self.wait_for_model_timeout,
+            },
+            datasets: vec![DatasetSpec {
+                name: "main".into(),
+                dataset_type: DatasetType::Synthetic,
+                entries,
+                prompts: PromptsSpec {
+                    isl: TokenDistribution {
+                        mean: self.synthetic_input_tokens_mean,
+                        stddev: self.synthetic_input_tokens_stddev,
+                    },
+                    osl: self.output_tokens_mean.map(|mean| TokenDistribution {
+                        mean,
+                        stddev: self.output_tokens_stddev,
+                    }),
+                },
+            }],
+            phases,
+            artifacts: ArtifactsSpec {
+                dir,
+                ..ArtifactsSpec::default()
+            },
+            slos,
+            tokenizer: TokenizerSpec {
+                name: self.tokenizer.clone(),
+            },
+            runtime: RuntimeSpec { ui: self.ui_type },
+            random_seed: self.random_seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn spec(args: &[&str]) -> crate::spec::BenchmarkSpec {
+        let cli = Cli::try_parse_from(["aiperf", "profile"].iter().chain(args)).unwrap();
+        let Command::Profile(p) = cli.command else {
+            panic!()
+        };
+        p.to_spec().unwrap()
+    }
+
+    #[test]
+    fn aiperf_flag_names_build_the_spec() {
+        let s = spec(&[
+            "-m",
+            "m",
+            "-u",
+            "http://a:1",
+            "-u",
+            "http://b:2",
+            "--streaming",
+            "--concurrency",
+            "8",
+            "--request-count",
+            "200",
+            "--isl",
+            "100",
+            "--osl",
+            "32",
+            "--extra-inputs",
+            "ignore_eos:true",
+            "-H",
+            "X-A: 1",
+            "--goodput",
+            "time_to_first_token:100",
+            "--warmup-request-count",
+            "5",
+        ]);
+        assert_eq!(s.endpoint.urls, ["http://a:1", "http://b:2"]);
+        assert_eq!(s.phases.len(), 2);
+        assert_eq!(s.phases[1].concurrency, Some(8));
+        assert_eq!(s.phases[1].requests, Some(200));
+        assert_eq!(s.dataset().prompts.isl.mean, 100.0);
+        assert_eq!(s.endpoint.extra["ignore_eos"], true);
+        assert_eq!(s.slos["time_to_first_token"], 100.0);
+        assert_eq!(
+            s.artifacts.dir,
+            std::path::PathBuf::from("artifacts/m-chat-concurrency8")
+        );
+        assert_eq!(crate::spec::validate(&s), Ok(()));
+    }
+
+    #[test]
+    fn rate_with_cap_and_default_request_count() {
+        let s = spec(&[
+            "-m",
+            "org/m",
+            "--request-rate",
+            "5",
+            "--request-rate-mode",
+            "constant",
+            "--concurrency",
+            "4",
+        ]);
+        let p = s.profiling_phase();
+        assert_eq!(p.phase_type, crate::spec::PhaseType::Constant);
+        assert_eq!(
+            (p.rate, p.concurrency, p.requests),
+            (Some(5.0), Some(4), Some(10))
+        );
+        assert_eq!(
+            s.artifacts.dir,
+            std::path::PathBuf::from("artifacts/org_m-chat-request_rate5")
+        );
+        let d = spec(&["-m", "m", "--benchmark-duration", "3"]);
+        assert_eq!(d.profiling_phase().requests, None);
+    }
+}

@@ -1,0 +1,6 @@
+//! Prompts: synthetic prompts with exact token counts, and the tokenizers that count them.
+
+pub mod synthetic;
+pub mod tokenizer;
+
+pub use synthetic::{Dataset, DatasetEntry};

@@ -1,0 +1,64 @@
+//! Endpoint flavours: how a request body is built and how a response is read, per API type.
+//!
+//! One [`Endpoint`] implementation per API (chat, completions, embeddings). The load engine only
+//! sends the pre-built bodies and stores raw bytes; parsing happens off the timing path, in the
+//! record processor, through [`Endpoint::parse_event`] / [`Endpoint::parse_body`].
+
+mod chat;
+mod completions;
+mod embeddings;
+mod wire;
+
+pub use wire::{ResponseDelta, Usage};
+
+use crate::spec::{EndpointSpec, EndpointType};
+use serde_json::{Map, Value};
+
+/// What every request body needs besides the prompt.
+#[derive(Debug, Clone)]
+pub struct BodyContext {
+    /// Model id sent in the body.
+    pub model: String,
+    /// Whether to request a stream.
+    pub streaming: bool,
+    /// Send `max_tokens` instead of `max_completion_tokens` (chat).
+    pub use_legacy_max_tokens: bool,
+    /// Extra fields merged into the body last (they win over built-in fields).
+    pub extra: Map<String, Value>,
+}
+
+/// One API flavour.
+pub trait Endpoint: Send + Sync {
+    /// Builds the JSON body for one request.
+    fn build_body(&self, prompt: &str, max_tokens: Option<u32>, ctx: &BodyContext) -> Value;
+    /// Parses one SSE `data:` payload (never `[DONE]`, which the caller handles).
+    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String>;
+    /// Parses a complete non-streamed response body.
+    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, String>;
+}
+
+/// The implementation for an endpoint type.
+pub fn endpoint_for(kind: EndpointType) -> &'static dyn Endpoint {
+    match kind {
+        EndpointType::Chat => &chat::Chat,
+        EndpointType::Completions => &completions::Completions,
+        EndpointType::Embeddings => &embeddings::Embeddings,
+    }
+}
+
+/// The body context for a spec.
+pub fn body_context(model: &str, endpoint: &EndpointSpec) -> BodyContext {
+    BodyContext {
+        model: model.to_string(),
+        streaming: endpoint.streaming,
+        use_legacy_max_tokens: endpoint.use_legacy_max_tokens,
+        extra: endpoint.extra.clone(),
+    }
+}
+
+/// Merges `extra` into a body object (extra keys win).
+fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
+    for (k, v) in extra {
+        body.insert(k.clone(), v.clone());
+    }
+}

@@ -1,0 +1,45 @@
+//! Every exit code `aiperf` can return, named in one place.
+//!
+//! Scripts and CI pipelines branch on these numbers, so they are part of the public interface:
+//! never renumber one, only add new ones. The README documents the same table.
+
+/// A process exit code with a stable meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitCode(pub i32);
+
+impl ExitCode {
+    /// The command did what was asked.
+    pub const SUCCESS: ExitCode = ExitCode(0);
+    /// An unexpected failure (I/O error writing results, internal error).
+    pub const FAILURE: ExitCode = ExitCode(1);
+    /// The configuration (flags or experiment file) is invalid; nothing was started.
+    pub const INVALID_CONFIG: ExitCode = ExitCode(2);
+    /// A target server could not be reached before the benchmark started; nothing was measured.
+    pub const SERVER_UNREACHABLE: ExitCode = ExitCode(3);
+    /// The benchmark ran but every request failed; results and the error summary are on disk.
+    pub const ALL_REQUESTS_FAILED: ExitCode = ExitCode(4);
+    /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
+    pub const INTERRUPTED: ExitCode = ExitCode(130);
+
+    /// Every named code with a one-line meaning, for `--help` text and documentation tests.
+    pub const ALL: &'static [(ExitCode, &'static str)] = &[
+        (Self::SUCCESS, "success"),
+        (Self::FAILURE, "unexpected failure (I/O, internal error)"),
+        (
+            Self::INVALID_CONFIG,
+            "invalid configuration; nothing was started",
+        ),
+        (
+            Self::SERVER_UNREACHABLE,
+            "a server could not be reached before the start",
+        ),
+        (
+            Self::ALL_REQUESTS_FAILED,
+            "every request failed (results are on disk)",
+        ),
+        (
+            Self::INTERRUPTED,
+            "interrupted by Ctrl-C (results so far are on disk)",
+        ),
+    ];
+}

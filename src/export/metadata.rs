@@ -1,0 +1,74 @@
+//! `run_metadata.json`: how a run was configured and how it ended, for people and for tools that
+//! resume or compare runs.
+
+use serde::Serialize;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every phase finished.
+    Completed,
+    /// Finished, but every request failed.
+    AllRequestsFailed,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+/// Request counts of the profiling phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestCounts {
+    /// Sent (= success + errors + cancelled).
+    pub sent: u64,
+    /// Successful.
+    pub success: u64,
+    /// Failed.
+    pub errors: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+}
+
+/// Whether the client kept up with the schedule.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadVerdict {
+    /// True when arrivals were sent materially late, so latencies measured from the send time
+    /// understate what users would see (see the `effective_*` metrics).
+    pub client_bound: bool,
+    /// Median schedule lag in ms.
+    pub schedule_lag_p50_ms: Option<f64>,
+    /// 99th percentile schedule lag in ms.
+    pub schedule_lag_p99_ms: Option<f64>,
+    /// A sentence for people.
+    pub explanation: String,
+}
+
+/// The file's content.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunMetadata {
+    /// `aiperf` version.
+    pub aiperf_version: &'static str,
+    /// Short id of this run.
+    pub benchmark_id: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The process exit code this run maps to.
+    pub exit_code: i32,
+    /// Command line with secrets redacted.
+    pub command_line: String,
+    /// The seed used (given or drawn).
+    pub random_seed: u64,
+    /// Which tokenizer counted tokens.
+    pub tokenizer: String,
+    /// Target URLs (credentials redacted; `mock://` shown with its bound address).
+    pub urls: Vec<String>,
+    /// Start time (ISO 8601, local).
+    pub start_time: String,
+    /// End time (ISO 8601, local).
+    pub end_time: String,
+    /// Profiling phase request counts.
+    pub requests: RequestCounts,
+    /// Whether the client kept up.
+    pub load_verdict: LoadVerdict,
+    /// The resolved benchmark spec.
+    pub spec: serde_json::Value,
+}

@@ -1,0 +1,24 @@
+//! aiperf: benchmark OpenAI-compatible LLM inference servers.
+//!
+//! The pipeline (see `docs/architecture.md`): `cli` and `spec` describe a run, `dataset` builds
+//! the prompts, `load` drives requests and records them, `metrics` turns records into
+//! statistics, `export` writes files and tables, `run` wires these together for one benchmark,
+//! and `mock` is the embedded OpenAI-compatible server used by the quickstart and the tests.
+
+pub mod cli;
+pub mod dataset;
+pub mod endpoint;
+pub mod error;
+pub mod exit_code;
+pub mod export;
+pub mod load;
+pub mod logging;
+pub mod metrics;
+pub mod mock;
+pub mod redact;
+pub mod run;
+pub mod spec;
+pub mod suggest;
+
+/// The version written into every export.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,287 @@
+//! Running one phase of load: closed-loop workers or an open-loop pacer, stop conditions, the
+//! grace period and cancellation.
+//!
+//! Open-loop arrivals are paced from absolute deadlines on a dedicated thread (finer than the
+//! async timer wheel's millisecond), and never dropped: an arrival that cannot be sent on time
+//! (the concurrency cap is full, or the client is behind) is sent late, and its `intended` time is
+//! kept so the lag is measured.
+
+use super::clock::RunClock;
+use super::record::{ErrorKind, Outcome, RawRecord, RequestError};
+use super::schedule::Schedule;
+use super::transport::Transport;
+use crate::dataset::Dataset;
+use crate::spec::PhaseKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Live counters for progress display; written with relaxed atomics, read by the UI.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Requests issued in the current phase.
+    pub issued: AtomicU64,
+    /// Requests finished in the current phase (any outcome).
+    pub finished: AtomicU64,
+    /// Requests that failed at the transport level in the current phase.
+    pub failed: AtomicU64,
+}
+
+impl Progress {
+    fn reset(&self) {
+        self.issued.store(0, Ordering::Relaxed);
+        self.finished.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Everything a phase needs, shared by all its requests.
+pub struct LoadContext {
+    /// Sends requests.
+    pub transport: Arc<Transport>,
+    /// Request bodies.
+    pub dataset: Arc<Dataset>,
+    /// The run clock.
+    pub clock: RunClock,
+    /// Finished records go here (bounded: a slow consumer slows the client, never loses data).
+    pub records: mpsc::Sender<RawRecord>,
+    /// Cancelled by Ctrl-C.
+    pub interrupt: CancellationToken,
+    /// Live counters.
+    pub progress: Arc<Progress>,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+}
+
+/// How arrivals are generated.
+#[derive(Debug, Clone)]
+pub enum LoadMode {
+    /// Closed loop with this many requests in flight.
+    Concurrency(u32),
+    /// Open loop from a schedule, optionally capped at this many in flight.
+    Rate {
+        /// Arrival offsets.
+        schedule: Schedule,
+        /// In-flight cap.
+        cap: Option<u32>,
+    },
+}
+
+/// One phase, fully resolved.
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    /// Warmup or profiling.
+    pub kind: PhaseKind,
+    /// Arrival generation.
+    pub mode: LoadMode,
+    /// Stop after issuing this many requests.
+    pub requests: Option<u64>,
+    /// Stop issuing after this long.
+    pub duration: Option<Duration>,
+    /// After `duration`, wait this long for in-flight requests before cancelling them.
+    pub grace: Duration,
+}
+
+/// What happened in a phase.
+#[derive(Debug, Clone, Copy)]
+pub struct PhaseResult {
+    /// Requests issued.
+    pub issued: u64,
+    /// Run-clock time the phase started.
+    pub start_ns: u64,
+    /// Run-clock time the last request finished.
+    pub end_ns: u64,
+    /// Whether Ctrl-C ended the phase.
+    pub interrupted: bool,
+    /// Whether the grace period expired with requests still in flight.
+    pub grace_expired: bool,
+}
+
+/// Runs a phase to completion (or interruption) and returns once every issued request has a record.
+pub async fn run_phase(ctx: &Arc<LoadContext>, plan: &PhasePlan) -> PhaseResult {
+    ctx.progress.reset();
+    let phase_cancel = ctx.interrupt.child_token();
+    let tracker = TaskTracker::new();
+    let start_ns = ctx.clock.now_ns();
+    let issued = match &plan.mode {
+        LoadMode::Concurrency(n) => {
+            spawn_closed_loop(ctx, plan, *n, start_ns, &tracker, &phase_cancel);
+            None
+        }
+        LoadMode::Rate { schedule, cap } => {
+            let pacer = spawn_pacer(
+                ctx,
+                plan,
+                schedule.clone(),
+                *cap,
+                start_ns,
+                &tracker,
+                &phase_cancel,
+            );
+            Some(pacer.await.unwrap_or(0))
+        }
+    };
+    tracker.close();
+    let mut grace_expired = false;
+    match plan.duration {
+        Some(duration) => {
+            let deadline = ctx.clock.instant_at(start_ns) + duration + plan.grace;
+            tokio::select! {
+                _ = tracker.wait() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    grace_expired = true;
+                    phase_cancel.cancel();
+                    tracker.wait().await;
+                }
+            }
+        }
+        None => tracker.wait().await,
+    }
+    PhaseResult {
+        issued: issued.unwrap_or_else(|| ctx.progress.issued.load(Ordering::Relaxed)),
+        start_ns,
+        end_ns: ctx.clock.now_ns(),
+        interrupted: ctx.interrupt.is_cancelled(),
+        grace_expired,
+    }
+}
+
+fn spawn_closed_loop(
+    ctx: &Arc<LoadContext>,
+    plan: &PhasePlan,
+    concurrency: u32,
+    start_ns: u64,
+    tracker: &TaskTracker,
+    phase_cancel: &CancellationToken,
+) {
+    let next_index = Arc::new(AtomicU64::new(0));
+    let end_ns = plan.duration.map(|d| start_ns + d.as_nanos() as u64);
+    for _ in 0..concurrency {
+        let ctx = ctx.clone();
+        let next_index = next_index.clone();
+        let cancel = phase_cancel.clone();
+        let (kind, limit) = (plan.kind, plan.requests);
+        tracker.spawn(async move {
+            loop {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                let index = next_index.fetch_add(1, Ordering::Relaxed);
+                if limit.is_some_and(|l| index >= l) {
+                    break;
+                }
+                let now = ctx.clock.now_ns();
+                if end_ns.is_some_and(|end| now >= end) {
+                    break;
+                }
+                send_one(&ctx, &cancel, kind, index, now, None).await;
+            }
+        });
+    }
+}
+
+fn spawn_pacer(
+    ctx: &Arc<LoadContext>,
+    plan: &PhasePlan,
+    mut schedule: Schedule,
+    cap: Option<u32>,
+    start_ns: u64,
+    tracker: &TaskTracker,
+    phase_cancel: &CancellationToken,
+) -> tokio::task::JoinHandle<u64> {
+    let handle = tokio::runtime::Handle::current();
+    let semaphore = cap.map(|c| Arc::new(Semaphore::new(c as usize)));
+    let (ctx, tracker, cancel) = (ctx.clone(), tracker.clone(), phase_cancel.clone());
+    let (kind, limit, duration) = (
+        plan.kind,
+        plan.requests,
+        plan.duration.map(|d| d.as_secs_f64()),
+    );
+    tokio::task::spawn_blocking(move || {
+        let start = ctx.clock.instant_at(start_ns);
+        let mut index = 0u64;
+        while !limit.is_some_and(|l| index >= l) {
+            let offset = schedule.next_offset();
+            if duration.is_some_and(|d| offset >= d) {
+                break;
+            }
+            let offset = Duration::from_secs_f64(offset);
+            if !sleep_until_or_cancelled(start + offset, &cancel) {
+                break;
+            }
+            let intended_ns = start_ns + offset.as_nanos() as u64;
+            let (ctx, cancel, semaphore) = (ctx.clone(), cancel.clone(), semaphore.clone());
+            tracker.spawn_on(
+                async move { send_one(&ctx, &cancel, kind, index, intended_ns, semaphore).await },
+                &handle,
+            );
+            index += 1;
+        }
+        index
+    })
+}
+
+/// Sleeps on this thread until `deadline`; false if cancelled first. Wakes at least every 50 ms
+/// to notice cancellation.
+fn sleep_until_or_cancelled(deadline: Instant, cancel: &CancellationToken) -> bool {
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+    }
+}
+
+async fn send_one(
+    ctx: &LoadContext,
+    cancel: &CancellationToken,
+    kind: PhaseKind,
+    index: u64,
+    intended_ns: u64,
+    slot: Option<Arc<Semaphore>>,
+) {
+    ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
+    let entry = (index % ctx.dataset.entries.len() as u64) as u32;
+    let mut rec = RawRecord::new(kind, index, entry, intended_ns);
+    let _permit = match slot {
+        Some(semaphore) => tokio::select! {
+            permit = semaphore.acquire_owned() => permit.ok(),
+            _ = cancel.cancelled() => None,
+        },
+        None => None,
+    };
+    let outcome = if cancel.is_cancelled() {
+        rec.sent_ns = ctx.clock.now_ns();
+        Outcome::Cancelled
+    } else {
+        let body = ctx.dataset.entries[entry as usize].body.clone();
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Outcome::Cancelled,
+            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.execute(body, &mut rec, &ctx.clock)) => {
+                result.unwrap_or_else(|_| Outcome::Error(RequestError {
+                    kind: ErrorKind::Timeout,
+                    code: None,
+                    message: format!("no complete response within {:?}", ctx.request_timeout),
+                }))
+            }
+        }
+    };
+    if !matches!(outcome, Outcome::Success) {
+        rec.end_ns = ctx.clock.now_ns();
+    }
+    if matches!(outcome, Outcome::Error(_)) {
+        ctx.progress.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    rec.outcome = outcome;
+    ctx.progress.finished.fetch_add(1, Ordering::Relaxed);
+    // The receiver only goes away if the run is being torn down; nothing is left to record then.
+    let _ = ctx.records.send(rec).await;
+}

@@ -1,0 +1,12 @@
+//! The load engine: schedules arrivals, sends requests, reads streams, and emits one
+//! [`RawRecord`] per request. It knows nothing about sweeps, metrics or files.
+
+pub mod clock;
+pub mod dispatch;
+pub mod record;
+pub mod schedule;
+pub mod sse;
+pub mod transport;
+
+pub use clock::RunClock;
+pub use record::{ErrorKind, Outcome, RawRecord, RequestError};

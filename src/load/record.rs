@@ -1,0 +1,123 @@
+//! What the load engine records about one request: timestamps and raw bytes, nothing parsed.
+//!
+//! Parsing and token counting happen later, off the timing path, in the record processor.
+
+use crate::spec::PhaseKind;
+
+/// How a request ended, as far as the transport can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete response arrived (its content may still turn out to be an error object).
+    Success,
+    /// The request failed.
+    Error(RequestError),
+    /// Cancelled at the end of the grace period or by Ctrl-C.
+    Cancelled,
+}
+
+/// The class of a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The server answered with a non-2xx status.
+    HttpStatus,
+    /// No connection could be made.
+    Connect,
+    /// The request exceeded the request timeout.
+    Timeout,
+    /// The connection broke while the response was being read.
+    StreamInterrupted,
+    /// The response could not be parsed.
+    ResponseParse,
+    /// The server sent an error object instead of (or in the middle of) the response.
+    ServerError,
+    /// Any other transport failure.
+    Request,
+}
+
+impl ErrorKind {
+    /// Stable name used in exports (`error.type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::ResponseParse => "response_parse",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::Request => "request",
+        }
+    }
+}
+
+/// Details of a failed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// Error class.
+    pub kind: ErrorKind,
+    /// HTTP status, when there was one.
+    pub code: Option<u16>,
+    /// Short human description (server message, truncated).
+    pub message: String,
+}
+
+/// One request as measured. Times are [`RunClock`](super::RunClock) nanoseconds.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// Warmup or profiling.
+    pub phase: PhaseKind,
+    /// Request number within the phase, in issue order.
+    pub index: u64,
+    /// Index of the dataset entry sent.
+    pub entry: u32,
+    /// When the schedule wanted the request sent.
+    pub intended_ns: u64,
+    /// Just before the request was handed to the HTTP client.
+    pub sent_ns: u64,
+    /// When the response headers arrived.
+    pub response_start_ns: Option<u64>,
+    /// When the last byte arrived (or the request failed or was cancelled).
+    pub end_ns: u64,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Whether the response was read as an SSE stream.
+    pub streamed: bool,
+    /// For streams: (arrival time, end offset in `payload`) of each `data:` event.
+    pub events: Vec<(u64, u32)>,
+    /// Streams: the concatenated `data:` payloads. Otherwise: the response body.
+    pub payload: Vec<u8>,
+    /// Response bytes received.
+    pub bytes_received: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl RawRecord {
+    /// A record for a request about to be sent.
+    pub fn new(phase: PhaseKind, index: u64, entry: u32, intended_ns: u64) -> Self {
+        Self {
+            phase,
+            index,
+            entry,
+            intended_ns,
+            sent_ns: intended_ns,
+            response_start_ns: None,
+            end_ns: intended_ns,
+            status: None,
+            streamed: false,
+            events: Vec::new(),
+            payload: Vec::new(),
+            bytes_received: 0,
+            outcome: Outcome::Success,
+        }
+    }
+
+    /// The `data:` payloads with their arrival times.
+    pub fn event_payloads(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut start = 0usize;
+        self.events.iter().map(move |&(at, end)| {
+            let slice = &self.payload[start..end as usize];
+            start = end as usize;
+            (at, slice)
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! The `aiperf` binary: parse the command line, dispatch, and map failures to exit codes.
+
+use aiperf::cli::{Cli, Command};
+use aiperf::error::AppError;
+use aiperf::exit_code::ExitCode;
+use aiperf::redact::redact_command_line;
+use aiperf::run::{Invocation, run_benchmark};
+use clap::Parser;
+
+fn main() {
+    let cli = Cli::parse();
+    aiperf::logging::init(cli.verbose);
+    // reqwest is built without a default TLS provider (avoids a slow C build); install ring's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => exit_with(AppError::failure(format!(
+            "cannot start the async runtime: {e}"
+        ))),
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Profile(profile) => {
+                let spec = profile
+                    .to_spec()
+                    .map_err(|problems| AppError::config(problems.join("\n")))?;
+                let invocation = Invocation {
+                    command_line: redact_command_line(&args),
+                };
+                Ok::<ExitCode, AppError>(run_benchmark(spec, &invocation).await?.exit_code)
+            }
+            Command::MockServer(args) => {
+                args.config.validate().map_err(AppError::config)?;
+                aiperf::mock::serve_forever(args.config, &args.host, args.port)
+                    .await
+                    .map_err(|e| {
+                        AppError::failure(format!(
+                            "mock server on {}:{}: {e}",
+                            args.host, args.port
+                        ))
+                    })?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    match code {
+        Ok(code) => std::process::exit(code.0),
+        Err(e) => exit_with(e),
+    }
+}
+
+fn exit_with(error: AppError) -> ! {
+    let mut lines = error.message.lines();
+    if let Some(first) = lines.next() {
+        eprintln!("error: {first}");
+    }
+    for line in lines {
+        eprintln!("error: {line}");
+    }
+    std::process::exit(error.code.0);
+}

@@ -1,0 +1,277 @@
+//! A distribution of one per-request metric: an HDR histogram (3 significant digits, so every
+//! percentile is within 0.1%) plus exact count, sum, min, max and Welford mean/variance.
+//!
+//! Memory is constant in the number of values. Negative values (signed percentages) go to a
+//! second histogram of magnitudes, so signed metrics keep exact-order percentiles.
+
+use hdrhistogram::Histogram;
+
+/// Significant digits kept by the histograms.
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// The statistics reported for a per-request metric.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stats {
+    /// Number of values.
+    pub count: u64,
+    /// Exact sum.
+    pub sum: f64,
+    /// Exact mean.
+    pub avg: f64,
+    /// Exact minimum.
+    pub min: f64,
+    /// Exact maximum.
+    pub max: f64,
+    /// Population standard deviation (ddof = 0, as AIPerf reports).
+    pub std: f64,
+    /// Percentiles p1, p5, p10, p25, p50, p75, p90, p95, p99, p99.9.
+    pub percentiles: [f64; 10],
+}
+
+/// The percentile levels of [`Stats::percentiles`], with their export keys.
+pub const PERCENTILES: [(f64, &str); 10] = [
+    (1.0, "p1"),
+    (5.0, "p5"),
+    (10.0, "p10"),
+    (25.0, "p25"),
+    (50.0, "p50"),
+    (75.0, "p75"),
+    (90.0, "p90"),
+    (95.0, "p95"),
+    (99.0, "p99"),
+    (99.9, "p99.9"),
+];
+
+impl Stats {
+    /// A percentile by its export key (`"p99"`).
+    pub fn percentile(&self, key: &str) -> Option<f64> {
+        PERCENTILES
+            .iter()
+            .position(|(_, k)| *k == key)
+            .map(|i| self.percentiles[i])
+    }
+
+    /// A statistic by name: `avg`, `min`, `max`, `std`, `sum`, `count` or a percentile key.
+    pub fn get(&self, stat: &str) -> Option<f64> {
+        match stat {
+            "avg" | "mean" => Some(self.avg),
+            "min" => Some(self.min),
+            "max" => Some(self.max),
+            "std" => Some(self.std),
+            "sum" => Some(self.sum),
+            "count" => Some(self.count as f64),
+            other => self.percentile(other),
+        }
+    }
+}
+
+/// Accumulates values of one metric.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    positive: Histogram<u64>,
+    negative: Option<Histogram<u64>>,
+    /// Histogram units per display unit (1e6 for ms, so values are kept in ns).
+    scale: f64,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new(SIGNIFICANT_DIGITS).expect("3 significant digits is a valid histogram precision")
+}
+
+impl Distribution {
+    /// A distribution storing values with the given resolution: `scale` histogram units per
+    /// display unit.
+    pub fn new(scale: f64) -> Self {
+        Self {
+            positive: new_histogram(),
+            negative: None,
+            scale,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            mean: 0.0,
+            m2: 0.0,
+        }
+    }
+
+    /// Adds one value (non-finite values are ignored).
+    pub fn record(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        let delta = value - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (value - self.mean);
+        let scaled = (value.abs() * self.scale).round() as u64;
+        let hist = if value < 0.0 {
+            self.negative.get_or_insert_with(new_histogram)
+        } else {
+            &mut self.positive
+        };
+        // `record` grows the histogram as needed; it only fails past u64 range, where
+        // saturating keeps the exact min/max/mean correct and percentiles at the top bucket.
+        if hist.record(scaled).is_err() {
+            hist.saturating_record(scaled);
+        }
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The value of rank `k` (0-based, ascending), within the histogram's precision.
+    fn value_at_rank(&self, k: u64) -> f64 {
+        if k == 0 {
+            return self.min;
+        }
+        if k + 1 >= self.count {
+            return self.max;
+        }
+        let negatives = self.negative.as_ref().map_or(0, |h| h.len());
+        let (hist, rank, sign) = if k < negatives {
+            (
+                self.negative.as_ref().unwrap_or(&self.positive),
+                negatives - 1 - k,
+                -1.0,
+            )
+        } else {
+            (&self.positive, k - negatives, 1.0)
+        };
+        // ceil((rank + 0.5) / n * n) is rank + 1 however the division rounds.
+        let raw = hist.value_at_quantile((rank as f64 + 0.5) / hist.len() as f64);
+        let value = sign * hist.median_equivalent(raw) as f64 / self.scale;
+        value.clamp(self.min, self.max)
+    }
+
+    /// The `p`-th percentile with linear interpolation between ranks (numpy's default method).
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        let rank = p / 100.0 * (self.count - 1) as f64;
+        let (lo, hi) = (rank.floor() as u64, rank.ceil() as u64);
+        let (a, b) = (self.value_at_rank(lo), self.value_at_rank(hi));
+        a + (b - a) * (rank - lo as f64)
+    }
+
+    /// The summary statistics (`None` when empty).
+    pub fn stats(&self) -> Option<Stats> {
+        if self.count == 0 {
+            return None;
+        }
+        let mut percentiles = [0.0; 10];
+        for (slot, (p, _)) in percentiles.iter_mut().zip(PERCENTILES) {
+            *slot = self.percentile(p);
+        }
+        Some(Stats {
+            count: self.count,
+            sum: self.sum,
+            avg: self.mean,
+            min: self.min,
+            max: self.max,
+            std: (self.m2 / self.count as f64).max(0.0).sqrt(),
+            percentiles,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// numpy.percentile(values, p) with the default linear method.
+    fn exact_percentile(sorted: &[f64], p: f64) -> f64 {
+        let rank = p / 100.0 * (sorted.len() - 1) as f64;
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+    }
+
+    #[test]
+    fn exact_moments_and_percentiles_within_a_tenth_of_a_percent() {
+        let values: Vec<f64> = (1..=1000)
+            .map(|i| (i as f64).powf(1.7) / 13.0 + 0.25)
+            .collect();
+        let mut d = Distribution::new(1e6);
+        values.iter().for_each(|&v| d.record(v));
+        let s = d.stats().unwrap();
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        assert_eq!(s.count, 1000);
+        assert!((s.avg - mean).abs() < 1e-9 * mean);
+        assert!((s.std - var.sqrt()).abs() < 1e-9 * var.sqrt());
+        assert_eq!((s.min, s.max), (values[0], values[999]));
+        for (p, _) in PERCENTILES {
+            let exact = exact_percentile(&values, p);
+            let got = d.percentile(p);
+            assert!(
+                (got - exact).abs() <= 0.001 * exact,
+                "p{p}: {got} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn hand_computed_small_sample() {
+        let mut d = Distribution::new(1e3);
+        for v in [10.0, 20.0, 30.0, 40.0] {
+            d.record(v);
+        }
+        let s = d.stats().unwrap();
+        assert_eq!(s.avg, 25.0);
+        assert_eq!(s.sum, 100.0);
+        assert!((s.std - 125f64.sqrt()).abs() < 1e-12);
+        // Interior ranks come from the histogram, so they are exact to 3 significant digits.
+        let close = |got: Option<f64>, want: f64| (got.unwrap() - want).abs() <= want * 0.001;
+        assert!(
+            close(s.percentile("p50"), 25.0),
+            "{:?}",
+            s.percentile("p50")
+        );
+        assert!(
+            close(s.percentile("p25"), 17.5),
+            "{:?}",
+            s.percentile("p25")
+        );
+        assert!(
+            close(s.percentile("p99.9"), 39.97),
+            "{:?}",
+            s.percentile("p99.9")
+        );
+    }
+
+    #[test]
+    fn signed_values_keep_their_order() {
+        let mut d = Distribution::new(1e3);
+        for v in [-50.0, -10.0, 0.0, 10.0, 100.0] {
+            d.record(v);
+        }
+        let close = |got: f64, want: f64| (got - want).abs() <= want.abs() * 0.001 + 1e-9;
+        assert!(close(d.percentile(25.0), -10.0), "{}", d.percentile(25.0));
+        assert!(close(d.percentile(50.0), 0.0), "{}", d.percentile(50.0));
+        assert!(close(d.percentile(75.0), 10.0), "{}", d.percentile(75.0));
+        assert!(close(d.percentile(12.5), -30.0), "{}", d.percentile(12.5));
+    }
+
+    #[test]
+    fn empty_has_no_stats_and_single_value_is_exact() {
+        assert!(Distribution::new(1.0).stats().is_none());
+        let mut d = Distribution::new(1e6);
+        d.record(3.14159);
+        let s = d.stats().unwrap();
+        assert!(s.percentiles.iter().all(|&p| p == 3.14159));
+        assert_eq!(s.std, 0.0);
+    }
+}

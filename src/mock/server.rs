@@ -1,0 +1,461 @@
+//! The mock server's HTTP layer: OpenAI-compatible routes over the timing engine, with faults.
+
+use super::config::MockConfig;
+use super::engine::{Admission, EngineHandle};
+use super::words::word;
+use crate::dataset::tokenizer::{Tokenizer, builtin};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+struct AppState {
+    config: MockConfig,
+    engine: EngineHandle,
+    tokenizer: Arc<dyn Tokenizer>,
+    requests: AtomicU64,
+}
+
+/// Which API a request came in on.
+#[derive(Clone, Copy, PartialEq)]
+enum Api {
+    Chat,
+    Completions,
+}
+
+/// What was decided about one request up front.
+#[derive(Default)]
+struct Faults {
+    reset: bool,
+    malformed: bool,
+    stream_error: bool,
+    stall: bool,
+}
+
+/// A running in-process mock server; it stops when this is dropped.
+pub struct MockServer {
+    /// The bound address (127.0.0.1 and a free port).
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl MockServer {
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(config: MockConfig) -> std::io::Result<Router> {
+    let state = Arc::new(AppState {
+        engine: EngineHandle::start(&config)?,
+        config,
+        tokenizer: builtin(),
+        requests: AtomicU64::new(0),
+    });
+    Ok(Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .with_state(state))
+}
+
+/// Starts the server on the current runtime at `127.0.0.1:port` (0 = a free port).
+pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer> {
+    let app = router(config)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(MockServer {
+        addr,
+        shutdown: Some(tx),
+    })
+}
+
+/// Serves until Ctrl-C (for `aiperf mock-server`).
+pub async fn serve_forever(config: MockConfig, host: &str, port: u16) -> std::io::Result<()> {
+    let app = router(config)?;
+    let listener = tokio::net::TcpListener::bind((host, port)).await?;
+    eprintln!(
+        "aiperf mock server listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(
+        json!({"object": "list", "data": [{"id": state.config.model, "object": "model", "created": 0, "owned_by": "aiperf-mock"}]}),
+    )
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    let body =
+        json!({"error": {"message": message, "type": "mock_error", "code": status.as_u16()}});
+    (status, Json(body)).into_response()
+}
+
+fn request_rng(state: &AppState) -> ChaCha8Rng {
+    let n = state.requests.fetch_add(1, Ordering::Relaxed);
+    ChaCha8Rng::seed_from_u64(state.config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Injected error answers decided before any work, or `None` to proceed.
+fn injected_error(state: &AppState, rng: &mut ChaCha8Rng) -> Option<Response> {
+    let c = &state.config;
+    if c.error_rate > 0.0 && rng.random_bool(c.error_rate) {
+        let status =
+            StatusCode::from_u16(c.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Some(error_response(status, "mock: injected error"));
+    }
+    if c.rate_limit_rate > 0.0 && rng.random_bool(c.rate_limit_rate) {
+        let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "mock: rate limited");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(c.retry_after_s));
+        return Some(response);
+    }
+    None
+}
+
+fn stream_faults(config: &MockConfig, rng: &mut ChaCha8Rng) -> Faults {
+    let mut roll = |p: f64| p > 0.0 && rng.random_bool(p);
+    Faults {
+        reset: roll(config.reset_rate),
+        malformed: roll(config.malformed_rate),
+        stream_error: roll(config.stream_error_rate),
+        stall: roll(config.stall_rate),
+    }
+}
+
+fn prompt_text(api: Api, body: &Value) -> String {
+    match api {
+        Api::Chat => body["messages"]
+            .as_array()
+            .map(|msgs| {
+                msgs.iter()
+                    .filter_map(|m| match &m["content"] {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Array(parts) => Some(
+                            parts
+                                .iter()
+                                .filter_map(|p| p["text"].as_str())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        ),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        Api::Completions => match &body["prompt"] {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        },
+    }
+}
+
+async fn chat(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    generate(state, Api::Chat, body).await
+}
+
+async fn completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    generate(state, Api::Completions, body).await
+}
+
+async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
+    let arrival = Instant::now();
+    let body: Value = match serde_json::from_slice(&raw) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}"));
+        }
+    };
+    let mut rng = request_rng(&state);
+    if let Some(response) = injected_error(&state, &mut rng) {
+        return response;
+    }
+    let config = &state.config;
+    let model = body["model"].as_str().unwrap_or(&config.model).to_string();
+    let max_tokens = body["max_completion_tokens"]
+        .as_u64()
+        .or_else(|| body["max_tokens"].as_u64())
+        .map(|n| n.min(u32::MAX as u64) as u32)
+        .unwrap_or(config.default_max_tokens);
+    let reasoning = config.reasoning_tokens.min(max_tokens.saturating_sub(1));
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let include_usage = body["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false);
+    let prompt_tokens = state.tokenizer.count(&prompt_text(api, &body)) as u32;
+    let (sink, ticks) = mpsc::unbounded_channel();
+    if !state.engine.submit(Admission {
+        prompt_tokens,
+        output_tokens: max_tokens,
+        arrival,
+        sink,
+    }) {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, "mock engine stopped");
+    }
+    let job = Job {
+        api,
+        model,
+        max_tokens,
+        reasoning,
+        prompt_tokens,
+        include_usage,
+    };
+    if stream {
+        let faults = stream_faults(config, &mut rng);
+        stream_response(job, ticks, faults, ms(config.stall_ms))
+    } else {
+        full_response(job, ticks).await
+    }
+}
+
+fn ms(value: f64) -> Duration {
+    Duration::from_secs_f64(value / 1e3)
+}
+
+/// One generation's fixed facts.
+struct Job {
+    api: Api,
+    model: String,
+    max_tokens: u32,
+    reasoning: u32,
+    prompt_tokens: u32,
+    include_usage: bool,
+}
+
+impl Job {
+    fn usage(&self, completion: u32) -> Value {
+        json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+            "completion_tokens_details": {"reasoning_tokens": completion.min(self.reasoning)},
+        })
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
+        match self.api {
+            Api::Chat => json!({
+                "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }),
+            Api::Completions => json!({
+                "id": "cmpl-mock", "object": "text_completion", "created": 0, "model": self.model,
+                "choices": [{"index": 0, "text": delta.get("content").and_then(Value::as_str).unwrap_or(""), "finish_reason": finish}],
+            }),
+        }
+    }
+
+    /// The delta of token `i`: reasoning first, then answer words.
+    fn token_delta(&self, i: u32) -> Value {
+        if i < self.reasoning {
+            json!({"reasoning_content": word(i)})
+        } else {
+            json!({"content": word(i)})
+        }
+    }
+}
+
+fn sse(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+fn stream_response(
+    job: Job,
+    mut ticks: mpsc::UnboundedReceiver<()>,
+    faults: Faults,
+    stall: Duration,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    tokio::spawn(async move {
+        let halfway = job.max_tokens / 2;
+        if job.api == Api::Chat
+            && tx
+                .send(Ok(sse(
+                    &job.chunk(json!({"role": "assistant", "content": ""}), None)
+                )))
+                .await
+                .is_err()
+        {
+            return;
+        }
+        let mut emitted = 0u32;
+        while ticks.recv().await.is_some() {
+            if emitted == halfway && emitted > 0 {
+                if faults.reset {
+                    let _ = tx
+                        .send(Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "mock: reset",
+                        )))
+                        .await;
+                    return;
+                }
+                if faults.stream_error {
+                    let error = json!({"error": {"message": "mock: injected mid-stream error", "type": "server_error", "code": 500}});
+                    let _ = tx.send(Ok(sse(&error))).await;
+                    let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+                    return;
+                }
+                if faults.malformed
+                    && tx
+                        .send(Ok(Bytes::from_static(
+                            b"data: {\"choices\":[{\"delta\":{\"content\":\n\n",
+                        )))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                if faults.stall {
+                    tokio::time::sleep(stall).await;
+                }
+            }
+            if tx
+                .send(Ok(sse(&job.chunk(job.token_delta(emitted), None))))
+                .await
+                .is_err()
+            {
+                return; // client went away; dropping `ticks` frees the engine slot
+            }
+            emitted += 1;
+        }
+        let finish = if emitted >= job.max_tokens {
+            "length"
+        } else {
+            "stop"
+        };
+        let mut last = job.chunk(json!({}), Some(finish));
+        if !job.include_usage {
+            last["usage"] = Value::Null;
+        }
+        let _ = tx.send(Ok(sse(&last))).await;
+        if job.include_usage {
+            let usage = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": job.model,
+                "choices": [], "usage": job.usage(emitted)});
+            let _ = tx.send(Ok(sse(&usage))).await;
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn full_response(job: Job, mut ticks: mpsc::UnboundedReceiver<()>) -> Response {
+    let mut content = String::new();
+    let mut reasoning = String::new();
+    let mut emitted = 0u32;
+    while ticks.recv().await.is_some() {
+        if emitted < job.reasoning {
+            reasoning.push_str(word(emitted));
+        } else {
+            content.push_str(word(emitted));
+        }
+        emitted += 1;
+    }
+    let finish = if emitted >= job.max_tokens {
+        "length"
+    } else {
+        "stop"
+    };
+    let body = match job.api {
+        Api::Chat => {
+            let mut message = json!({"role": "assistant", "content": content});
+            if !reasoning.is_empty() {
+                message["reasoning_content"] = json!(reasoning);
+            }
+            json!({"id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": job.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": job.usage(emitted)})
+        }
+        Api::Completions => {
+            json!({"id": "cmpl-mock", "object": "text_completion", "created": 0, "model": job.model,
+            "choices": [{"index": 0, "text": content, "finish_reason": finish}], "usage": job.usage(emitted)})
+        }
+    };
+    Json(body).into_response()
+}
+
+async fn embeddings(State(state): State<Arc<AppState>>, raw: Bytes) -> Response {
+    let arrival = Instant::now();
+    let body: Value = match serde_json::from_slice(&raw) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}"));
+        }
+    };
+    let mut rng = request_rng(&state);
+    if let Some(response) = injected_error(&state, &mut rng) {
+        return response;
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "'input' must be a string or a list of strings",
+            );
+        }
+    };
+    let tokens: u32 = inputs.iter().map(|i| state.tokenizer.count(i) as u32).sum();
+    let c = &state.config;
+    let delay = ms(c.ttft_ms + c.prefill_ms_per_token * tokens as f64);
+    tokio::time::sleep_until((arrival + delay).into()).await;
+    let data: Vec<Value> = (0..inputs.len())
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": (0..16).map(|d| ((i + d) as f64 * 0.37).sin()).collect::<Vec<f64>>()}))
+        .collect();
+    let model = body["model"].as_str().unwrap_or(&c.model);
+    Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+        .into_response()
+}

@@ -1,0 +1,217 @@
+//! The record processor: runs on its own thread, off the timing path. It parses each raw record
+//! through the endpoint, counts tokens once per request, computes the request's metrics, feeds
+//! the accumulators and streams the JSONL line.
+
+use crate::dataset::Dataset;
+use crate::dataset::tokenizer::Tokenizer;
+use crate::endpoint::{Endpoint, Usage};
+use crate::export::records::{RecordError, write_record_line};
+use crate::load::{ErrorKind, Outcome, RawRecord, RequestError, RunClock};
+use crate::metrics::RunAccumulator;
+use crate::metrics::record_metrics::{Observation, compute};
+use crate::spec::PhaseKind;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What the processor needs.
+pub struct Processor {
+    /// Parses responses.
+    pub endpoint: &'static dyn Endpoint,
+    /// Counts output tokens.
+    pub tokenizer: Arc<dyn Tokenizer>,
+    /// Prompts (for input lengths and requested output lengths).
+    pub dataset: Arc<Dataset>,
+    /// Converts times for the JSONL.
+    pub clock: RunClock,
+    /// Take output counts from server usage.
+    pub use_server_token_count: bool,
+    /// Whether the API generates tokens.
+    pub produces_tokens: bool,
+    /// Warmup results.
+    pub warmup: RunAccumulator,
+    /// Profiling results.
+    pub profiling: RunAccumulator,
+    /// The JSONL writer.
+    pub jsonl: BufWriter<File>,
+}
+
+/// A parsed successful response, or the reason it is an error after all.
+struct Parsed {
+    content: String,
+    reasoning: String,
+    text_events: Vec<(u64, bool)>,
+    usage: Option<Usage>,
+}
+
+impl Processor {
+    /// Processes records until the channel closes; returns itself with the final accumulators.
+    pub fn run(mut self, mut records: mpsc::Receiver<RawRecord>) -> (Self, std::io::Result<()>) {
+        let mut result = Ok(());
+        while let Some(rec) = records.blocking_recv() {
+            if let Err(e) = self.process(&rec) {
+                result = Err(e);
+            }
+        }
+        let flushed = self.jsonl.flush();
+        (self, result.and(flushed))
+    }
+
+    fn parse(&self, rec: &RawRecord) -> Result<Parsed, RequestError> {
+        let mut parsed = Parsed {
+            content: String::new(),
+            reasoning: String::new(),
+            text_events: Vec::new(),
+            usage: None,
+        };
+        let absorb = |delta: crate::endpoint::ResponseDelta, at: u64, parsed: &mut Parsed| {
+            if let Some(message) = delta.error {
+                return Err(RequestError {
+                    kind: ErrorKind::ServerError,
+                    code: rec.status,
+                    message,
+                });
+            }
+            if delta.has_text() {
+                parsed.text_events.push((at, !delta.content.is_empty()));
+            }
+            parsed.content.push_str(&delta.content);
+            parsed.reasoning.push_str(&delta.reasoning);
+            if delta.usage.is_some() {
+                parsed.usage = delta.usage;
+            }
+            Ok(())
+        };
+        let parse_error = |message: String| RequestError {
+            kind: ErrorKind::ResponseParse,
+            code: rec.status,
+            message,
+        };
+        if rec.streamed {
+            for (at, data) in rec.event_payloads() {
+                let delta = self.endpoint.parse_event(data).map_err(parse_error)?;
+                absorb(delta, at, &mut parsed)?;
+            }
+        } else {
+            let delta = self
+                .endpoint
+                .parse_body(&rec.payload)
+                .map_err(parse_error)?;
+            absorb(delta, rec.end_ns, &mut parsed)?;
+        }
+        Ok(parsed)
+    }
+
+    fn output_tokens(&self, parsed: &Parsed) -> Option<(u64, u64)> {
+        if !self.produces_tokens {
+            return None;
+        }
+        if self.use_server_token_count
+            && let Some(completion) = parsed.usage.and_then(|u| u.completion_tokens)
+        {
+            let reasoning = parsed
+                .usage
+                .and_then(|u| u.reasoning_tokens)
+                .unwrap_or(0)
+                .min(completion);
+            return Some((completion - reasoning, reasoning));
+        }
+        let count = |text: &str| {
+            if text.is_empty() {
+                0
+            } else {
+                self.tokenizer.count(text) as u64
+            }
+        };
+        Some((count(&parsed.content), count(&parsed.reasoning)))
+    }
+
+    fn process(&mut self, rec: &RawRecord) -> std::io::Result<()> {
+        let entry = self.dataset.entry(rec.entry as u64);
+        let outcome = match &rec.outcome {
+            Outcome::Success => match self.parse(rec) {
+                Ok(parsed) => Ok(parsed),
+                Err(e) => Err(Some(e)),
+            },
+            Outcome::Error(e) => Err(Some(e.clone())),
+            Outcome::Cancelled => Err(None),
+        };
+        let is_profiling = rec.phase == PhaseKind::Profiling;
+        match outcome {
+            Ok(parsed) => {
+                let obs = Observation {
+                    intended_ns: rec.intended_ns,
+                    sent_ns: rec.sent_ns,
+                    end_ns: rec.end_ns,
+                    streamed: rec.streamed,
+                    output_tokens: self.output_tokens(&parsed),
+                    has_reasoning: !parsed.reasoning.is_empty(),
+                    text_events: parsed.text_events,
+                    input_tokens: entry.input_tokens,
+                    requested_osl: entry.max_tokens,
+                    usage: parsed.usage,
+                };
+                let metrics = compute(&obs);
+                let acc = if is_profiling {
+                    &mut self.profiling
+                } else {
+                    &mut self.warmup
+                };
+                acc.add_success(&metrics, rec.sent_ns, rec.end_ns);
+                if is_profiling {
+                    write_record_line(
+                        &mut self.jsonl,
+                        rec,
+                        &self.clock,
+                        &entry.session_id,
+                        Some(&metrics),
+                        None,
+                    )?;
+                }
+            }
+            Err(Some(error)) => {
+                let acc = if is_profiling {
+                    &mut self.profiling
+                } else {
+                    &mut self.warmup
+                };
+                acc.add_error(&error, rec.sent_ns, rec.end_ns);
+                if is_profiling {
+                    let record_error = RecordError {
+                        code: error.code,
+                        kind: error.kind.as_str(),
+                        message: &error.message,
+                    };
+                    write_record_line(
+                        &mut self.jsonl,
+                        rec,
+                        &self.clock,
+                        &entry.session_id,
+                        None,
+                        Some(record_error),
+                    )?;
+                }
+            }
+            Err(None) => {
+                let acc = if is_profiling {
+                    &mut self.profiling
+                } else {
+                    &mut self.warmup
+                };
+                acc.add_cancelled();
+                if is_profiling {
+                    write_record_line(
+                        &mut self.jsonl,
+                        rec,
+                        &self.clock,
+                        &entry.session_id,
+                        None,
+                        None,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,413 @@
+//! The benchmark specification: the one typed value every run is driven by.
+//!
+//! `aiperf profile` flags build a [`BenchmarkSpec`]; the YAML experiment format has the same
+//! struct as its `benchmark:` body, so flags and files can never describe different things. The
+//! field names and shapes follow AIPerf's config v2 (`models`, `endpoint`, `datasets`, `phases`,
+//! `artifacts`, `slos`, `tokenizer`, `runtime`), which is also what `input_config` in
+//! `profile_export_aiperf.json` shows. This module only describes and checks; it never runs anything.
+
+mod distribution;
+mod goodput;
+mod validate;
+
+pub use distribution::TokenDistribution;
+pub use goodput::parse_goodput;
+pub use validate::validate;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One benchmark: what to call, with what prompts, under which load, and where results go.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkSpec {
+    /// The model(s) named in requests.
+    pub models: ModelsSpec,
+    /// The server and API to call.
+    pub endpoint: EndpointSpec,
+    /// The prompts to send (exactly one dataset today).
+    pub datasets: Vec<DatasetSpec>,
+    /// Ordered phases; warmup phases run first and are excluded from results.
+    pub phases: Vec<PhaseSpec>,
+    /// Where and what to write.
+    #[serde(default)]
+    pub artifacts: ArtifactsSpec,
+    /// Per-request service-level objectives for goodput: metric tag → threshold in display units.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slos: BTreeMap<String, f64>,
+    /// The tokenizer used to count input and output tokens.
+    #[serde(default)]
+    pub tokenizer: TokenizerSpec,
+    /// How the run presents itself.
+    #[serde(default)]
+    pub runtime: RuntimeSpec,
+    /// Seed for every random choice (prompt lengths, prompt text, Poisson arrivals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_seed: Option<u64>,
+}
+
+/// The models requests name. Requests use the first model.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSpec {
+    /// Model entries, in order.
+    pub items: Vec<ModelItem>,
+}
+
+/// One model name.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelItem {
+    /// The model id sent in the request body.
+    pub name: String,
+}
+
+/// The API flavour of the endpoint, which decides the request body and response parsing.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointType {
+    /// `/v1/chat/completions`.
+    Chat,
+    /// `/v1/completions`.
+    Completions,
+    /// `/v1/embeddings`.
+    Embeddings,
+}
+
+impl EndpointType {
+    /// The path appended to a base URL when no explicit endpoint path is given.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            EndpointType::Chat => "/v1/chat/completions",
+            EndpointType::Completions => "/v1/completions",
+            EndpointType::Embeddings => "/v1/embeddings",
+        }
+    }
+
+    /// The name used in file names and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointType::Chat => "chat",
+            EndpointType::Completions => "completions",
+            EndpointType::Embeddings => "embeddings",
+        }
+    }
+
+    /// Whether the API produces tokens (and so token metrics make sense).
+    pub fn produces_tokens(self) -> bool {
+        !matches!(self, EndpointType::Embeddings)
+    }
+}
+
+/// Where requests go and how they are shaped.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Base URLs (or full endpoint URLs); several are used round-robin. `mock://` starts the
+    /// embedded mock server.
+    pub urls: Vec<String>,
+    /// The API flavour.
+    #[serde(rename = "type")]
+    pub endpoint_type: EndpointType,
+    /// Explicit endpoint path, overriding the API's default path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Request streamed responses (SSE) so per-token timing can be measured.
+    #[serde(default)]
+    pub streaming: bool,
+    /// Bearer token sent as `Authorization`. Never written to any output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Extra HTTP headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    /// Extra top-level fields merged into every request body (e.g. `ignore_eos`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Per-request timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout: f64,
+    /// Count output tokens from the server's `usage` instead of the client tokenizer.
+    #[serde(default)]
+    pub use_server_token_count: bool,
+    /// Send `max_tokens` instead of `max_completion_tokens` in chat requests.
+    #[serde(default)]
+    pub use_legacy_max_tokens: bool,
+    /// Seconds to keep retrying the reachability check before giving up (0 = one attempt).
+    #[serde(default)]
+    pub wait_for_model_timeout: f64,
+}
+
+fn default_timeout() -> f64 {
+    21_600.0
+}
+
+/// A string that must never reach an output file, log line or upload.
+///
+/// It serializes as `"<redacted>"`; only the load engine reads the real value.
+#[derive(Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// What a secret serializes to.
+    pub const REDACTED: &'static str = "<redacted>";
+
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The real value, for building requests only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::REDACTED)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+/// A source of prompts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// Dataset name (AIPerf names the single dataset `main`).
+    pub name: String,
+    /// Dataset kind; only synthetic prompts exist today.
+    #[serde(rename = "type")]
+    pub dataset_type: DatasetType,
+    /// Number of distinct prompts generated; requests cycle through them.
+    pub entries: u32,
+    /// Prompt and output length distributions.
+    pub prompts: PromptsSpec,
+}
+
+/// Where prompts come from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetType {
+    /// Generated from the shipped corpus with exact token counts.
+    Synthetic,
+}
+
+/// Input and output lengths in tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PromptsSpec {
+    /// Input sequence length distribution.
+    pub isl: TokenDistribution,
+    /// Requested output length distribution (sent as `max_tokens`); absent = server decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osl: Option<TokenDistribution>,
+}
+
+/// Whether a phase's records count toward results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    /// Excluded from results (warms caches, connections and the server).
+    Warmup,
+    /// Measured.
+    Profiling,
+}
+
+/// How arrivals are generated in a phase.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseType {
+    /// Closed loop: `concurrency` requests always in flight.
+    Concurrency,
+    /// Open loop at a fixed interval of 1/rate.
+    Constant,
+    /// Open loop with exponentially distributed gaps (mean 1/rate).
+    Poisson,
+}
+
+/// One phase of load.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// Phase name (`warmup`, `profiling`).
+    pub name: String,
+    /// Whether results count.
+    pub kind: PhaseKind,
+    /// Arrival process.
+    #[serde(rename = "type")]
+    pub phase_type: PhaseType,
+    /// Stop after this many requests were sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Stop sending after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Closed-loop concurrency, or the in-flight cap of a rate phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Requests per second for `constant` and `poisson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Seconds to wait for in-flight requests after `duration`; then they are cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<f64>,
+}
+
+impl PhaseSpec {
+    /// The grace period after a duration-bounded phase (AIPerf's default is 30 s).
+    pub fn grace_period_or_default(&self) -> f64 {
+        self.grace_period.unwrap_or(30.0)
+    }
+}
+
+/// Output settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsSpec {
+    /// The run directory.
+    #[serde(default = "default_artifact_dir")]
+    pub dir: PathBuf,
+    /// Draw plots after the run.
+    #[serde(default)]
+    pub auto_plot: bool,
+    /// Fail the command when plotting fails.
+    #[serde(default)]
+    pub plot_required: bool,
+}
+
+fn default_artifact_dir() -> PathBuf {
+    PathBuf::from("artifacts")
+}
+
+impl Default for ArtifactsSpec {
+    fn default() -> Self {
+        Self {
+            dir: default_artifact_dir(),
+            auto_plot: false,
+            plot_required: false,
+        }
+    }
+}
+
+/// Which tokenizer counts tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerSpec {
+    /// `builtin`, a path to `tokenizer.json` (or a directory holding one), or a HuggingFace model
+    /// id found in the local HF cache. Absent: the model id if cached, else `builtin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Console presentation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSpec {
+    /// Progress display.
+    #[serde(default)]
+    pub ui: UiType,
+}
+
+/// Progress display style.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UiType {
+    /// A progress bar on a terminal, periodic progress lines otherwise.
+    #[default]
+    #[value(alias = "dashboard")]
+    Simple,
+    /// No progress output; the results table is still printed.
+    None,
+}
+
+impl BenchmarkSpec {
+    /// The model name sent in requests.
+    pub fn model_name(&self) -> &str {
+        self.models
+            .items
+            .first()
+            .map(|m| m.name.as_str())
+            .unwrap_or("")
+    }
+
+    /// The single dataset.
+    pub fn dataset(&self) -> &DatasetSpec {
+        &self.datasets[0]
+    }
+
+    /// The measured phase (validation guarantees there is exactly one, and it is last).
+    pub fn profiling_phase(&self) -> &PhaseSpec {
+        self.phases
+            .iter()
+            .rev()
+            .find(|p| p.kind == PhaseKind::Profiling)
+            .unwrap_or(&self.phases[0])
+    }
+}
+
+/// Small specs for unit tests.
+#[cfg(test)]
+pub mod test_support {
+    use super::*;
+
+    /// A valid spec: chat against mock://, concurrency 1, 10 requests.
+    pub fn minimal_spec() -> BenchmarkSpec {
+        BenchmarkSpec {
+            models: ModelsSpec {
+                items: vec![ModelItem {
+                    name: "mock-model".into(),
+                }],
+            },
+            endpoint: EndpointSpec {
+                urls: vec!["mock://".into()],
+                endpoint_type: EndpointType::Chat,
+                path: None,
+                streaming: true,
+                api_key: None,
+                headers: BTreeMap::new(),
+                extra: serde_json::Map::new(),
+                timeout: 60.0,
+                use_server_token_count: false,
+                use_legacy_max_tokens: false,
+                wait_for_model_timeout: 0.0,
+            },
+            datasets: vec![DatasetSpec {
+                name: "main".into(),
+                dataset_type: DatasetType::Synthetic,
+                entries: 10,
+                prompts: PromptsSpec {
+                    isl: TokenDistribution::fixed(100.0),
+                    osl: Some(TokenDistribution::fixed(16.0)),
+                },
+            }],
+            phases: vec![PhaseSpec {
+                name: "profiling".into(),
+                kind: PhaseKind::Profiling,
+                phase_type: PhaseType::Concurrency,
+                requests: Some(10),
+                duration: None,
+                concurrency: Some(1),
+                rate: None,
+                grace_period: None,
+            }],
+            artifacts: ArtifactsSpec::default(),
+            slos: BTreeMap::new(),
+            tokenizer: TokenizerSpec::default(),
+            runtime: RuntimeSpec::default(),
+            random_seed: Some(1),
+        }
+    }
+}
