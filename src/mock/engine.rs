@@ -4,7 +4,7 @@
 //! Two models:
 //! - **Independent** (`max_batch = 0`): every request runs on its own clock with unlimited
 //!   capacity: first token at `arrival + ttft_ms + prefill_ms_per_token × ISL`, then one token
-//!   every `itl_ms` (each delay scaled by a uniform jitter factor in [1 - jitter, 1 + jitter]).
+//!   `itl_ms` after the previous one was emitted (each delay scaled by a uniform jitter factor in [1 - jitter, 1 + jitter]).
 //! - **Continuous batching** (`max_batch = M > 0`): an engine loop of steps. At the start of a step
 //!   waiting requests are admitted (FIFO) while fewer than M sequences run. With B sequences in the
 //!   step (running + admitted) and P prompt tokens admitted, the step lasts
@@ -150,8 +150,12 @@ fn run_independent(config: &MockConfig, rx: &Receiver<Admission>, rng: &mut ChaC
                 continue;
             };
             if seq.emit() {
-                // The next token is due one ITL after this one was due, so lateness never drifts.
-                timers.push(Reverse((at + jittered(config, rng, config.itl_ms), id)));
+                // The next token is due one ITL after this one was actually emitted: like a real
+                // engine, the mock never catches up with a burst, so every gap is at least ITL.
+                timers.push(Reverse((
+                    at.max(now) + jittered(config, rng, config.itl_ms),
+                    id,
+                )));
             } else {
                 sequences.remove(&id);
             }
@@ -190,9 +194,10 @@ fn run_batching(config: &MockConfig, rx: &Receiver<Admission>, rng: &mut ChaCha8
         let now = Instant::now();
         let step_start = match step_end {
             Some(end) if end <= now => {
-                // Finish the step: every sequence in it emits a token.
+                // Finish the step: every sequence in it emits a token. The next step starts now
+                // (a late engine loop is a slow engine, never followed by a catch-up burst).
                 running.retain_mut(Sequence::emit);
-                end
+                now
             }
             Some(_) => continue,
             None => now,

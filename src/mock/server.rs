@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
@@ -86,6 +87,7 @@ pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer>
     let app = router(config)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
+    let listener = listener.tap_io(disable_nagle);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -113,6 +115,12 @@ pub async fn serve_forever(config: MockConfig, host: &str, port: u16) -> std::io
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
+}
+
+/// Tokens are small writes; without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold them
+/// back for tens of milliseconds and the mock's timing would be a lie.
+fn disable_nagle(stream: &mut tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
 }
 
 async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {

@@ -1,0 +1,68 @@
+//! Helpers for integration tests: run the real `aiperf` binary and read what it wrote.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The built binary.
+pub fn aiperf() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aiperf"));
+    cmd.env_remove("AIPERF_API_KEY");
+    cmd
+}
+
+/// Runs `aiperf profile` with the given flags plus `--artifact-dir <dir> --ui-type none`.
+pub fn profile(dir: &Path, args: &[&str]) -> Output {
+    aiperf()
+        .arg("profile")
+        .args(args)
+        .args([
+            "--artifact-dir",
+            dir.to_str().unwrap(),
+            "--ui-type",
+            "none",
+            "--random-seed",
+            "7",
+        ])
+        .output()
+        .expect("run aiperf")
+}
+
+/// The exit code, with stdout and stderr shown on mismatch.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Parses a JSON file.
+pub fn json(path: PathBuf) -> Value {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parses every line of a JSONL file.
+pub fn jsonl(path: PathBuf) -> Vec<Value> {
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect()
+}
+
+/// `profile_export_aiperf.json` of a run directory.
+pub fn summary(dir: &Path) -> Value {
+    json(dir.join("profile_export_aiperf.json"))
+}
+
+/// A metric statistic from the summary.
+pub fn stat(summary: &Value, tag: &str, stat: &str) -> f64 {
+    summary[tag][stat]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{tag}.{stat} missing in summary"))
+}

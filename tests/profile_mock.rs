@@ -1,0 +1,427 @@
+//! `aiperf profile` end to end against the embedded mock server (real HTTP on 127.0.0.1).
+
+mod common;
+use common::*;
+
+/// Lower bounds on latencies are safe to assert: the mock cannot answer faster than configured.
+#[test]
+fn streaming_chat_writes_every_file_in_aiperf_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "mock-model",
+            "-u",
+            "mock://?ttft_ms=20&itl_ms=2",
+            "--streaming",
+            "--concurrency",
+            "4",
+            "--request-count",
+            "40",
+            "--isl",
+            "50",
+            "--osl",
+            "16",
+        ],
+    );
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Time to First Token (ms)") && stdout.contains("Request Throughput"),
+        "{stdout}"
+    );
+
+    let s = summary(&dir);
+    assert_eq!(s["schema_version"], "1.4");
+    assert_eq!(stat(&s, "request_count", "avg"), 40.0);
+    assert_eq!(stat(&s, "error_request_count", "avg"), 0.0);
+    assert_eq!(stat(&s, "input_sequence_length", "min"), 50.0);
+    assert_eq!(stat(&s, "input_sequence_length", "max"), 50.0);
+    assert_eq!(stat(&s, "output_sequence_length", "avg"), 16.0);
+    assert_eq!(stat(&s, "usage_completion_tokens_diff_pct", "max"), 0.0);
+    assert!(stat(&s, "time_to_first_token", "min") >= 20.0);
+    assert!(stat(&s, "inter_token_latency", "min") >= 1.9);
+    assert_eq!(stat(&s, "time_to_first_token", "count"), 40.0);
+    assert_eq!(stat(&s, "inter_chunk_latency", "count"), 40.0 * 15.0);
+    for key in [
+        "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "min", "max", "std", "sum",
+        "unit",
+    ] {
+        assert!(
+            s["request_latency"].get(key).is_some(),
+            "request_latency.{key}"
+        );
+    }
+    for key in [
+        "request_throughput",
+        "output_token_throughput",
+        "benchmark_duration",
+        "total_token_throughput",
+    ] {
+        assert!(stat(&s, key, "avg") > 0.0, "{key}");
+    }
+    assert_eq!(s["input_config"]["endpoint"]["type"], "chat");
+    assert_eq!(s["is_complete"], true);
+    assert_eq!(s["was_cancelled"], false);
+
+    let records = jsonl(dir.join("profile_export.jsonl"));
+    assert_eq!(records.len(), 40);
+    for r in &records {
+        assert_eq!(r["metadata"]["benchmark_phase"], "profiling");
+        assert!(
+            r["metadata"]["request_start_ns"].as_u64().unwrap()
+                >= r["metadata"]["credit_issued_ns"].as_u64().unwrap()
+        );
+        assert_eq!(r["metrics"]["output_sequence_length"]["value"], 16.0);
+        assert!(r["error"].is_null());
+    }
+
+    let csv = std::fs::read_to_string(dir.join("profile_export_aiperf.csv")).unwrap();
+    assert!(csv.starts_with("Metric,avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std\n"));
+    assert!(csv.contains("\n\nMetric,Value\n"));
+    assert!(csv.contains("Request Count,40.00"));
+
+    let inputs = json(dir.join("inputs.json"));
+    let first = &inputs["data"][0]["payloads"][0];
+    assert_eq!(first["model"], "mock-model");
+    assert_eq!(first["max_completion_tokens"], 16);
+    assert_eq!(first["stream_options"]["include_usage"], true);
+
+    let meta = json(dir.join("run_metadata.json"));
+    assert_eq!(meta["status"], "completed");
+    assert_eq!(meta["random_seed"], 7);
+    assert_eq!(meta["requests"]["sent"], 40);
+    assert!(dir.join("logs/aiperf.log").exists());
+}
+
+#[test]
+fn non_streaming_completions_have_latency_but_no_stream_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=5&itl_ms=1",
+            "--endpoint-type",
+            "completions",
+            "--request-count",
+            "12",
+            "--concurrency",
+            "3",
+            "--isl",
+            "20",
+            "--osl",
+            "8",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 12.0);
+    assert_eq!(stat(&s, "output_sequence_length", "avg"), 8.0);
+    assert!(stat(&s, "request_latency", "min") >= 5.0 + 7.0);
+    for tag in [
+        "time_to_first_token",
+        "inter_token_latency",
+        "inter_chunk_latency",
+    ] {
+        assert!(
+            s.get(tag).is_none(),
+            "{tag} must not exist without streaming"
+        );
+    }
+    let body = &json(tmp.path().join("inputs.json"))["data"][0]["payloads"][0];
+    assert_eq!(body["max_tokens"], 8);
+    assert!(body["prompt"].is_string());
+}
+
+#[test]
+fn embeddings_measure_latency_and_input_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=3",
+            "--endpoint-type",
+            "embeddings",
+            "--request-count",
+            "10",
+            "--isl",
+            "30",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 10.0);
+    assert_eq!(stat(&s, "input_sequence_length", "avg"), 30.0);
+    assert_eq!(stat(&s, "usage_prompt_tokens", "avg"), 30.0);
+    assert!(s.get("output_sequence_length").is_none());
+}
+
+#[test]
+fn constant_rate_sends_on_an_exact_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=2&itl_ms=1",
+            "--streaming",
+            "--request-rate",
+            "50",
+            "--request-rate-mode",
+            "constant",
+            "--request-count",
+            "20",
+            "--isl",
+            "10",
+            "--osl",
+            "4",
+        ],
+    );
+    assert_exit(&out, 0);
+    let mut intended: Vec<u64> = jsonl(tmp.path().join("profile_export.jsonl"))
+        .iter()
+        .map(|r| r["metadata"]["credit_issued_ns"].as_u64().unwrap())
+        .collect();
+    intended.sort_unstable();
+    assert_eq!(intended.len(), 20);
+    for pair in intended.windows(2) {
+        // Intended times are start + i/rate exactly: 20 ms apart (±1 ns of rounding).
+        assert!((pair[1] - pair[0]).abs_diff(20_000_000) <= 1, "{pair:?}");
+    }
+    let s = summary(tmp.path());
+    assert!(s.get("schedule_lag").is_some());
+    assert!(s.get("effective_time_to_first_token").is_some());
+}
+
+#[test]
+fn poisson_rate_with_concurrency_cap_never_drops_arrivals() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 2 slots, each request ~40 ms, arrivals at 200/s: most arrivals must wait for a slot.
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=20&itl_ms=5",
+            "--streaming",
+            "--request-rate",
+            "200",
+            "--concurrency",
+            "2",
+            "--request-count",
+            "30",
+            "--isl",
+            "10",
+            "--osl",
+            "5",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 30.0);
+    // Waiting for a slot shows up as schedule lag and in the effective metrics, never as drops.
+    assert!(stat(&s, "schedule_lag", "max") > 20.0);
+    assert!(stat(&s, "effective_request_latency", "avg") > stat(&s, "request_latency", "avg"));
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["load_verdict"]["client_bound"], true);
+}
+
+#[test]
+fn warmup_requests_are_excluded_from_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=2&itl_ms=1",
+            "--streaming",
+            "--warmup-request-count",
+            "6",
+            "--request-count",
+            "10",
+            "--isl",
+            "10",
+            "--osl",
+            "4",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 10.0);
+    assert_eq!(s["warmup_metrics"]["request_count"]["avg"], 6.0);
+    assert_eq!(jsonl(tmp.path().join("profile_export.jsonl")).len(), 10);
+}
+
+#[test]
+fn reasoning_counts_for_ttft_but_not_for_first_output_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=10&itl_ms=5&reasoning_tokens=4",
+            "--streaming",
+            "--request-count",
+            "5",
+            "--isl",
+            "10",
+            "--osl",
+            "12",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "reasoning_token_count", "avg"), 4.0);
+    assert_eq!(stat(&s, "output_token_count", "avg"), 8.0);
+    assert_eq!(stat(&s, "output_sequence_length", "avg"), 12.0);
+    // The first answer token comes 4 ITLs after the first reasoning token.
+    assert!(
+        stat(&s, "time_to_first_output_token", "min")
+            >= stat(&s, "time_to_first_token", "min") + 4.0 * 5.0 * 0.9
+    );
+}
+
+#[test]
+fn goodput_counts_requests_meeting_every_slo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=30&itl_ms=1",
+            "--streaming",
+            "--request-count",
+            "8",
+            "--isl",
+            "10",
+            "--osl",
+            "4",
+            "--goodput",
+            "time_to_first_token:10000 inter_token_latency:0.001",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    // ITL is at least 1 ms, so no request meets the 0.001 ms ITL objective.
+    assert_eq!(stat(&s, "good_request_count", "avg"), 0.0);
+    assert_eq!(stat(&s, "goodput", "avg"), 0.0);
+
+    let ok = tmp.path().join("ok");
+    assert_exit(
+        &profile(
+            &ok,
+            &[
+                "-m",
+                "m",
+                "-u",
+                "mock://?ttft_ms=3&itl_ms=1",
+                "--streaming",
+                "--request-count",
+                "8",
+                "--isl",
+                "10",
+                "--osl",
+                "4",
+                "--goodput",
+                "time_to_first_token:60000",
+            ],
+        ),
+        0,
+    );
+    let s = summary(&ok);
+    assert_eq!(stat(&s, "good_request_count", "avg"), 8.0);
+    assert!(stat(&s, "goodput", "avg") > 0.0);
+}
+
+#[test]
+fn same_seed_gives_byte_identical_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let dir = tmp.path().join(name);
+        let out = profile(
+            &dir,
+            &[
+                "-m",
+                "m",
+                "-u",
+                "mock://?ttft_ms=1&itl_ms=1",
+                "--request-count",
+                "10",
+                "--isl",
+                "64",
+                "--isl-stddev",
+                "10",
+                "--osl",
+                "4",
+                "--osl-stddev",
+                "1",
+            ],
+        );
+        assert_exit(&out, 0);
+        std::fs::read(dir.join("inputs.json")).unwrap()
+    };
+    assert_eq!(run("a"), run("b"));
+}
+
+#[test]
+fn secrets_never_reach_any_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=1&itl_ms=1",
+            "--request-count",
+            "3",
+            "--isl",
+            "10",
+            "--osl",
+            "2",
+            "--api-key",
+            "sk-top-secret-1",
+            "-H",
+            "Authorization: Bearer sk-top-secret-2",
+        ],
+    );
+    assert_exit(&out, 0);
+    for entry in walk(tmp.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(
+            !text.contains("sk-top-secret"),
+            "secret leaked into {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path))
+        } else {
+            files.push(path)
+        }
+    }
+    files
+}
