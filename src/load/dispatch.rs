@@ -203,7 +203,7 @@ fn spawn_pacer(
     tokio::task::spawn_blocking(move || {
         let start = ctx.clock.instant_at(start_ns);
         let mut index = 0u64;
-        while !limit.is_some_and(|l| index >= l) {
+        while limit.is_none_or(|l| index < l) {
             let offset = schedule.next_offset();
             if duration.is_some_and(|d| offset >= d) {
                 break;
