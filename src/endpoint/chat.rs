@@ -1,33 +1,20 @@
 //! `/v1/chat/completions`.
 
-use super::{BodyContext, Endpoint, ResponseDelta, merge_extra, wire};
-use serde_json::{Map, Value, json};
+use super::{BodyContext, Endpoint, ResponseDelta, generation_body, wire};
+use serde_json::{Value, json};
 
 /// The chat completions API.
 pub struct Chat;
 
 impl Endpoint for Chat {
     fn build_body(&self, prompt: &str, max_tokens: Option<u32>, ctx: &BodyContext) -> Value {
-        let mut body = Map::new();
-        body.insert(
-            "messages".into(),
-            json!([{"role": "user", "content": prompt}]),
-        );
-        body.insert("model".into(), json!(ctx.model));
-        body.insert("stream".into(), json!(ctx.streaming));
-        if let Some(n) = max_tokens {
-            let key = if ctx.use_legacy_max_tokens {
-                "max_tokens"
-            } else {
-                "max_completion_tokens"
-            };
-            body.insert(key.into(), json!(n));
-        }
-        if ctx.streaming {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
-        merge_extra(&mut body, &ctx.extra);
-        Value::Object(body)
+        let messages = json!([{"role": "user", "content": prompt}]);
+        let key = if ctx.use_legacy_max_tokens {
+            "max_tokens"
+        } else {
+            "max_completion_tokens"
+        };
+        generation_body(("messages", messages), max_tokens.map(|n| (key, n)), ctx)
     }
 
     fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String> {
@@ -42,6 +29,7 @@ impl Endpoint for Chat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     fn ctx(streaming: bool) -> BodyContext {
         BodyContext {
@@ -118,6 +106,32 @@ mod tests {
             .unwrap();
         assert_eq!(err.error.as_deref(), Some("overloaded"));
         assert!(Chat.parse_event(br#"{"choices":[{"delta":"#).is_err());
+    }
+
+    #[test]
+    fn recorded_llama_cpp_stream_parses_to_its_text() {
+        let input = include_bytes!("../../tests/fixtures/llama_cpp_stream.txt");
+        let mut parser = crate::load::sse::SseParser::new();
+        let mut deltas = Vec::new();
+        parser.feed(input, |e| {
+            if e.data != b"[DONE]" {
+                deltas.push(Chat.parse_event(e.data).unwrap());
+            }
+        });
+        let text: String = deltas.iter().map(|d| d.content.as_str()).collect();
+        assert_eq!(text, "Hello there!");
+        assert!(
+            !deltas[0].has_text(),
+            "the role-only first chunk carries no text"
+        );
+        assert_eq!(deltas.iter().filter(|d| d.has_text()).count(), 3);
+        assert_eq!(
+            deltas
+                .last()
+                .and_then(|d| d.usage)
+                .and_then(|u| u.completion_tokens),
+            Some(3)
+        );
     }
 
     #[test]

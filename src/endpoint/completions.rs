@@ -1,25 +1,18 @@
 //! `/v1/completions`.
 
-use super::{BodyContext, Endpoint, ResponseDelta, merge_extra, wire};
-use serde_json::{Map, Value, json};
+use super::{BodyContext, Endpoint, ResponseDelta, generation_body, wire};
+use serde_json::{Value, json};
 
 /// The legacy text completions API.
 pub struct Completions;
 
 impl Endpoint for Completions {
     fn build_body(&self, prompt: &str, max_tokens: Option<u32>, ctx: &BodyContext) -> Value {
-        let mut body = Map::new();
-        body.insert("prompt".into(), json!(prompt));
-        body.insert("model".into(), json!(ctx.model));
-        body.insert("stream".into(), json!(ctx.streaming));
-        if let Some(n) = max_tokens {
-            body.insert("max_tokens".into(), json!(n));
-        }
-        if ctx.streaming {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
-        merge_extra(&mut body, &ctx.extra);
-        Value::Object(body)
+        generation_body(
+            ("prompt", json!(prompt)),
+            max_tokens.map(|n| ("max_tokens", n)),
+            ctx,
+        )
     }
 
     fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String> {
@@ -34,6 +27,7 @@ impl Endpoint for Completions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     #[test]
     fn text_choices_are_content() {

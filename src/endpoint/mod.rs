@@ -56,6 +56,30 @@ pub fn body_context(model: &str, endpoint: &EndpointSpec) -> BodyContext {
     }
 }
 
+/// The body shared by generation APIs: the prompt field, model, stream flag, the max-tokens field
+/// (when an output length is requested), usage in streams, then the extra fields.
+fn generation_body(
+    prompt: (&str, Value),
+    max_tokens: Option<(&str, u32)>,
+    ctx: &BodyContext,
+) -> Value {
+    let mut body = Map::new();
+    body.insert(prompt.0.into(), prompt.1);
+    body.insert("model".into(), Value::from(ctx.model.as_str()));
+    body.insert("stream".into(), Value::from(ctx.streaming));
+    if let Some((key, n)) = max_tokens {
+        body.insert(key.into(), Value::from(n));
+    }
+    if ctx.streaming {
+        body.insert(
+            "stream_options".into(),
+            serde_json::json!({"include_usage": true}),
+        );
+    }
+    merge_extra(&mut body, &ctx.extra);
+    Value::Object(body)
+}
+
 /// Merges `extra` into a body object (extra keys win).
 fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
     for (k, v) in extra {

@@ -5,7 +5,7 @@ use crate::load::{Outcome, RawRecord, RunClock};
 use crate::metrics::MetricId;
 use crate::metrics::record_metrics::RequestMetrics;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde::ser::SerializeMap;
 use std::io::Write;
 
 #[derive(Serialize)]
@@ -27,6 +27,61 @@ struct Metadata<'a> {
     was_cancelled: bool,
     cancellation_time_ns: Option<u64>,
     http_status: Option<u16>,
+}
+
+/// One line, serialized straight from borrowed data (no intermediate JSON values).
+#[derive(Serialize)]
+struct Line<'a> {
+    metadata: Metadata<'a>,
+    metrics: MetricsOut<'a>,
+    error: Option<ErrorOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorOut<'a> {
+    code: Option<u16>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct ValueWithUnit<T> {
+    value: T,
+    unit: &'static str,
+}
+
+/// `{tag: {"value", "unit"}}` for every metric of the request.
+struct MetricsOut<'a>(Option<&'a RequestMetrics>);
+
+impl Serialize for MetricsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(m) = self.0 else {
+            return serializer.serialize_map(Some(0))?.end();
+        };
+        let icl = !m.inter_chunk_latency.is_empty();
+        let mut map = serializer.serialize_map(Some(m.values.len() + icl as usize))?;
+        for &(id, value) in &m.values {
+            map.serialize_entry(
+                id.tag(),
+                &ValueWithUnit {
+                    value,
+                    unit: id.def().unit.as_str(),
+                },
+            )?;
+        }
+        if icl {
+            let id = MetricId::InterChunkLatency;
+            map.serialize_entry(
+                id.tag(),
+                &ValueWithUnit {
+                    value: &m.inter_chunk_latency,
+                    unit: id.def().unit.as_str(),
+                },
+            )?;
+        }
+        map.end()
+    }
 }
 
 /// The error object of a record line.
@@ -69,24 +124,15 @@ pub fn write_record_line(
         cancellation_time_ns: cancelled.then(|| clock.wall_ns(rec.end_ns)),
         http_status: rec.status,
     };
-    let mut metric_map = Map::new();
-    if let Some(m) = metrics {
-        for &(id, value) in &m.values {
-            metric_map.insert(
-                id.tag().into(),
-                json!({"value": value, "unit": id.def().unit.as_str()}),
-            );
-        }
-        if !m.inter_chunk_latency.is_empty() {
-            let id = MetricId::InterChunkLatency;
-            metric_map.insert(
-                id.tag().into(),
-                json!({"value": m.inter_chunk_latency, "unit": id.def().unit.as_str()}),
-            );
-        }
-    }
-    let error = error.map(|e| json!({"code": e.code, "type": e.kind, "message": e.message}));
-    let line = json!({"metadata": metadata, "metrics": Value::Object(metric_map), "error": error});
+    let line = Line {
+        metadata,
+        metrics: MetricsOut(metrics),
+        error: error.map(|e| ErrorOut {
+            code: e.code,
+            kind: e.kind,
+            message: e.message,
+        }),
+    };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
 }

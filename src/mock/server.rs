@@ -158,6 +158,18 @@ fn injected_error(state: &AppState, rng: &mut ChaCha8Rng) -> Option<Response> {
     None
 }
 
+/// Parses a request body and draws its faults: the body and the request's generator, or the
+/// answer to send instead (bad JSON, an injected error or 429).
+fn accept(state: &AppState, raw: &[u8]) -> Result<(Value, ChaCha8Rng), Response> {
+    let body: Value = serde_json::from_slice(raw)
+        .map_err(|e| error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))?;
+    let mut rng = request_rng(state);
+    match injected_error(state, &mut rng) {
+        Some(response) => Err(response),
+        None => Ok((body, rng)),
+    }
+}
+
 fn stream_faults(config: &MockConfig, rng: &mut ChaCha8Rng) -> Faults {
     let mut roll = |p: f64| p > 0.0 && rng.random_bool(p);
     Faults {
@@ -211,16 +223,10 @@ async fn completions(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
 
 async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
     let arrival = Instant::now();
-    let body: Value = match serde_json::from_slice(&raw) {
-        Ok(v) => v,
-        Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}"));
-        }
+    let (body, mut rng) = match accept(&state, &raw) {
+        Ok(accepted) => accepted,
+        Err(response) => return response,
     };
-    let mut rng = request_rng(&state);
-    if let Some(response) = injected_error(&state, &mut rng) {
-        return response;
-    }
     let config = &state.config;
     let model = body["model"].as_str().unwrap_or(&config.model).to_string();
     let max_tokens = body["max_completion_tokens"]
@@ -433,16 +439,10 @@ async fn full_response(job: Job, mut ticks: mpsc::UnboundedReceiver<()>) -> Resp
 
 async fn embeddings(State(state): State<Arc<AppState>>, raw: Bytes) -> Response {
     let arrival = Instant::now();
-    let body: Value = match serde_json::from_slice(&raw) {
-        Ok(v) => v,
-        Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}"));
-        }
+    let (body, _rng) = match accept(&state, &raw) {
+        Ok(accepted) => accepted,
+        Err(response) => return response,
     };
-    let mut rng = request_rng(&state);
-    if let Some(response) = injected_error(&state, &mut rng) {
-        return response;
-    }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items

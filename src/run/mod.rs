@@ -26,8 +26,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Records buffered between the load engine and the record processor.
-const RECORD_CHANNEL_CAPACITY: usize = 16_384;
+/// Records buffered between the load engine and the record processor. Bounded so memory stays
+/// flat: when the processor falls behind, senders wait (and the wait is visible as lower
+/// throughput), instead of records piling up.
+const RECORD_CHANNEL_CAPACITY: usize = 2_048;
 
 /// How the run was invoked (for metadata).
 #[derive(Debug, Clone, Default)]

@@ -103,30 +103,6 @@ impl Processor {
         Ok(parsed)
     }
 
-    fn output_tokens(&self, parsed: &Parsed) -> Option<(u64, u64)> {
-        if !self.produces_tokens {
-            return None;
-        }
-        if self.use_server_token_count
-            && let Some(completion) = parsed.usage.and_then(|u| u.completion_tokens)
-        {
-            let reasoning = parsed
-                .usage
-                .and_then(|u| u.reasoning_tokens)
-                .unwrap_or(0)
-                .min(completion);
-            return Some((completion - reasoning, reasoning));
-        }
-        let count = |text: &str| {
-            if text.is_empty() {
-                0
-            } else {
-                self.tokenizer.count(text) as u64
-            }
-        };
-        Some((count(&parsed.content), count(&parsed.reasoning)))
-    }
-
     fn process(&mut self, rec: &RawRecord) -> std::io::Result<()> {
         let entry = self.dataset.entry(rec.entry as u64);
         let outcome = match &rec.outcome {
@@ -138,14 +114,24 @@ impl Processor {
             Outcome::Cancelled => Err(None),
         };
         let is_profiling = rec.phase == PhaseKind::Profiling;
-        match outcome {
+        let acc = if is_profiling {
+            &mut self.profiling
+        } else {
+            &mut self.warmup
+        };
+        let (metrics, error) = match outcome {
             Ok(parsed) => {
                 let obs = Observation {
                     intended_ns: rec.intended_ns,
                     sent_ns: rec.sent_ns,
                     end_ns: rec.end_ns,
                     streamed: rec.streamed,
-                    output_tokens: self.output_tokens(&parsed),
+                    output_tokens: output_tokens(
+                        self.produces_tokens,
+                        self.use_server_token_count,
+                        &*self.tokenizer,
+                        &parsed,
+                    ),
                     has_reasoning: !parsed.reasoning.is_empty(),
                     text_events: parsed.text_events,
                     input_tokens: entry.input_tokens,
@@ -153,65 +139,65 @@ impl Processor {
                     usage: parsed.usage,
                 };
                 let metrics = compute(&obs);
-                let acc = if is_profiling {
-                    &mut self.profiling
-                } else {
-                    &mut self.warmup
-                };
                 acc.add_success(&metrics, rec.sent_ns, rec.end_ns);
-                if is_profiling {
-                    write_record_line(
-                        &mut self.jsonl,
-                        rec,
-                        &self.clock,
-                        &entry.session_id,
-                        Some(&metrics),
-                        None,
-                    )?;
-                }
+                (Some(metrics), None)
             }
             Err(Some(error)) => {
-                let acc = if is_profiling {
-                    &mut self.profiling
-                } else {
-                    &mut self.warmup
-                };
                 acc.add_error(&error, rec.sent_ns, rec.end_ns);
-                if is_profiling {
-                    let record_error = RecordError {
-                        code: error.code,
-                        kind: error.kind.as_str(),
-                        message: &error.message,
-                    };
-                    write_record_line(
-                        &mut self.jsonl,
-                        rec,
-                        &self.clock,
-                        &entry.session_id,
-                        None,
-                        Some(record_error),
-                    )?;
-                }
+                (None, Some(error))
             }
             Err(None) => {
-                let acc = if is_profiling {
-                    &mut self.profiling
-                } else {
-                    &mut self.warmup
-                };
                 acc.add_cancelled();
-                if is_profiling {
-                    write_record_line(
-                        &mut self.jsonl,
-                        rec,
-                        &self.clock,
-                        &entry.session_id,
-                        None,
-                        None,
-                    )?;
-                }
+                (None, None)
             }
+        };
+        // Only the measured phase is exported per request.
+        if is_profiling {
+            let record_error = error.as_ref().map(|e| RecordError {
+                code: e.code,
+                kind: e.kind.as_str(),
+                message: &e.message,
+            });
+            write_record_line(
+                &mut self.jsonl,
+                rec,
+                &self.clock,
+                &entry.session_id,
+                metrics.as_ref(),
+                record_error,
+            )?;
         }
         Ok(())
     }
+}
+
+/// Output token counts (answer, reasoning): from server usage when asked and present, else
+/// counted once by the tokenizer. `None` for APIs that generate no tokens.
+fn output_tokens(
+    produces_tokens: bool,
+    use_server_token_count: bool,
+    tokenizer: &dyn Tokenizer,
+    parsed: &Parsed,
+) -> Option<(u64, u64)> {
+    if !produces_tokens {
+        return None;
+    }
+    if use_server_token_count
+        && let Some(completion) = parsed.usage.and_then(|u| u.completion_tokens)
+    {
+        let reasoning = parsed
+            .usage
+            .and_then(|u| u.reasoning_tokens)
+            .unwrap_or(0)
+            .min(completion);
+        return Some((completion - reasoning, reasoning));
+    }
+    let count = |text: &str| {
+        if text.is_empty() {
+            0
+        } else {
+            tokenizer.count(text) as u64
+        }
+    };
+    Some((count(&parsed.content), count(&parsed.reasoning)))
 }
