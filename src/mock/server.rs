@@ -160,12 +160,16 @@ fn injected_error(state: &AppState, rng: &mut ChaCha8Rng) -> Option<Response> {
 
 /// Parses a request body and draws its faults: the body and the request's generator, or the
 /// answer to send instead (bad JSON, an injected error or 429).
-fn accept(state: &AppState, raw: &[u8]) -> Result<(Value, ChaCha8Rng), Response> {
-    let body: Value = serde_json::from_slice(raw)
-        .map_err(|e| error_response(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))?;
+fn accept(state: &AppState, raw: &[u8]) -> Result<(Value, ChaCha8Rng), Box<Response>> {
+    let body: Value = serde_json::from_slice(raw).map_err(|e| {
+        Box::new(error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid JSON body: {e}"),
+        ))
+    })?;
     let mut rng = request_rng(state);
     match injected_error(state, &mut rng) {
-        Some(response) => Err(response),
+        Some(response) => Err(Box::new(response)),
         None => Ok((body, rng)),
     }
 }
@@ -225,7 +229,7 @@ async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
     let arrival = Instant::now();
     let (body, mut rng) = match accept(&state, &raw) {
         Ok(accepted) => accepted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let config = &state.config;
     let model = body["model"].as_str().unwrap_or(&config.model).to_string();
@@ -441,7 +445,7 @@ async fn embeddings(State(state): State<Arc<AppState>>, raw: Bytes) -> Response 
     let arrival = Instant::now();
     let (body, _rng) = match accept(&state, &raw) {
         Ok(accepted) => accepted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
