@@ -33,6 +33,10 @@ fn main() {
                 };
                 Ok::<ExitCode, AppError>(run_benchmark(spec, &invocation).await?.exit_code)
             }
+            Command::Schema => {
+                print!("{}", aiperf::spec::schema::experiment_schema_text());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::MockServer(args) => {
                 args.config.validate().map_err(AppError::config)?;
                 aiperf::mock::serve_forever(args.config, &args.host, args.port)

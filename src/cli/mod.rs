@@ -25,6 +25,8 @@ pub enum Command {
     Profile(Box<profile::ProfileArgs>),
     /// Serve the embedded OpenAI-compatible mock server.
     MockServer(mock_server::MockServerArgs),
+    /// Print the JSON Schema of experiment files.
+    Schema,
 }
 
 fn exit_codes_help() -> String {

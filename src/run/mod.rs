@@ -101,7 +101,15 @@ pub async fn run_benchmark(
     spec: BenchmarkSpec,
     invocation: &Invocation,
 ) -> Result<RunReport, AppError> {
-    crate::spec::validate(&spec).map_err(|problems| AppError::config(problems.join("\n")))?;
+    crate::spec::validate(&spec).map_err(|problems| {
+        AppError::config(
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
     let seed = spec.random_seed.unwrap_or_else(rand::random);
     let mut spec = spec;
     spec.random_seed = Some(seed);

@@ -7,12 +7,19 @@
 //! `profile_export_aiperf.json` shows. This module only describes and checks; it never runs anything.
 
 mod distribution;
+pub mod experiment;
+pub mod forms;
 mod goodput;
+pub mod load;
+pub mod schema;
 mod validate;
+pub mod yaml;
 
 pub use distribution::TokenDistribution;
 pub use goodput::parse_goodput;
-pub use validate::validate;
+pub use validate::{Problem, validate};
+
+use forms::{DurationForm, OneOrMany, one_or_many, opt_seconds, seconds};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,13 +30,18 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BenchmarkSpec {
-    /// The model(s) named in requests.
+    /// The model(s) named in requests: a name, a list of names, or `{items: [{name}]}`.
+    #[serde(alias = "model")]
     pub models: ModelsSpec,
     /// The server and API to call.
     pub endpoint: EndpointSpec,
-    /// The prompts to send (exactly one dataset today).
+    /// The prompts to send (exactly one dataset today); `dataset:` with one entry also works.
+    #[serde(alias = "dataset", deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<DatasetSpec>")]
     pub datasets: Vec<DatasetSpec>,
-    /// Ordered phases; warmup phases run first and are excluded from results.
+    /// Ordered phases (one phase or a list); warmup phases run first and are excluded from results.
+    #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<PhaseSpec>")]
     pub phases: Vec<PhaseSpec>,
     /// Where and what to write.
     #[serde(default)]
@@ -50,10 +62,36 @@ pub struct BenchmarkSpec {
 
 /// The models requests name. Requests use the first model.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ModelsForm")]
 pub struct ModelsSpec {
     /// Model entries, in order.
     pub items: Vec<ModelItem>,
+}
+
+/// The ways a YAML file may name models.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum ModelsForm {
+    /// One model id.
+    Name(String),
+    /// Several model ids.
+    Names(Vec<String>),
+    /// The canonical form.
+    Items {
+        /// Model entries.
+        items: Vec<ModelItem>,
+    },
+}
+
+impl From<ModelsForm> for ModelsSpec {
+    fn from(form: ModelsForm) -> Self {
+        let items = match form {
+            ModelsForm::Name(name) => vec![ModelItem { name }],
+            ModelsForm::Names(names) => names.into_iter().map(|name| ModelItem { name }).collect(),
+            ModelsForm::Items { items } => items,
+        };
+        ModelsSpec { items }
+    }
 }
 
 /// One model name.
@@ -108,10 +146,12 @@ impl EndpointType {
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Base URLs (or full endpoint URLs); several are used round-robin. `mock://` starts the
-    /// embedded mock server.
+    /// embedded mock server. `url:` with one URL also works.
+    #[serde(alias = "url", deserialize_with = "one_or_many")]
+    #[schemars(with = "OneOrMany<String>")]
     pub urls: Vec<String>,
     /// The API flavour.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default = "default_endpoint_type")]
     pub endpoint_type: EndpointType,
     /// Explicit endpoint path, overriding the API's default path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,8 +168,9 @@ pub struct EndpointSpec {
     /// Extra top-level fields merged into every request body (e.g. `ignore_eos`).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, serde_json::Value>,
-    /// Per-request timeout in seconds.
-    #[serde(default = "default_timeout")]
+    /// Per-request timeout in seconds (or a duration like "10m").
+    #[serde(default = "default_timeout", deserialize_with = "seconds")]
+    #[schemars(with = "DurationForm")]
     pub timeout: f64,
     /// Count output tokens from the server's `usage` instead of the client tokenizer.
     #[serde(default)]
@@ -138,12 +179,17 @@ pub struct EndpointSpec {
     #[serde(default)]
     pub use_legacy_max_tokens: bool,
     /// Seconds to keep retrying the reachability check before giving up (0 = one attempt).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "seconds")]
+    #[schemars(with = "DurationForm")]
     pub wait_for_model_timeout: f64,
 }
 
 fn default_timeout() -> f64 {
     21_600.0
+}
+
+fn default_endpoint_type() -> EndpointType {
+    EndpointType::Chat
 }
 
 /// A string that must never reach an output file, log line or upload.
@@ -185,14 +231,29 @@ impl std::fmt::Debug for Secret {
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     /// Dataset name (AIPerf names the single dataset `main`).
+    #[serde(default = "default_dataset_name")]
     pub name: String,
     /// Dataset kind; only synthetic prompts exist today.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default = "default_dataset_type")]
     pub dataset_type: DatasetType,
     /// Number of distinct prompts generated; requests cycle through them.
+    #[serde(default = "default_entries")]
+    #[schemars(range(min = 1))]
     pub entries: u32,
     /// Prompt and output length distributions.
     pub prompts: PromptsSpec,
+}
+
+fn default_dataset_name() -> String {
+    "main".into()
+}
+
+fn default_dataset_type() -> DatasetType {
+    DatasetType::Synthetic
+}
+
+fn default_entries() -> u32 {
+    100
 }
 
 /// Where prompts come from.
@@ -238,7 +299,7 @@ pub enum PhaseType {
 
 /// One phase of load.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PhaseForm")]
 pub struct PhaseSpec {
     /// Phase name (`warmup`, `profiling`).
     pub name: String,
@@ -262,6 +323,69 @@ pub struct PhaseSpec {
     /// Seconds to wait for in-flight requests after `duration`; then they are cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period: Option<f64>,
+}
+
+/// A phase as written in YAML: `name` defaults to `profiling`, `kind` follows from the name
+/// (or `exclude_from_results: true`), durations accept units.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PhaseForm {
+    /// Phase name (`warmup`, `profiling`, ...).
+    #[serde(default = "default_phase_name")]
+    name: String,
+    /// Whether results count; default: `warmup` for a phase named warmup, else `profiling`.
+    #[serde(default)]
+    kind: Option<PhaseKind>,
+    /// AIPerf's way of marking a warmup phase.
+    #[serde(default)]
+    exclude_from_results: Option<bool>,
+    /// Arrival process.
+    #[serde(rename = "type")]
+    phase_type: PhaseType,
+    /// Stop after this many requests were sent.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    requests: Option<u64>,
+    /// Stop sending after this long (seconds, or "90s", "5m", "2h").
+    #[serde(default, deserialize_with = "opt_seconds")]
+    #[schemars(with = "Option<DurationForm>")]
+    duration: Option<f64>,
+    /// Closed-loop concurrency, or the in-flight cap of a rate phase.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    concurrency: Option<u32>,
+    /// Requests per second for `constant` and `poisson`.
+    #[serde(default)]
+    rate: Option<f64>,
+    /// Wait this long for in-flight requests after `duration`, then cancel them (default 30 s).
+    #[serde(default, deserialize_with = "opt_seconds")]
+    #[schemars(with = "Option<DurationForm>")]
+    grace_period: Option<f64>,
+}
+
+fn default_phase_name() -> String {
+    "profiling".into()
+}
+
+impl From<PhaseForm> for PhaseSpec {
+    fn from(f: PhaseForm) -> Self {
+        let kind = f
+            .kind
+            .unwrap_or(match (f.exclude_from_results, f.name.as_str()) {
+                (Some(true), _) | (None, "warmup") => PhaseKind::Warmup,
+                _ => PhaseKind::Profiling,
+            });
+        PhaseSpec {
+            name: f.name,
+            kind,
+            phase_type: f.phase_type,
+            requests: f.requests,
+            duration: f.duration,
+            concurrency: f.concurrency,
+            rate: f.rate,
+            grace_period: f.grace_period,
+        }
+    }
 }
 
 impl PhaseSpec {
@@ -300,14 +424,36 @@ impl Default for ArtifactsSpec {
     }
 }
 
-/// Which tokenizer counts tokens.
+/// Which tokenizer counts tokens: a name, or `{name}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "TokenizerForm")]
 pub struct TokenizerSpec {
     /// `builtin`, a path to `tokenizer.json` (or a directory holding one), or a HuggingFace model
     /// id found in the local HF cache. Absent: the model id if cached, else `builtin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum TokenizerForm {
+    /// `builtin`, a path, or a HuggingFace model id.
+    Name(String),
+    /// The canonical form.
+    Full {
+        /// `builtin`, a path, or a HuggingFace model id.
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl From<TokenizerForm> for TokenizerSpec {
+    fn from(form: TokenizerForm) -> Self {
+        match form {
+            TokenizerForm::Name(name) => TokenizerSpec { name: Some(name) },
+            TokenizerForm::Full { name } => TokenizerSpec { name },
+        }
+    }
 }
 
 /// Console presentation.

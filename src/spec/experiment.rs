@@ -1,0 +1,214 @@
+//! The experiment file: the root of `aiperf run FILE`. It wraps one [`BenchmarkSpec`] (the same
+//! type `aiperf profile` flags build) with a sweep, repetitions and variables. Keys follow
+//! AIPerf's config v2; camelCase and snake_case are both accepted.
+
+use super::BenchmarkSpec;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// An experiment: a base benchmark, optionally swept over parameters and repeated.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "aiperf experiment")]
+pub struct Experiment {
+    /// Format version; "2.0" (AIPerf config v2) is the only one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<String>,
+    /// The base benchmark every trial starts from.
+    pub benchmark: BenchmarkSpec,
+    /// Parameters to vary across trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
+    /// Repetitions of every cell and how they are aggregated.
+    #[serde(default)]
+    pub multi_run: MultiRunSpec,
+    /// Values substituted for `{{ name }}` in benchmark strings; sweepable as `variables.NAME`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, Value>,
+    /// Base seed; trial cell N uses seed + N (all repetitions of a cell share its seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_seed: Option<u64>,
+}
+
+/// How sweep parameters combine.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepType {
+    /// Cartesian product, first parameter outermost.
+    #[default]
+    Grid,
+    /// Element-wise: the i-th values of every parameter together (equal lengths).
+    Zip,
+    /// Named runs, each with its own overrides.
+    Scenarios,
+}
+
+/// The values of a swept parameter: a list, or a range.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum SweepValues {
+    /// Explicit values.
+    List(Vec<Value>),
+    /// Geometric range: from, from·times, from·times², … up to `to` (inclusive).
+    Geometric {
+        /// First value.
+        from: f64,
+        /// Last value (inclusive bound).
+        to: f64,
+        /// Factor between consecutive values (> 1).
+        times: f64,
+    },
+    /// Linear range: from, from+step, … up to `to` (inclusive).
+    Linear {
+        /// First value.
+        from: f64,
+        /// Last value (inclusive bound).
+        to: f64,
+        /// Increment (> 0).
+        step: f64,
+    },
+}
+
+/// One named scenario of a `scenarios` sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRun {
+    /// Unique, path-safe name (used as the trial directory name).
+    pub name: String,
+    /// Parameter overrides by dotted path (`concurrency: 8`, `endpoint.streaming: false`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub values: Map<String, Value>,
+    /// A partial `benchmark:` body deep-merged over the base.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub benchmark: Map<String, Value>,
+    /// Variable overrides for this scenario.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, Value>,
+}
+
+/// The sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// How parameters combine (default grid).
+    #[serde(rename = "type", default)]
+    pub sweep_type: SweepType,
+    /// Swept parameters by dotted path under `benchmark` (`phases.profiling.concurrency`,
+    /// `datasets.main.prompts.isl`, `endpoint.streaming`, `variables.NAME`), or a bare name for a
+    /// profiling-phase field (`concurrency`, `rate`, `requests`, `duration`, `grace_period`) or a
+    /// prompt length (`isl`, `osl`). In declaration order; the first is the outermost loop.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, SweepValues>")]
+    pub parameters: Map<String, Value>,
+    /// The runs of a `scenarios` sweep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<ScenarioRun>,
+    /// Seconds to wait between cells.
+    #[serde(default, deserialize_with = "super::forms::seconds")]
+    #[schemars(with = "super::forms::DurationForm")]
+    pub cooldown_seconds: f64,
+}
+
+/// The order repetitions and cells run in.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationOrder {
+    /// Every cell once, then every cell again (trials outer): drift hits all cells alike.
+    #[default]
+    Repeated,
+    /// All repetitions of a cell, then the next cell (cells outer).
+    Independent,
+}
+
+/// A criterion that ends a cell's repetitions early.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvergenceSpec {
+    /// Metric tag, e.g. `time_to_first_token`.
+    pub metric: String,
+    /// Statistic of the metric (`avg`, `p50`, `p90`, `p95`, `p99`, ...).
+    #[serde(default = "default_stat")]
+    pub stat: String,
+    /// `ci_width`: CI half-width / mean below the threshold; `cv`: std / mean below it.
+    #[serde(default)]
+    pub mode: ConvergenceMode,
+    /// Relative threshold in (0, 1), e.g. 0.05.
+    pub threshold: f64,
+    /// Repetitions always run before the criterion is checked (>= 2).
+    #[serde(default = "default_min_runs")]
+    pub min_runs: u32,
+}
+
+fn default_stat() -> String {
+    "avg".into()
+}
+
+fn default_min_runs() -> u32 {
+    2
+}
+
+/// Convergence criteria.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvergenceMode {
+    /// Relative confidence-interval half-width.
+    #[default]
+    CiWidth,
+    /// Coefficient of variation.
+    Cv,
+}
+
+/// Repetitions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MultiRunSpec {
+    /// Trials per cell.
+    #[serde(default = "default_num_runs")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub num_runs: u32,
+    /// Confidence level of the intervals, in (0, 1).
+    #[serde(default = "default_confidence")]
+    pub confidence_level: f64,
+    /// Order of trials and cells.
+    #[serde(default)]
+    pub iteration_order: IterationOrder,
+    /// Seconds to wait between trials.
+    #[serde(default, deserialize_with = "super::forms::seconds")]
+    #[schemars(with = "super::forms::DurationForm")]
+    pub cooldown_seconds: f64,
+    /// Run warmup phases only in a cell's first trial.
+    #[serde(default = "default_true")]
+    pub disable_warmup_after_first: bool,
+    /// Stop a cell's repetitions once this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<ConvergenceSpec>,
+}
+
+fn default_num_runs() -> u32 {
+    1
+}
+
+fn default_confidence() -> f64 {
+    0.95
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for MultiRunSpec {
+    fn default() -> Self {
+        Self {
+            num_runs: 1,
+            confidence_level: 0.95,
+            iteration_order: IterationOrder::Repeated,
+            cooldown_seconds: 0.0,
+            disable_warmup_after_first: true,
+            convergence: None,
+        }
+    }
+}

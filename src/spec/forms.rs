@@ -1,0 +1,96 @@
+//! The shorthand forms a YAML file may use for spec fields, and their conversion to the canonical
+//! types. Only deserialization uses these; specs always serialize in canonical form.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+
+/// One value or a list of them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// A list.
+    Many(Vec<T>),
+}
+
+impl<T> From<OneOrMany<T>> for Vec<T> {
+    fn from(v: OneOrMany<T>) -> Self {
+        match v {
+            OneOrMany::One(x) => vec![x],
+            OneOrMany::Many(xs) => xs,
+        }
+    }
+}
+
+/// Deserializes a `T` or a list of `T` into a list.
+pub fn one_or_many<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    OneOrMany::<T>::deserialize(d).map(Into::into)
+}
+
+/// A duration: seconds as a number, or a string with a unit (`"90s"`, `"5m"`, `"2h"`, `"250ms"`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DurationForm {
+    /// Seconds.
+    Seconds(f64),
+    /// A number with a unit suffix: ms, s, m or h.
+    Text(String),
+}
+
+/// Parses a duration text into seconds.
+pub fn parse_duration(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 30, \"90s\", \"5m\" or \"2h\""))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit '{other}' in '{text}' (use ms, s, m or h)"
+            ));
+        }
+    };
+    Ok(value * scale)
+}
+
+/// Deserializes an optional duration in seconds from a number or a unit string.
+pub fn opt_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    match Option::<DurationForm>::deserialize(d)? {
+        None => Ok(None),
+        Some(DurationForm::Seconds(s)) => Ok(Some(s)),
+        Some(DurationForm::Text(t)) => parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// Deserializes a duration in seconds from a number or a unit string.
+pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match DurationForm::deserialize(d)? {
+        DurationForm::Seconds(s) => Ok(s),
+        DurationForm::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        assert_eq!(super::parse_duration("90"), Ok(90.0));
+        assert_eq!(super::parse_duration("5m"), Ok(300.0));
+        assert_eq!(super::parse_duration("2h"), Ok(7200.0));
+        assert_eq!(super::parse_duration(" 250ms "), Ok(0.25));
+        assert!(super::parse_duration("5 days").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Loading an experiment file: read, substitute `${VAR}`, parse YAML with positions, validate
+//! against the JSON Schema, deserialize into types, and check semantics. Every problem comes back
+//! as a [`SpecError`] naming the file, line, column and key path; nothing runs on failure.
+
+use super::experiment::Experiment;
+use super::schema::{normalize_keys, to_snake, validate_document};
+use super::yaml::{self, Pos, YamlDoc};
+use std::path::{Path, PathBuf};
+
+/// One problem in an experiment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The file.
+    pub file: PathBuf,
+    /// Where in it.
+    pub pos: Pos,
+    /// The key path (`benchmark.phases[0].rate`), empty for the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: ",
+            self.file.display(),
+            self.pos.line,
+            self.pos.col
+        )?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A loaded file: the typed experiment and the parsed document (for positions of later errors).
+#[derive(Debug, Clone)]
+pub struct LoadedExperiment {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The experiment.
+    pub experiment: Experiment,
+    /// The document, for error positions.
+    pub doc: YamlDoc,
+}
+
+impl LoadedExperiment {
+    /// An error at a dotted key path (`benchmark.phases[0].rate`).
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> SpecError {
+        SpecError {
+            file: self.file.clone(),
+            pos: self.doc.position(&dotted_to_pointer(path)),
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `/benchmark/phases/0/rate` → `benchmark.phases[0].rate`.
+pub fn pointer_to_dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{token}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+/// `benchmark.phases[0].rate` → `/benchmark/phases/0/rate`.
+pub fn dotted_to_pointer(path: &str) -> String {
+    let mut out = String::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, indices) = part
+            .split_once('[')
+            .map(|(n, rest)| (n, Some(rest)))
+            .unwrap_or((part, None));
+        if !name.is_empty() {
+            out.push('/');
+            out.push_str(&yaml::escape_token(name));
+        }
+        if let Some(rest) = indices {
+            for index in rest.split('[') {
+                out.push('/');
+                out.push_str(index.trim_end_matches(']'));
+            }
+        }
+    }
+    out
+}
+
+/// Positions re-keyed by snake_case tokens, so errors found after key normalization still map
+/// back to where the (possibly camelCase) key was written.
+fn normalize_positions(doc: &mut YamlDoc) {
+    let extra: Vec<(String, Pos)> = doc
+        .positions
+        .iter()
+        .filter(|(p, _)| p.chars().any(|c| c.is_ascii_uppercase()))
+        .map(|(p, pos)| {
+            (
+                p.split('/').map(to_snake).collect::<Vec<_>>().join("/"),
+                *pos,
+            )
+        })
+        .collect();
+    for (p, pos) in extra {
+        doc.positions.entry(p).or_insert(pos);
+    }
+}
+
+/// Reads and checks an experiment file (format and types only; see `plan` for the checks that
+/// need the expanded trials).
+pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> {
+    let err = |pos: Pos, path: &str, message: String| SpecError {
+        file: file.to_path_buf(),
+        pos,
+        path: path.to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        vec![err(
+            Pos { line: 1, col: 1 },
+            "",
+            format!("cannot read the file: {e}"),
+        )]
+    })?;
+    let text = yaml::interpolate_env(&text, |k| std::env::var(k).ok())
+        .map_err(|(pos, m)| vec![err(pos, "", m)])?;
+    let mut doc =
+        yaml::parse(&text).map_err(|(pos, m)| vec![err(pos, "", format!("invalid YAML: {m}"))])?;
+    if !doc.value.is_object() {
+        return Err(vec![err(
+            Pos { line: 1, col: 1 },
+            "",
+            "an experiment file is a mapping with at least a `benchmark:` key".into(),
+        )]);
+    }
+    let violations = validate_document(&doc.value);
+    if !violations.is_empty() {
+        return Err(violations
+            .into_iter()
+            .map(|v| {
+                err(
+                    doc.position(&v.pointer),
+                    &pointer_to_dotted(&v.pointer),
+                    v.message,
+                )
+            })
+            .collect());
+    }
+    let mut value = doc.value.clone();
+    normalize_keys(&mut value);
+    normalize_positions(&mut doc);
+    let experiment: Experiment = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        vec![err(doc.position(&dotted_to_pointer(&path)), &path, message)]
+    })?;
+    Ok(LoadedExperiment {
+        file: file.to_path_buf(),
+        experiment,
+        doc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_convert_both_ways() {
+        assert_eq!(
+            pointer_to_dotted("/benchmark/phases/0/rate"),
+            "benchmark.phases[0].rate"
+        );
+        assert_eq!(
+            dotted_to_pointer("benchmark.phases[0].rate"),
+            "/benchmark/phases/0/rate"
+        );
+        assert_eq!(dotted_to_pointer(""), "");
+    }
+}
