@@ -18,6 +18,8 @@ impl ExitCode {
     pub const SERVER_UNREACHABLE: ExitCode = ExitCode(3);
     /// The benchmark ran but every request failed; results and the error summary are on disk.
     pub const ALL_REQUESTS_FAILED: ExitCode = ExitCode(4);
+    /// An experiment finished but at least one of its trials failed; the others are aggregated.
+    pub const TRIALS_FAILED: ExitCode = ExitCode(5);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
     pub const INTERRUPTED: ExitCode = ExitCode(130);
 

@@ -5,16 +5,19 @@
 //! statistics, `export` writes files and tables, `run` wires these together for one benchmark,
 //! and `mock` is the embedded OpenAI-compatible server used by the quickstart and the tests.
 
+pub mod aggregate;
 pub mod cli;
 pub mod dataset;
 pub mod endpoint;
 pub mod error;
 pub mod exit_code;
+pub mod experiment;
 pub mod export;
 pub mod load;
 pub mod logging;
 pub mod metrics;
 pub mod mock;
+pub mod plan;
 pub mod redact;
 pub mod run;
 pub mod spec;

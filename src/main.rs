@@ -30,9 +30,14 @@ fn main() {
                     .map_err(|problems| AppError::config(problems.join("\n")))?;
                 let invocation = Invocation {
                     command_line: redact_command_line(&args),
+                    ..Invocation::default()
                 };
                 Ok::<ExitCode, AppError>(run_benchmark(spec, &invocation).await?.exit_code)
             }
+            Command::Run(run_args) => {
+                aiperf::cli::run::run(&run_args, redact_command_line(&args), cli.verbose).await
+            }
+            Command::Validate(validate_args) => aiperf::cli::run::validate(&validate_args),
             Command::Schema => {
                 print!("{}", aiperf::spec::schema::experiment_schema_text());
                 Ok(ExitCode::SUCCESS)

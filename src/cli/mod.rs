@@ -3,6 +3,7 @@
 
 pub mod mock_server;
 pub mod profile;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an experiment file: sweeps, repeated trials, aggregates.
+    Run(run::RunArgs),
+    /// Check an experiment file and print its plan.
+    Validate(run::ValidateArgs),
     /// Run one benchmark configured from flags (AIPerf-compatible flag names).
     Profile(Box<profile::ProfileArgs>),
     /// Serve the embedded OpenAI-compatible mock server.

@@ -31,11 +31,17 @@ use tokio_util::sync::CancellationToken;
 /// throughput), instead of records piling up.
 const RECORD_CHANNEL_CAPACITY: usize = 2_048;
 
-/// How the run was invoked (for metadata).
+/// How the run was invoked, and how it should present itself.
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
     /// The command line, secrets redacted.
     pub command_line: String,
+    /// Print nothing to stdout (an experiment runner reports trials itself).
+    pub quiet: bool,
+    /// Cancelled by the caller's Ctrl-C handler; when absent the run installs its own.
+    pub interrupt: Option<CancellationToken>,
+    /// Draw the progress bar inside this display (an experiment's overall bar), if any.
+    pub progress: Option<indicatif::MultiProgress>,
 }
 
 /// The outcome of a finished (or interrupted) run whose files are on disk.
@@ -197,8 +203,14 @@ pub async fn run_benchmark(
         .spawn(move || processor.run(records_rx))
         .map_err(|e| AppError::failure(format!("cannot start the record processor: {e}")))?;
 
-    let interrupt = CancellationToken::new();
-    let listener = spawn_interrupt_listener(interrupt.clone());
+    let (interrupt, listener) = match &invocation.interrupt {
+        Some(token) => (token.clone(), None),
+        None => {
+            let token = CancellationToken::new();
+            let listener = spawn_interrupt_listener(token.clone());
+            (token, Some(listener))
+        }
+    };
     let progress = Arc::new(Progress::default());
     let ctx = Arc::new(LoadContext {
         transport: Arc::new(transport),
@@ -223,7 +235,12 @@ pub async fn run_benchmark(
             duration: plan.duration,
         };
         tracing::info!("phase '{}' starting: {:?}", phase.name, plan.mode);
-        let ui = progress_ui::start(progress.clone(), spec.runtime.ui, display);
+        let ui = progress_ui::start(
+            progress.clone(),
+            spec.runtime.ui,
+            display,
+            invocation.progress.as_ref(),
+        );
         let result = run_phase(&ctx, &plan).await;
         ui.finish().await;
         tracing::info!(
@@ -243,7 +260,9 @@ pub async fn run_benchmark(
         }
     }
     let end_ns = clock.now_ns();
-    listener.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     drop(ctx);
     let (processor, processed) = tokio::task::spawn_blocking(move || processor_thread.join())
         .await
@@ -318,6 +337,13 @@ pub async fn run_benchmark(
     tracing::info!("results written to {}", dir.display());
     crate::logging::close_run_log();
 
+    if invocation.quiet {
+        return Ok(RunReport {
+            exit_code,
+            dir,
+            summary,
+        });
+    }
     println!(
         "{}",
         export::console::metrics_table(&summary, "aiperf | LLM Metrics")

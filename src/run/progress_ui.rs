@@ -3,7 +3,7 @@
 
 use crate::load::dispatch::Progress;
 use crate::spec::UiType;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,15 +42,20 @@ impl Drop for ProgressGuard {
     }
 }
 
-/// Starts the display for a phase.
-pub fn start(progress: Arc<Progress>, ui: UiType, phase: PhaseDisplay) -> ProgressGuard {
+/// Starts the display for a phase (inside `multi` when an experiment shows an overall bar).
+pub fn start(
+    progress: Arc<Progress>,
+    ui: UiType,
+    phase: PhaseDisplay,
+    multi: Option<&MultiProgress>,
+) -> ProgressGuard {
     let stop = CancellationToken::new();
     if ui == UiType::None {
         return ProgressGuard { stop, task: None };
     }
     let token = stop.clone();
     let task = if std::io::stderr().is_terminal() {
-        tokio::spawn(bar(progress, phase, token))
+        tokio::spawn(bar(progress, phase, token, multi.cloned()))
     } else {
         tokio::spawn(lines(progress, phase, token))
     };
@@ -60,7 +65,12 @@ pub fn start(progress: Arc<Progress>, ui: UiType, phase: PhaseDisplay) -> Progre
     }
 }
 
-async fn bar(progress: Arc<Progress>, phase: PhaseDisplay, stop: CancellationToken) {
+async fn bar(
+    progress: Arc<Progress>,
+    phase: PhaseDisplay,
+    stop: CancellationToken,
+    multi: Option<MultiProgress>,
+) {
     let started = Instant::now();
     let (length, by_time) = match (phase.total_requests, phase.duration) {
         (_, Some(d)) => (d.as_secs().max(1), true),
@@ -68,6 +78,10 @@ async fn bar(progress: Arc<Progress>, phase: PhaseDisplay, stop: CancellationTok
         (None, None) => (0, false),
     };
     let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr_with_hz(10));
+    let bar = match &multi {
+        Some(m) => m.add(bar),
+        None => bar,
+    };
     let template = if by_time {
         "{prefix:>9} [{bar:30}] {pos}/{len} s  {msg}"
     } else {
@@ -100,6 +114,9 @@ async fn bar(progress: Arc<Progress>, phase: PhaseDisplay, stop: CancellationTok
         }
     }
     bar.finish_and_clear();
+    if let Some(m) = multi {
+        m.remove(&bar);
+    }
 }
 
 async fn lines(progress: Arc<Progress>, phase: PhaseDisplay, stop: CancellationToken) {

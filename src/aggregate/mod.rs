@@ -1,0 +1,193 @@
+//! Aggregation across trials: per-cell confidence statistics and the sweep aggregate (best
+//! configurations, Pareto front), read from the trials' own `profile_export_aiperf.json` so
+//! finished work on disk is the single source of truth (and a resumed experiment aggregates the
+//! same way as an uninterrupted one).
+
+pub mod confidence;
+pub mod sweep;
+
+use confidence::{Confidence, confidence};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The statistics of per-request metrics that are aggregated across runs (AIPerf's STAT_KEYS).
+pub const STAT_KEYS: &[&str] = &[
+    "avg", "min", "max", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std",
+];
+
+/// `profile_export_aiperf_aggregate.json`.
+pub const AGGREGATE_JSON: &str = "profile_export_aiperf_aggregate.json";
+/// `profile_export_aiperf_aggregate.csv`.
+pub const AGGREGATE_CSV: &str = "profile_export_aiperf_aggregate.csv";
+
+/// A failed trial, as listed in `failed_runs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRun {
+    /// Trial label (directory-relative, e.g. `profile_runs/trial_0002/concurrency_4`).
+    pub label: String,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// Cross-run statistics of every metric statistic of a cell, keyed `<tag>_<stat>`.
+#[derive(Debug, Clone, Default)]
+pub struct CellAggregate {
+    /// Statistics with their unit.
+    pub metrics: BTreeMap<String, (Confidence, String)>,
+    /// Labels of the successful runs.
+    pub run_labels: Vec<String>,
+    /// Failed runs.
+    pub failed: Vec<FailedRun>,
+}
+
+impl CellAggregate {
+    /// Successful runs.
+    pub fn successful(&self) -> usize {
+        self.run_labels.len()
+    }
+
+    /// The statistics of one key.
+    pub fn get(&self, key: &str) -> Option<&Confidence> {
+        self.metrics.get(key).map(|(c, _)| c)
+    }
+}
+
+/// Collects `<tag>_<stat>` values from run summaries (`profile_export_aiperf.json` documents).
+pub fn collect_values(summaries: &[&Value]) -> BTreeMap<String, (Vec<f64>, String)> {
+    let mut values: BTreeMap<String, (Vec<f64>, String)> = BTreeMap::new();
+    for summary in summaries {
+        let Some(map) = summary.as_object() else {
+            continue;
+        };
+        for (tag, metric) in map {
+            let Some(unit) = metric.get("unit").and_then(Value::as_str) else {
+                continue;
+            };
+            let stats: &[&str] = if metric.get("p50").is_some() {
+                STAT_KEYS
+            } else {
+                &["avg"]
+            };
+            for stat in stats {
+                if let Some(v) = metric.get(*stat).and_then(Value::as_f64) {
+                    let entry = values
+                        .entry(format!("{tag}_{stat}"))
+                        .or_insert_with(|| (Vec::new(), unit.to_string()));
+                    entry.0.push(v);
+                }
+            }
+        }
+    }
+    values
+}
+
+/// Aggregates the successful runs of a cell.
+pub fn aggregate_cell(
+    runs: &[(String, Value)],
+    failed: Vec<FailedRun>,
+    level: f64,
+) -> CellAggregate {
+    let summaries: Vec<&Value> = runs.iter().map(|(_, v)| v).collect();
+    let metrics = collect_values(&summaries)
+        .into_iter()
+        .filter_map(|(k, (vals, unit))| confidence(&vals, level).map(|c| (k, (c, unit))))
+        .collect();
+    CellAggregate {
+        metrics,
+        run_labels: runs.iter().map(|(l, _)| l.clone()).collect(),
+        failed,
+    }
+}
+
+/// A finite number or null.
+pub fn num(v: f64) -> Value {
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// The full statistics object of one key.
+pub fn confidence_json(c: &Confidence, unit: &str) -> Value {
+    json!({"mean": num(c.mean), "std": num(c.std), "min": num(c.min), "max": num(c.max), "cv": num(c.cv), "se": num(c.se),
+           "ci_low": num(c.ci_low), "ci_high": num(c.ci_high), "t_critical": num(c.t_critical), "unit": unit})
+}
+
+/// Metadata of a cell aggregate file.
+pub struct CellMetadata {
+    /// Runs attempted.
+    pub num_profile_runs: usize,
+    /// Confidence level.
+    pub confidence_level: f64,
+    /// Cooldown between runs.
+    pub cooldown_seconds: f64,
+}
+
+/// Writes `profile_export_aiperf_aggregate.{json,csv}` for a cell into `dir`.
+pub fn write_cell_aggregate(
+    dir: &Path,
+    cell: &CellAggregate,
+    meta: &CellMetadata,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let single = cell.successful() == 1;
+    let mut metadata = json!({
+        "aggregation_type": "confidence",
+        "num_profile_runs": meta.num_profile_runs,
+        "num_successful_runs": cell.successful(),
+        "failed_runs": cell.failed.iter().map(|f| json!({"label": f.label, "error": f.error})).collect::<Vec<_>>(),
+        "confidence_level": meta.confidence_level,
+        "run_labels": cell.run_labels,
+        "cooldown_seconds": meta.cooldown_seconds,
+    });
+    if single {
+        metadata["single_run"] = json!(true);
+        metadata["note"] = json!(
+            "one successful run: std, cv and se are 0 and the interval is degenerate [value, value]"
+        );
+    }
+    let metrics: Map<String, Value> = cell
+        .metrics
+        .iter()
+        .map(|(k, (c, unit))| (k.clone(), confidence_json(c, unit)))
+        .collect();
+    let doc = json!({"schema_version": "1.0", "aiperf_version": crate::VERSION, "metadata": metadata, "metrics": metrics});
+    crate::export::write_atomic(
+        &dir.join(AGGREGATE_JSON),
+        &crate::export::to_pretty_json(&doc),
+    )?;
+
+    let fmt = |v: f64, decimals: usize| {
+        if v.is_finite() {
+            format!("{v:.decimals$}")
+        } else {
+            String::new()
+        }
+    };
+    let mut csv = String::from("metric,mean,std,min,max,cv,se,ci_low,ci_high,t_critical,unit\n");
+    for (key, (c, unit)) in &cell.metrics {
+        csv.push_str(&format!(
+            "{key},{},{},{},{},{},{},{},{},{},{unit}\n",
+            fmt(c.mean, 2),
+            fmt(c.std, 2),
+            fmt(c.min, 2),
+            fmt(c.max, 2),
+            fmt(c.cv, 4),
+            fmt(c.se, 4),
+            fmt(c.ci_low, 2),
+            fmt(c.ci_high, 2),
+            fmt(c.t_critical, 4)
+        ));
+    }
+    csv.push_str(&format!(
+        "\nAggregation Type,confidence\nTotal Runs,{}\nSuccessful Runs,{}\nConfidence Level,{}\nFailed Runs,{}\n",
+        meta.num_profile_runs,
+        cell.successful(),
+        meta.confidence_level,
+        cell.failed.len()
+    ));
+    if single {
+        csv.push_str("Single Run,true\n");
+    }
+    crate::export::write_atomic(&dir.join(AGGREGATE_CSV), csv.as_bytes())
+}

@@ -1,0 +1,363 @@
+//! The sweep aggregate: one row of cross-run statistics per parameter combination, the best
+//! configurations, and the Pareto front of throughput against tail latency.
+
+use super::{CellAggregate, FailedRun, confidence_json, num};
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// `profile_export_aiperf_sweep.json`.
+pub const SWEEP_JSON: &str = "profile_export_aiperf_sweep.json";
+/// `profile_export_aiperf_sweep.csv`.
+pub const SWEEP_CSV: &str = "profile_export_aiperf_sweep.csv";
+
+/// The throughput key best configurations and the Pareto front maximise.
+pub const THROUGHPUT_KEY: &str = "request_throughput_avg";
+/// The latency keys they minimise, in order of preference.
+pub const LATENCY_KEYS: &[&str] = &["time_to_first_token_p99", "request_latency_p99"];
+
+/// One combination with its statistics.
+pub struct Combination<'a> {
+    /// Parameter values.
+    pub parameters: &'a Map<String, Value>,
+    /// Cross-run statistics (`None` when no run of it succeeded).
+    pub aggregate: &'a CellAggregate,
+}
+
+/// Everything the sweep aggregate needs.
+pub struct SweepInput<'a> {
+    /// Swept parameters with their values.
+    pub parameters: &'a [(String, Vec<Value>)],
+    /// Combinations in sweep order.
+    pub combinations: Vec<Combination<'a>>,
+    /// Trials attempted so far.
+    pub num_profile_runs: usize,
+    /// Failed trials.
+    pub failed_runs: Vec<FailedRun>,
+    /// `repeated` or `independent`.
+    pub sweep_mode: &'a str,
+    /// Confidence level.
+    pub confidence_level: f64,
+    /// Repetitions per cell.
+    pub num_trials_per_value: u32,
+}
+
+fn mean_of(agg: &CellAggregate, key: &str) -> Option<f64> {
+    agg.get(key).map(|c| c.mean).filter(|m| m.is_finite())
+}
+
+/// The latency key present in every measured combination (TTFT p99 for streams, else request
+/// latency p99).
+fn latency_key(combos: &[&Combination<'_>]) -> Option<&'static str> {
+    LATENCY_KEYS
+        .iter()
+        .copied()
+        .find(|k| !combos.is_empty() && combos.iter().all(|c| mean_of(c.aggregate, k).is_some()))
+}
+
+/// Indices of the non-dominated points: maximise `x`, minimise `y`.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    (0..points.len())
+        .filter(|&i| {
+            let (x, y) = points[i];
+            !points
+                .iter()
+                .enumerate()
+                .any(|(j, &(x2, y2))| j != i && x2 >= x && y2 <= y && (x2 > x || y2 < y))
+        })
+        .collect()
+}
+
+/// Builds the sweep aggregate document.
+pub fn sweep_json(input: &SweepInput<'_>) -> Value {
+    let measured: Vec<&Combination<'_>> = input
+        .combinations
+        .iter()
+        .filter(|c| c.aggregate.successful() > 0)
+        .collect();
+    let per_combination: Vec<Value> = measured
+        .iter()
+        .map(|c| {
+            let metrics: Map<String, Value> = c
+                .aggregate
+                .metrics
+                .iter()
+                .map(|(k, (conf, unit))| {
+                    let v = if c.aggregate.successful() == 1 { json!({"mean": num(conf.mean), "unit": unit}) } else { confidence_json(conf, unit) };
+                    (k.clone(), v)
+                })
+                .collect();
+            json!({"parameters": c.parameters, "num_successful_runs": c.aggregate.successful(), "metrics": metrics})
+        })
+        .collect();
+    let mut best = Map::new();
+    let throughput: Vec<(usize, f64)> = measured
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| mean_of(c.aggregate, THROUGHPUT_KEY).map(|m| (i, m)))
+        .collect();
+    if let Some(&(i, m)) = throughput.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        best.insert(
+            "best_throughput".into(),
+            json!({"parameters": measured[i].parameters, "metric": num(m), "unit": "requests/sec"}),
+        );
+    }
+    let lat_key = latency_key(&measured);
+    if let Some(key) = lat_key {
+        let best_lat = measured
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| mean_of(c.aggregate, key).map(|m| (i, m)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, m)) = best_lat {
+            best.insert("best_latency_p99".into(), json!({"parameters": measured[i].parameters, "metric": num(m), "unit": "ms", "metric_key": key}));
+        }
+    }
+    let mut pareto = Vec::new();
+    if let Some(key) = lat_key {
+        let points: Vec<(usize, (f64, f64))> = measured
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                Some((
+                    i,
+                    (
+                        mean_of(c.aggregate, THROUGHPUT_KEY)?,
+                        mean_of(c.aggregate, key)?,
+                    ),
+                ))
+            })
+            .collect();
+        let coords: Vec<(f64, f64)> = points.iter().map(|p| p.1).collect();
+        pareto = pareto_front(&coords)
+            .into_iter()
+            .map(|k| Value::Object(measured[points[k].0].parameters.clone()))
+            .collect();
+    }
+    json!({
+        "aggregation_type": "sweep",
+        "num_profile_runs": input.num_profile_runs,
+        "num_successful_runs": measured.iter().map(|c| c.aggregate.successful()).sum::<usize>(),
+        "failed_runs": input.failed_runs.iter().map(|f| json!({"label": f.label, "error": f.error})).collect::<Vec<_>>(),
+        "metadata": {
+            "sweep_parameters": input.parameters.iter().map(|(n, v)| json!({"name": n, "values": v})).collect::<Vec<_>>(),
+            "num_combinations": input.combinations.len(),
+            "aggregation_type": "sweep",
+            "sweep_mode": input.sweep_mode,
+            "confidence_level": input.confidence_level,
+            "num_trials_per_value": input.num_trials_per_value,
+            "pareto_axes": {"maximize": THROUGHPUT_KEY, "minimize": lat_key},
+        },
+        "per_combination_metrics": per_combination,
+        "best_configurations": best,
+        "pareto_optimal": pareto,
+    })
+}
+
+fn csv_cell(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// Renders the sweep CSV: the combination table, then `Best Configurations`, `Pareto Optimal
+/// Points` and `Metadata` sections separated by blank lines.
+pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
+    let rows = doc["per_combination_metrics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut keys: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r["metrics"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let stats = ["mean", "std", "min", "max", "cv"];
+    let mut out = String::new();
+    let mut header: Vec<String> = param_names.to_vec();
+    header.extend(
+        keys.iter()
+            .flat_map(|k| stats.iter().map(move |s| format!("{k}_{s}"))),
+    );
+    out.push_str(&header.join(","));
+    out.push('\n');
+    let fmt = |v: &Value| {
+        v.as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| format!("{f:.4}"))
+            .unwrap_or_default()
+    };
+    for r in &rows {
+        let mut cells: Vec<String> = param_names
+            .iter()
+            .map(|p| csv_cell(&r["parameters"][p]))
+            .collect();
+        for k in &keys {
+            for s in stats {
+                cells.push(fmt(&r["metrics"][k][s]));
+            }
+        }
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out.push_str("\nBest Configurations\n");
+    out.push_str(&format!(
+        "Configuration,{},Metric,Unit\n",
+        param_names.join(",")
+    ));
+    if let Some(best) = doc["best_configurations"].as_object() {
+        for (name, b) in best {
+            let params: Vec<String> = param_names
+                .iter()
+                .map(|p| csv_cell(&b["parameters"][p]))
+                .collect();
+            out.push_str(&format!(
+                "{name},{},{},{}\n",
+                params.join(","),
+                fmt(&b["metric"]),
+                csv_cell(&b["unit"])
+            ));
+        }
+    }
+    out.push_str("\nPareto Optimal Points\n");
+    out.push_str(&format!("{}\n", param_names.join(",")));
+    for p in doc["pareto_optimal"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        out.push_str(&format!(
+            "{}\n",
+            param_names
+                .iter()
+                .map(|n| csv_cell(&p[n]))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    let names: Vec<String> = doc["metadata"]["sweep_parameters"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "\nMetadata\nAggregation Type,sweep\nSweep Parameters,{}\nNumber of Combinations,{}\nNumber of Profile Runs,{}\nNumber of Successful Runs,{}\n",
+        csv_cell(&Value::from(names.join(" "))),
+        doc["metadata"]["num_combinations"],
+        doc["num_profile_runs"],
+        doc["num_successful_runs"]
+    ));
+    out
+}
+
+/// Writes the sweep aggregate JSON and CSV into `dir`.
+pub fn write_sweep_aggregate(dir: &Path, input: &SweepInput<'_>) -> std::io::Result<Value> {
+    std::fs::create_dir_all(dir)?;
+    let doc = sweep_json(input);
+    crate::export::write_atomic(&dir.join(SWEEP_JSON), &crate::export::to_pretty_json(&doc))?;
+    let names: Vec<String> = input.parameters.iter().map(|(n, _)| n.clone()).collect();
+    crate::export::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&doc, &names).as_bytes())?;
+    Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::aggregate_cell;
+
+    fn summary(throughput: f64, ttft_p99: f64) -> Value {
+        json!({"request_throughput": {"unit": "requests/sec", "avg": throughput},
+               "time_to_first_token": {"unit": "ms", "avg": ttft_p99 / 2.0, "p50": ttft_p99 / 2.0, "p99": ttft_p99}})
+    }
+
+    #[test]
+    fn pareto_front_by_hand() {
+        // (throughput, latency): b dominates a; c and d trade off; e is dominated by d.
+        let pts = [
+            (10.0, 50.0),
+            (12.0, 40.0),
+            (20.0, 90.0),
+            (30.0, 100.0),
+            (25.0, 120.0),
+        ];
+        assert_eq!(pareto_front(&pts), vec![1, 2, 3]);
+        assert_eq!(
+            pareto_front(&[(1.0, 1.0), (1.0, 1.0)]),
+            vec![0, 1],
+            "ties do not dominate"
+        );
+    }
+
+    #[test]
+    fn single_trial_sweep_has_best_and_pareto() {
+        let cells: Vec<CellAggregate> = [(5.0, 30.0), (9.0, 60.0), (8.0, 90.0)]
+            .iter()
+            .map(|&(t, l)| aggregate_cell(&[("run".into(), summary(t, l))], vec![], 0.95))
+            .collect();
+        let params: Vec<Map<String, Value>> = [1, 2, 4]
+            .iter()
+            .map(|c| json!({"concurrency": c}).as_object().unwrap().clone())
+            .collect();
+        let sweep_params = vec![(
+            "concurrency".to_string(),
+            vec![json!(1), json!(2), json!(4)],
+        )];
+        let input = SweepInput {
+            parameters: &sweep_params,
+            combinations: params
+                .iter()
+                .zip(&cells)
+                .map(|(p, a)| Combination {
+                    parameters: p,
+                    aggregate: a,
+                })
+                .collect(),
+            num_profile_runs: 3,
+            failed_runs: vec![],
+            sweep_mode: "repeated",
+            confidence_level: 0.95,
+            num_trials_per_value: 1,
+        };
+        let doc = sweep_json(&input);
+        assert_eq!(
+            doc["best_configurations"]["best_throughput"]["parameters"]["concurrency"],
+            2
+        );
+        assert_eq!(
+            doc["best_configurations"]["best_latency_p99"]["parameters"]["concurrency"],
+            1
+        );
+        assert_eq!(
+            doc["pareto_optimal"],
+            json!([{"concurrency": 1}, {"concurrency": 2}])
+        );
+        let m = &doc["per_combination_metrics"][0]["metrics"]["request_throughput_avg"];
+        assert_eq!(
+            m,
+            &json!({"mean": 5.0, "unit": "requests/sec"}),
+            "single-trial cells carry only mean and unit"
+        );
+        let csv = sweep_csv(&doc, &["concurrency".to_string()]);
+        assert!(csv.starts_with("concurrency,request_throughput_avg_mean,"));
+        assert!(csv.contains("\nBest Configurations\nConfiguration,concurrency,Metric,Unit\nbest_throughput,2,9.0000,requests/sec\n"), "{csv}");
+        assert!(
+            csv.contains("\nPareto Optimal Points\nconcurrency\n1\n2\n\nMetadata\n"),
+            "{csv}"
+        );
+    }
+}

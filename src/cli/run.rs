@@ -1,0 +1,95 @@
+//! `aiperf run FILE` and `aiperf validate FILE`: experiments from YAML.
+
+use crate::error::AppError;
+use crate::exit_code::ExitCode;
+use crate::experiment::{self, RunOptions};
+use crate::plan::{self, Plan};
+use crate::spec::load::{LoadedExperiment, SpecError, load_experiment};
+use std::path::{Path, PathBuf};
+
+/// Flags of `aiperf run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The experiment file (YAML; AIPerf config v2 or the NeMo Guardrails batch format).
+    pub file: PathBuf,
+    /// Print every trial, the total and an estimated duration, check the servers, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Continue the interrupted experiment in this directory, skipping finished trials.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+}
+
+/// Flags of `aiperf validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The experiment file.
+    pub file: PathBuf,
+}
+
+fn spec_errors(errors: Vec<SpecError>) -> AppError {
+    let count = errors.len();
+    let mut text = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if count > 1 {
+        text.push_str(&format!("\n{count} problems; nothing was run"));
+    }
+    AppError::config(text)
+}
+
+/// Loads and expands a file (either format).
+pub fn load_and_expand(file: &Path) -> Result<(LoadedExperiment, Plan), AppError> {
+    let loaded = load_experiment(file).map_err(spec_errors)?;
+    let plan = plan::expand(&loaded).map_err(spec_errors)?;
+    Ok((loaded, plan))
+}
+
+/// Prints a summary of the expanded plan.
+fn print_summary(plan: &Plan) {
+    println!(
+        "{} cells x {} runs = {} trials",
+        plan.cells.len(),
+        plan.num_runs,
+        plan.trials.len()
+    );
+    for (name, values) in &plan.sweep_parameters {
+        let shown: Vec<String> = values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect();
+        println!("  {name}: {}", shown.join(", "));
+    }
+    println!("results in {}", plan.base_dir.display());
+}
+
+/// `aiperf validate FILE`.
+pub fn validate(args: &ValidateArgs) -> Result<ExitCode, AppError> {
+    let (_, plan) = load_and_expand(&args.file)?;
+    println!("{}: valid", args.file.display());
+    print_summary(&plan);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `aiperf run FILE`.
+pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<ExitCode, AppError> {
+    let (loaded, plan) = load_and_expand(&args.file)?;
+    if args.dry_run {
+        return experiment::dry_run(&plan, verbose > 0).await;
+    }
+    experiment::run(
+        &loaded,
+        plan,
+        &RunOptions {
+            resume: args.resume.clone(),
+            command_line,
+        },
+    )
+    .await
+}

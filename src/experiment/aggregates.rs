@@ -1,0 +1,122 @@
+//! Writing every aggregate of an experiment from what is on disk: per-cell confidence aggregates
+//! and, for sweeps, the sweep aggregate. Called after every trial, so nothing finished is lost.
+
+use super::status::{self, TrialStatus};
+use crate::aggregate::sweep::{Combination, SweepInput, write_sweep_aggregate};
+use crate::aggregate::{
+    CellAggregate, CellMetadata, FailedRun, aggregate_cell, write_cell_aggregate,
+};
+use crate::plan::Plan;
+use crate::spec::experiment::{Experiment, IterationOrder};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A trial label relative to the experiment directory (`profile_runs/trial_0002/concurrency_4`).
+pub fn trial_label(plan: &Plan, dir: &Path) -> String {
+    let rel = dir
+        .strip_prefix(&plan.base_dir)
+        .unwrap_or(dir)
+        .display()
+        .to_string();
+    if rel.is_empty() { ".".into() } else { rel }
+}
+
+/// Where a cell's aggregate goes (`None` for a single run without a sweep).
+pub fn cell_aggregate_dir(plan: &Plan, label: &str) -> Option<PathBuf> {
+    match (plan.swept, plan.num_runs > 1, plan.order) {
+        (false, false, _) => None,
+        (false, true, _) => Some(plan.base_dir.join("aggregate")),
+        (true, true, IterationOrder::Independent) => {
+            Some(plan.base_dir.join(label).join("aggregate"))
+        }
+        (true, _, _) => Some(plan.base_dir.join("aggregate").join(label)),
+    }
+}
+
+/// Where the sweep aggregate goes.
+pub fn sweep_aggregate_dir(plan: &Plan) -> PathBuf {
+    if plan.num_runs > 1 && plan.order == IterationOrder::Repeated {
+        plan.base_dir.join("aggregate").join("sweep_aggregate")
+    } else {
+        plan.base_dir.join("sweep_aggregate")
+    }
+}
+
+/// The summaries of a cell's completed trials and its failures.
+pub fn cell_runs(plan: &Plan, cell: usize) -> (Vec<(String, Value)>, Vec<FailedRun>) {
+    let mut runs = Vec::new();
+    let mut failed = Vec::new();
+    for trial in plan.trials.iter().filter(|t| t.cell == cell) {
+        let label = trial_label(plan, &trial.dir);
+        match status::read(&trial.dir) {
+            Some(TrialStatus::Completed) => {
+                let summary =
+                    std::fs::read_to_string(trial.dir.join(crate::export::PROFILE_EXPORT_JSON))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+                match summary {
+                    Some(s) => runs.push((label, s)),
+                    None => failed.push(FailedRun {
+                        label,
+                        error: "profile_export_aiperf.json is missing or unreadable".into(),
+                    }),
+                }
+            }
+            Some(TrialStatus::Failed { error }) => failed.push(FailedRun { label, error }),
+            Some(TrialStatus::Skipped { .. }) | None => {}
+        }
+    }
+    (runs, failed)
+}
+
+/// Recomputes and writes every aggregate; returns the per-cell aggregates.
+pub fn write_all(plan: &Plan, experiment: &Experiment) -> std::io::Result<Vec<CellAggregate>> {
+    let level = experiment.multi_run.confidence_level;
+    let mut cells = Vec::new();
+    let mut all_failed = Vec::new();
+    let mut attempted = 0;
+    for cell in &plan.cells {
+        let (runs, failed) = cell_runs(plan, cell.index);
+        attempted += runs.len() + failed.len();
+        all_failed.extend(failed.clone());
+        let aggregate = aggregate_cell(&runs, failed, level);
+        if let Some(dir) = cell_aggregate_dir(plan, &cell.label)
+            && aggregate.successful() + aggregate.failed.len() > 0
+        {
+            let meta = CellMetadata {
+                num_profile_runs: aggregate.successful() + aggregate.failed.len(),
+                confidence_level: level,
+                cooldown_seconds: experiment.multi_run.cooldown_seconds,
+            };
+            if aggregate.successful() > 0 {
+                write_cell_aggregate(&dir, &aggregate, &meta)?;
+            }
+        }
+        cells.push(aggregate);
+    }
+    if plan.swept {
+        let order = match plan.order {
+            IterationOrder::Repeated => "repeated",
+            IterationOrder::Independent => "independent",
+        };
+        let input = SweepInput {
+            parameters: &plan.sweep_parameters,
+            combinations: plan
+                .cells
+                .iter()
+                .zip(&cells)
+                .map(|(c, a)| Combination {
+                    parameters: &c.parameters,
+                    aggregate: a,
+                })
+                .collect(),
+            num_profile_runs: attempted,
+            failed_runs: all_failed,
+            sweep_mode: order,
+            confidence_level: level,
+            num_trials_per_value: plan.num_runs,
+        };
+        write_sweep_aggregate(&sweep_aggregate_dir(plan), &input)?;
+    }
+    Ok(cells)
+}

@@ -1,0 +1,403 @@
+//! Running an experiment: every trial of the plan in order, each writing its own files, with
+//! aggregates rewritten after every trial. A failed trial is recorded and the experiment goes on;
+//! Ctrl-C stops after the current trial's results are written and says how to resume.
+
+pub mod aggregates;
+mod dry_run;
+mod report;
+pub mod status;
+
+use crate::error::AppError;
+use crate::exit_code::ExitCode;
+use crate::plan::{Plan, Trial};
+use crate::run::{Invocation, run_benchmark};
+use crate::spec::experiment::{ConvergenceMode, Experiment};
+use crate::spec::load::LoadedExperiment;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use status::TrialStatus;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub use dry_run::dry_run;
+
+/// `experiment_plan.json`: the trials of the experiment, written at start and checked on resume.
+pub const PLAN_JSON: &str = "experiment_plan.json";
+
+/// Options of `aiperf run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue the experiment in this directory.
+    pub resume: Option<PathBuf>,
+    /// The command line, secrets redacted.
+    pub command_line: String,
+}
+
+/// A fingerprint of the plan: what each trial runs and where (secrets redacted).
+fn plan_fingerprint(plan: &Plan) -> serde_json::Value {
+    serde_json::json!(
+        plan.trials
+            .iter()
+            .map(|t| serde_json::json!({
+                "number": t.number,
+                "cell": plan.cells[t.cell].label,
+                "repetition": t.repetition,
+                "dir": t.dir,
+                "parameters": plan.cells[t.cell].parameters,
+                "spec": t.spec,
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Moves every trial under `new_base` (for `--resume DIR` when DIR is not the spec's directory).
+fn rebase(plan: &mut Plan, new_base: &Path) {
+    let old = plan.base_dir.clone();
+    for t in &mut plan.trials {
+        let rel = t
+            .dir
+            .strip_prefix(&old)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        t.dir = new_base.join(rel);
+        t.spec.artifacts.dir = t.dir.clone();
+    }
+    plan.base_dir = new_base.to_path_buf();
+}
+
+/// Prepares the directory: a fresh start forgets earlier trial states; a resume checks that the
+/// experiment is the one that was started there.
+fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Result<(), AppError> {
+    let fingerprint = plan_fingerprint(plan);
+    if let Some(dir) = &opts.resume {
+        rebase(plan, dir);
+        let fingerprint = plan_fingerprint(plan);
+        let path = dir.join(PLAN_JSON);
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            AppError::config(format!(
+                "{} holds no experiment to resume ({PLAN_JSON} not found)",
+                dir.display()
+            ))
+        })?;
+        let saved: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| AppError::config(format!("{} is not readable: {e}", path.display())))?;
+        if saved["trials"] != fingerprint {
+            return Err(AppError::config(format!(
+                "{} was started from a different experiment (its trials or settings differ from {}); resume it with \
+                 the file it was started with, or start a new experiment in another directory",
+                dir.display(),
+                loaded.file.display()
+            )));
+        }
+        return Ok(());
+    }
+    for t in &plan.trials {
+        status::clear(&t.dir);
+    }
+    std::fs::create_dir_all(&plan.base_dir).map_err(|e| {
+        AppError::failure(format!("cannot create {}: {e}", plan.base_dir.display()))
+    })?;
+    let doc = serde_json::json!({
+        "aiperf_version": crate::VERSION,
+        "file": loaded.file,
+        "command_line": opts.command_line,
+        "num_cells": plan.cells.len(),
+        "num_runs": plan.num_runs,
+        "trials": fingerprint,
+    });
+    crate::export::write_atomic(
+        &plan.base_dir.join(PLAN_JSON),
+        &crate::export::to_pretty_json(&doc),
+    )
+    .map_err(|e| {
+        AppError::failure(format!(
+            "cannot write {}: {e}",
+            plan.base_dir.join(PLAN_JSON).display()
+        ))
+    })
+}
+
+/// Whether a cell's completed trials already meet the convergence criterion.
+fn converged(plan: &Plan, experiment: &Experiment, cell: usize) -> Option<String> {
+    let c = experiment.multi_run.convergence.as_ref()?;
+    let (runs, _) = aggregates::cell_runs(plan, cell);
+    if runs.len() < c.min_runs as usize {
+        return None;
+    }
+    let values: Vec<f64> = runs
+        .iter()
+        .filter_map(|(_, s)| s[&c.metric][&c.stat].as_f64())
+        .collect();
+    let stats =
+        crate::aggregate::confidence::confidence(&values, experiment.multi_run.confidence_level)?;
+    if stats.n < c.min_runs as usize || stats.mean == 0.0 {
+        return None;
+    }
+    let (name, value) = match c.mode {
+        ConvergenceMode::CiWidth => (
+            "CI half-width / mean",
+            (stats.ci_high - stats.mean) / stats.mean.abs(),
+        ),
+        ConvergenceMode::Cv => ("CV", stats.cv),
+    };
+    (value.is_finite() && value < c.threshold).then(|| {
+        format!(
+            "converged after {} runs: {} {}_{} = {value:.4} < {}",
+            stats.n, name, c.metric, c.stat, c.threshold
+        )
+    })
+}
+
+/// Sleeps, unless interrupted first.
+async fn cooldown(seconds: f64, interrupt: &CancellationToken) {
+    if seconds > 0.0 {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(seconds)) => {}
+            _ = interrupt.cancelled() => {}
+        }
+    }
+}
+
+fn describe(plan: &Plan, trial: &Trial) -> String {
+    let cell = &plan.cells[trial.cell];
+    let params = cell
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let params = if params.is_empty() {
+        "base".to_string()
+    } else {
+        params
+    };
+    if plan.num_runs > 1 {
+        format!("{params} (run {}/{})", trial.repetition, plan.num_runs)
+    } else {
+        params
+    }
+}
+
+/// Runs one trial and records its status.
+async fn run_trial(
+    trial: &Trial,
+    opts: &RunOptions,
+    interrupt: &CancellationToken,
+    multi: Option<&MultiProgress>,
+) -> (TrialStatus, bool, String) {
+    let invocation = Invocation {
+        command_line: opts.command_line.clone(),
+        quiet: true,
+        interrupt: Some(interrupt.clone()),
+        progress: multi.cloned(),
+    };
+    let (status, interrupted, line) = match run_benchmark(trial.spec.clone(), &invocation).await {
+        Ok(report) if report.exit_code == ExitCode::INTERRUPTED => {
+            (None, true, "interrupted".to_string())
+        }
+        Ok(report) if report.exit_code == ExitCode::ALL_REQUESTS_FAILED => {
+            let first = report
+                .summary
+                .error_groups
+                .first()
+                .map(|g| format!(": {}", g.message))
+                .unwrap_or_default();
+            let error = format!("every request failed{first}");
+            (
+                Some(TrialStatus::Failed {
+                    error: error.clone(),
+                }),
+                false,
+                format!("FAILED {error}"),
+            )
+        }
+        Ok(report) => (
+            Some(TrialStatus::Completed),
+            false,
+            report::trial_line(&report.summary),
+        ),
+        Err(e) => (
+            Some(TrialStatus::Failed {
+                error: e.message.clone(),
+            }),
+            false,
+            format!("FAILED {}", e.message),
+        ),
+    };
+    match status {
+        Some(s) => {
+            if let Err(e) = status::write(&trial.dir, &s) {
+                tracing::warn!("cannot record the status of {}: {e}", trial.dir.display());
+            }
+            (s, interrupted, line)
+        }
+        None => (
+            TrialStatus::Failed {
+                error: "interrupted".into(),
+            },
+            true,
+            line,
+        ),
+    }
+}
+
+/// Runs an expanded experiment. Returns the exit code.
+pub async fn run(
+    loaded: &LoadedExperiment,
+    mut plan: Plan,
+    opts: &RunOptions,
+) -> Result<ExitCode, AppError> {
+    prepare(&mut plan, loaded, opts)?;
+    let experiment = &loaded.experiment;
+    let interrupt = CancellationToken::new();
+    let listener = {
+        let token = interrupt.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\ninterrupted: finishing the current trial's files, then stopping (Ctrl-C again to abort)"
+                );
+                token.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(ExitCode::INTERRUPTED.0);
+                }
+            }
+        })
+    };
+    let total = plan.trials.len();
+    let tty = std::io::stderr().is_terminal();
+    let multi =
+        tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+    let overall = multi.as_ref().map(|m| {
+        let bar = m.add(ProgressBar::new(total as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} trials  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix("trials");
+        bar
+    });
+    let say = |line: String| match &multi {
+        Some(m) => {
+            let _ = m.println(line);
+        }
+        None => eprintln!("{line}"),
+    };
+    say(format!(
+        "experiment: {} cells x {} runs = {total} trials -> {}",
+        plan.cells.len(),
+        plan.num_runs,
+        plan.base_dir.display()
+    ));
+    let mut interrupted = false;
+    let mut previous_cell: Option<usize> = None;
+    for trial in plan.trials.clone() {
+        if let Some(bar) = &overall {
+            bar.set_position(trial.number as u64 - 1);
+            bar.set_message(describe(&plan, &trial));
+        }
+        let tag = format!("[{}/{total}]", trial.number);
+        if let Some(done) = status::read(&trial.dir) {
+            say(format!(
+                "{tag} {}: already {}",
+                describe(&plan, &trial),
+                match done {
+                    TrialStatus::Completed => "done",
+                    TrialStatus::Failed { .. } => "failed",
+                    TrialStatus::Skipped { .. } => "skipped",
+                }
+            ));
+            continue;
+        }
+        if let Some(reason) = converged(&plan, experiment, trial.cell) {
+            say(format!(
+                "{tag} {}: skipped, {reason}",
+                describe(&plan, &trial)
+            ));
+            let _ = status::write(&trial.dir, &TrialStatus::Skipped { reason });
+            continue;
+        }
+        if let Some(prev) = previous_cell {
+            let pause = if prev != trial.cell {
+                experiment
+                    .sweep
+                    .as_ref()
+                    .map_or(0.0, |s| s.cooldown_seconds)
+            } else {
+                experiment.multi_run.cooldown_seconds
+            };
+            cooldown(pause, &interrupt).await;
+        }
+        if interrupt.is_cancelled() {
+            interrupted = true;
+            break;
+        }
+        let (_, was_interrupted, line) = run_trial(&trial, opts, &interrupt, multi.as_ref()).await;
+        say(format!(
+            "{tag} {} -> {}: {line}",
+            describe(&plan, &trial),
+            aggregates::trial_label(&plan, &trial.dir)
+        ));
+        previous_cell = Some(trial.cell);
+        if let Err(e) = aggregates::write_all(&plan, experiment) {
+            say(format!("warning: cannot write aggregates: {e}"));
+        }
+        if was_interrupted {
+            interrupted = true;
+            break;
+        }
+    }
+    listener.abort();
+    if let Some(bar) = &overall {
+        bar.finish_and_clear();
+    }
+    let cells = aggregates::write_all(&plan, experiment)
+        .map_err(|e| AppError::failure(format!("cannot write aggregates: {e}")))?;
+    let outcomes: Vec<Option<TrialStatus>> =
+        plan.trials.iter().map(|t| status::read(&t.dir)).collect();
+    let completed = outcomes
+        .iter()
+        .filter(|s| matches!(s, Some(TrialStatus::Completed)))
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|s| matches!(s, Some(TrialStatus::Failed { .. })))
+        .count();
+    let skipped = outcomes
+        .iter()
+        .filter(|s| matches!(s, Some(TrialStatus::Skipped { .. })))
+        .count();
+    println!("{}", report::experiment_table(&plan, &cells));
+    println!(
+        "Trials: {total} planned, {completed} completed, {failed} failed, {skipped} skipped (converged)"
+    );
+    if plan.swept {
+        println!(
+            "Sweep aggregate: {}",
+            aggregates::sweep_aggregate_dir(&plan)
+                .join(crate::aggregate::sweep::SWEEP_JSON)
+                .display()
+        );
+    } else if let Some(dir) = aggregates::cell_aggregate_dir(&plan, "") {
+        println!(
+            "Aggregate: {}",
+            dir.join(crate::aggregate::AGGREGATE_JSON).display()
+        );
+    }
+    println!("Results: {}", plan.base_dir.display());
+    if interrupted {
+        println!(
+            "Interrupted. Finished trials are kept; continue with:\n  aiperf run {} --resume {}",
+            loaded.file.display(),
+            plan.base_dir.display()
+        );
+        return Ok(ExitCode::INTERRUPTED);
+    }
+    Ok(if failed > 0 {
+        ExitCode::TRIALS_FAILED
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,513 @@
+//! Turning an experiment into trials: sweep cells (grid, zip, scenarios) times repetitions, each
+//! with a fully resolved [`BenchmarkSpec`] and its output directory. Pure: nothing runs here.
+//!
+//! Layouts (AIPerf's): one run → `<base>/`; repetitions without a sweep →
+//! `<base>/profile_runs/run_NNNN/`; a sweep with one run per cell → `<base>/<cell>/`; repeated
+//! order → `<base>/profile_runs/trial_NNNN/<cell>/`; independent order →
+//! `<base>/<cell>/profile_runs/trial_NNNN/`.
+
+pub mod paths;
+pub mod values;
+
+use crate::spec::experiment::{IterationOrder, SweepType};
+use crate::spec::load::{LoadedExperiment, SpecError};
+use crate::spec::{BenchmarkSpec, PhaseKind};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// One combination of swept values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// Position in the sweep (0-based).
+    pub index: usize,
+    /// Directory name and label (`concurrency_8`, `a_1__b_2`, or the scenario name).
+    pub label: String,
+    /// Swept values by short name (the leaf of the path, or the full path when leaves collide).
+    pub parameters: Map<String, Value>,
+    /// The resolved spec (artifact directory not yet set).
+    #[serde(skip)]
+    pub spec: BenchmarkSpec,
+}
+
+/// One benchmark run of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    /// 1-based position in execution order.
+    pub number: usize,
+    /// Index of its cell.
+    pub cell: usize,
+    /// 1-based repetition within the cell.
+    pub repetition: u32,
+    /// Output directory.
+    pub dir: PathBuf,
+    /// The spec to run.
+    #[serde(skip)]
+    pub spec: BenchmarkSpec,
+}
+
+/// The expanded experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The experiment's base directory.
+    pub base_dir: PathBuf,
+    /// Whether there is a sweep (cells are parameter combinations).
+    pub swept: bool,
+    /// Swept parameter names (short) with their values, in declaration order.
+    pub sweep_parameters: Vec<(String, Vec<Value>)>,
+    /// Repetitions per cell.
+    pub num_runs: u32,
+    /// Trial order.
+    pub order: IterationOrder,
+    /// The cells.
+    pub cells: Vec<Cell>,
+    /// The trials, in execution order.
+    pub trials: Vec<Trial>,
+}
+
+/// A cell before resolution: a label, its values by path, scenario overlay and variables.
+struct CellDraft {
+    label: String,
+    assignments: Vec<(String, String, Value)>, // (parameter as written, canonical path, value)
+    overlay: Option<(usize, Value)>,           // (scenario index, benchmark overlay)
+    variables: Map<String, Value>,
+}
+
+fn format_value(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Short names for parameter paths: leaves, or full paths where two leaves collide.
+fn short_names(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| {
+            let l = paths::leaf(p);
+            if paths.iter().filter(|q| paths::leaf(q) == l).count() > 1 {
+                p.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+fn drafts(
+    loaded: &LoadedExperiment,
+    errors: &mut Vec<SpecError>,
+) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
+    let exp = &loaded.experiment;
+    let Some(sweep) = &exp.sweep else {
+        return (
+            vec![CellDraft {
+                label: String::new(),
+                assignments: vec![],
+                overlay: None,
+                variables: Map::new(),
+            }],
+            vec![],
+        );
+    };
+    let mut params: Vec<(String, String, Vec<Value>)> = Vec::new();
+    for (name, raw) in &sweep.parameters {
+        match values::expand(raw) {
+            Ok(vals) => params.push((name.clone(), paths::canonical_path(name), vals)),
+            Err(e) => errors.push(loaded.error_at(&format!("sweep.parameters.{name}"), e)),
+        }
+    }
+    let canonical: Vec<String> = params.iter().map(|p| p.1.clone()).collect();
+    let shorts = short_names(&canonical);
+    let listing: Vec<(String, Vec<Value>)> = shorts
+        .iter()
+        .cloned()
+        .zip(params.iter().map(|p| p.2.clone()))
+        .collect();
+    let make = |combo: Vec<(usize, Value)>| CellDraft {
+        label: combo
+            .iter()
+            .map(|(i, v)| format!("{}_{}", shorts[*i].replace('.', "_"), format_value(v)))
+            .collect::<Vec<_>>()
+            .join("__"),
+        assignments: combo
+            .into_iter()
+            .map(|(i, v)| (params[i].0.clone(), params[i].1.clone(), v))
+            .collect(),
+        overlay: None,
+        variables: Map::new(),
+    };
+    let mut listing = listing;
+    if sweep.sweep_type == SweepType::Scenarios {
+        listing = vec![(
+            "scenario".to_string(),
+            sweep
+                .runs
+                .iter()
+                .map(|r| Value::from(r.name.clone()))
+                .collect(),
+        )];
+    }
+    let cells = match sweep.sweep_type {
+        SweepType::Grid => {
+            if params.is_empty() {
+                errors.push(loaded.error_at("sweep", "a grid sweep needs `parameters`"));
+            }
+            let mut combos: Vec<Vec<(usize, Value)>> = vec![vec![]];
+            for (i, (_, _, vals)) in params.iter().enumerate() {
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| {
+                        vals.iter().map(move |v| {
+                            let mut n = c.clone();
+                            n.push((i, v.clone()));
+                            n
+                        })
+                    })
+                    .collect();
+            }
+            if params.is_empty() {
+                vec![]
+            } else {
+                combos.into_iter().map(make).collect()
+            }
+        }
+        SweepType::Zip => {
+            let lengths: Vec<usize> = params.iter().map(|p| p.2.len()).collect();
+            if params.is_empty() {
+                errors.push(loaded.error_at("sweep", "a zip sweep needs `parameters`"));
+            } else if lengths.iter().any(|&l| l != lengths[0]) {
+                let detail = params
+                    .iter()
+                    .map(|p| format!("{} has {}", p.0, p.2.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.push(loaded.error_at(
+                    "sweep.parameters",
+                    format!("a zip sweep needs lists of equal length ({detail})"),
+                ));
+            }
+            let n = lengths.iter().copied().min().unwrap_or(0);
+            (0..n)
+                .map(|k| {
+                    make(
+                        params
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| (i, p.2[k].clone()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+        SweepType::Scenarios => {
+            if sweep.runs.is_empty() {
+                errors.push(loaded.error_at("sweep", "a scenarios sweep needs `runs`"));
+            }
+            if !params.is_empty() {
+                errors.push(loaded.error_at(
+                    "sweep.parameters",
+                    "a scenarios sweep takes `runs`, not `parameters`",
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            sweep
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, run)| {
+                    let safe = !run.name.is_empty() && run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                    if !safe {
+                        errors.push(loaded.error_at(&format!("sweep.runs[{i}].name"), format!("scenario name '{}' must be non-empty and use only letters, digits, '-', '_' and '.'", run.name)));
+                    }
+                    if !seen.insert(run.name.clone()) {
+                        errors.push(loaded.error_at(&format!("sweep.runs[{i}].name"), format!("scenario name '{}' is used twice", run.name)));
+                    }
+                    let mut overlay = Value::Object(run.benchmark.clone());
+                    crate::spec::schema::normalize_keys(&mut overlay);
+                    CellDraft {
+                        label: run.name.clone(),
+                        assignments: run.values.iter().map(|(k, v)| (k.clone(), paths::canonical_path(k), v.clone())).collect(),
+                        overlay: Some((i, alias_to_canonical(overlay))),
+                        variables: run.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    }
+                })
+                .collect()
+        }
+    };
+    (cells, listing)
+}
+
+/// Renames the shorthand keys of a partial benchmark (`model`, `dataset`, `endpoint.url`) to their
+/// canonical names so a deep merge replaces the canonical value instead of duplicating it.
+fn alias_to_canonical(mut overlay: Value) -> Value {
+    if let Value::Object(map) = &mut overlay {
+        for (alias, canonical) in [("model", "models"), ("dataset", "datasets")] {
+            if let Some(v) = map.remove(alias) {
+                map.insert(canonical.into(), v);
+            }
+        }
+        if let Some(Value::Object(endpoint)) = map.get_mut("endpoint")
+            && let Some(v) = endpoint.remove("url")
+        {
+            endpoint.insert("urls".into(), v);
+        }
+    }
+    overlay
+}
+
+/// Resolves one cell's spec, or reports what is wrong with it.
+fn resolve_cell(
+    loaded: &LoadedExperiment,
+    draft: &CellDraft,
+    seed: Option<u64>,
+) -> Result<BenchmarkSpec, Vec<SpecError>> {
+    let exp = &loaded.experiment;
+    let cell_name = if draft.label.is_empty() {
+        String::new()
+    } else {
+        format!(" (cell {})", draft.label)
+    };
+    let mut benchmark = serde_json::to_value(&exp.benchmark)
+        .map_err(|e| vec![loaded.error_at("benchmark", e.to_string())])?;
+    // The canonical form serializes secrets redacted; put the real ones back.
+    restore_secrets(&mut benchmark, &exp.benchmark);
+    let mut variables: Map<String, Value> = exp
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    variables.extend(draft.variables.clone());
+    if let Some((_, overlay)) = &draft.overlay {
+        paths::deep_merge(&mut benchmark, overlay);
+    }
+    let mut errors = Vec::new();
+    for (written, path, value) in &draft.assignments {
+        let at = match &draft.overlay {
+            Some((i, _)) => format!("sweep.runs[{i}].values.{written}"),
+            None => format!("sweep.parameters.{written}"),
+        };
+        if let Some(var) = path.strip_prefix("variables.") {
+            variables.insert(var.to_string(), value.clone());
+        } else if let Err(e) = paths::set(&mut benchmark, path, value.clone()) {
+            errors.push(loaded.error_at(&at, e));
+        }
+    }
+    if let Err(e) = paths::substitute_variables(&mut benchmark, &variables) {
+        errors.push(loaded.error_at("benchmark", format!("{e}{cell_name}")));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut spec: BenchmarkSpec = serde_path_to_error::deserialize(benchmark).map_err(|e| {
+        let path = format!("benchmark.{}", e.path());
+        vec![loaded.error_at(&path, format!("{}{cell_name}", e.into_inner()))]
+    })?;
+    if seed.is_some() {
+        spec.random_seed = seed;
+    }
+    crate::spec::validate(&spec).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| {
+                loaded.error_at(
+                    &format!("benchmark.{}", p.path),
+                    format!("{}{cell_name}", p.message),
+                )
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(spec)
+}
+
+fn restore_secrets(json: &mut Value, spec: &BenchmarkSpec) {
+    if let Some(key) = &spec.endpoint.api_key {
+        json["endpoint"]["api_key"] = Value::from(key.expose());
+    }
+    for (name, value) in &spec.endpoint.headers {
+        json["endpoint"]["headers"][name] = Value::from(value.expose());
+    }
+}
+
+fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
+    let mr = &loaded.experiment.multi_run;
+    if mr.num_runs == 0 {
+        errors.push(loaded.error_at("multi_run.num_runs", "numRuns must be at least 1"));
+    }
+    if !(mr.confidence_level > 0.0 && mr.confidence_level < 1.0) {
+        errors.push(loaded.error_at(
+            "multi_run.confidence_level",
+            format!(
+                "confidenceLevel must be between 0 and 1 (exclusive), got {}",
+                mr.confidence_level
+            ),
+        ));
+    }
+    if mr.cooldown_seconds < 0.0 {
+        errors.push(loaded.error_at("multi_run.cooldown_seconds", "cooldownSeconds must be >= 0"));
+    }
+    if let Some(c) = &mr.convergence {
+        if crate::metrics::MetricId::from_tag(&c.metric).is_none() {
+            let hint = crate::suggest::closest(
+                &c.metric,
+                crate::metrics::registry::REGISTRY.iter().map(|d| d.tag),
+            )
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+            errors.push(loaded.error_at(
+                "multi_run.convergence.metric",
+                format!("unknown metric '{}'{hint}", c.metric),
+            ));
+        }
+        if !(c.threshold > 0.0 && c.threshold < 1.0) {
+            errors.push(loaded.error_at(
+                "multi_run.convergence.threshold",
+                format!(
+                    "threshold must be between 0 and 1 (a relative width), got {}",
+                    c.threshold
+                ),
+            ));
+        }
+        if c.min_runs < 2 {
+            errors.push(loaded.error_at(
+                "multi_run.convergence.min_runs",
+                "minRuns must be at least 2 (a spread needs two runs)",
+            ));
+        }
+        if mr.num_runs < 2 {
+            errors.push(loaded.error_at(
+                "multi_run.convergence",
+                "convergence needs numRuns of at least 2",
+            ));
+        }
+    }
+    if let Some(s) = &loaded.experiment.sweep
+        && s.cooldown_seconds < 0.0
+    {
+        errors.push(loaded.error_at("sweep.cooldown_seconds", "cooldownSeconds must be >= 0"));
+    }
+}
+
+/// The directory of a trial.
+fn trial_dir(
+    base: &Path,
+    swept: bool,
+    num_runs: u32,
+    order: IterationOrder,
+    label: &str,
+    repetition: u32,
+) -> PathBuf {
+    match (swept, num_runs > 1, order) {
+        (false, false, _) => base.to_path_buf(),
+        (false, true, _) => base
+            .join("profile_runs")
+            .join(format!("run_{repetition:04}")),
+        (true, false, _) => base.join(label),
+        (true, true, IterationOrder::Repeated) => base
+            .join("profile_runs")
+            .join(format!("trial_{repetition:04}"))
+            .join(label),
+        (true, true, IterationOrder::Independent) => base
+            .join(label)
+            .join("profile_runs")
+            .join(format!("trial_{repetition:04}")),
+    }
+}
+
+/// Expands a loaded experiment; every problem in any cell is reported together.
+pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
+    let exp = &loaded.experiment;
+    let mut errors = Vec::new();
+    experiment_checks(loaded, &mut errors);
+    let (drafts, sweep_parameters) = drafts(loaded, &mut errors);
+    let base_seed = exp.random_seed.or(exp.benchmark.random_seed);
+    let mut cells = Vec::new();
+    for (index, draft) in drafts.iter().enumerate() {
+        let seed = base_seed.map(|s| s.wrapping_add(index as u64));
+        match resolve_cell(loaded, draft, seed) {
+            Ok(spec) => {
+                let parameters = match &draft.overlay {
+                    Some(_) => {
+                        let mut p = Map::new();
+                        p.insert("scenario".into(), Value::from(draft.label.clone()));
+                        p
+                    }
+                    None => sweep_parameters
+                        .iter()
+                        .zip(&draft.assignments)
+                        .map(|((short, _), (_, _, v))| (short.clone(), v.clone()))
+                        .collect(),
+                };
+                cells.push(Cell {
+                    index,
+                    label: draft.label.clone(),
+                    parameters,
+                    spec,
+                });
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        errors.dedup();
+        return Err(errors);
+    }
+    let swept = exp.sweep.is_some();
+    let base_dir = exp.benchmark.artifacts.dir.clone();
+    let num_runs = exp.multi_run.num_runs.max(1);
+    let order = exp.multi_run.iteration_order;
+    let mut order_pairs: Vec<(usize, u32)> = Vec::new();
+    match order {
+        IterationOrder::Repeated => {
+            (1..=num_runs).for_each(|r| (0..cells.len()).for_each(|c| order_pairs.push((c, r))))
+        }
+        IterationOrder::Independent => {
+            (0..cells.len()).for_each(|c| (1..=num_runs).for_each(|r| order_pairs.push((c, r))))
+        }
+    }
+    let trials = order_pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (c, repetition))| {
+            let mut spec = cells[c].spec.clone();
+            let dir = trial_dir(
+                &base_dir,
+                swept,
+                num_runs,
+                order,
+                &cells[c].label,
+                repetition,
+            );
+            spec.artifacts.dir = dir.clone();
+            if repetition > 1 && exp.multi_run.disable_warmup_after_first {
+                spec.phases.retain(|p| p.kind != PhaseKind::Warmup);
+            }
+            Trial {
+                number: i + 1,
+                cell: c,
+                repetition,
+                dir,
+                spec,
+            }
+        })
+        .collect();
+    Ok(Plan {
+        base_dir,
+        swept,
+        sweep_parameters,
+        num_runs,
+        order,
+        cells,
+        trials,
+    })
+}

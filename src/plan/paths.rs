@@ -1,0 +1,256 @@
+//! Dotted parameter paths (`phases.profiling.concurrency`, `datasets.main.prompts.isl`,
+//! `endpoint.streaming`) and AIPerf's bare-name sugar, applied to a benchmark as JSON.
+
+use serde_json::{Map, Value};
+
+/// Bare names that mean a field of the profiling phase.
+const PHASE_FIELDS: &[&str] = &[
+    "concurrency",
+    "rate",
+    "requests",
+    "duration",
+    "grace_period",
+];
+
+/// The full path of a parameter name (bare names expanded, camelCase segments snake_cased).
+pub fn canonical_path(name: &str) -> String {
+    let snake: Vec<String> = name.split('.').map(crate::spec::schema::to_snake).collect();
+    let joined = snake.join(".");
+    if snake.len() == 1 {
+        if PHASE_FIELDS.contains(&joined.as_str()) {
+            return format!("phases.profiling.{joined}");
+        }
+        if joined == "isl" || joined == "osl" {
+            return format!("datasets.main.prompts.{joined}");
+        }
+    }
+    joined
+}
+
+/// The short display name of a path: its last segment.
+pub fn leaf(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// Finds the element of a named list (`phases`, `datasets`) by name or index. For phases,
+/// `profiling` and `warmup` also match a phase of that kind.
+fn find_named<'a>(
+    list: &'a mut [Value],
+    key: &str,
+    list_name: &str,
+) -> Result<&'a mut Value, String> {
+    let names: Vec<String> = list
+        .iter()
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
+    let position = key
+        .parse::<usize>()
+        .ok()
+        .filter(|i| *i < list.len())
+        .or_else(|| list.iter().position(|v| v["name"] == key))
+        .or_else(|| match (list_name, key) {
+            ("phases", "profiling") => list.iter().rposition(|v| v["kind"] == "profiling"),
+            ("phases", "warmup") => list.iter().position(|v| v["kind"] == "warmup"),
+            ("datasets", "main") if list.len() == 1 => Some(0),
+            _ => None,
+        });
+    match position {
+        Some(i) => Ok(&mut list[i]),
+        None => Err(format!(
+            "no {} named '{key}' (there are: {})",
+            &list_name[..list_name.len() - 1],
+            names.join(", ")
+        )),
+    }
+}
+
+/// Sets `value` at the dotted `path` of a benchmark JSON, creating intermediate objects.
+pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(format!("'{path}' is not a valid dotted path"));
+    }
+    if segments[0] == "benchmark" {
+        return Err(format!(
+            "paths are relative to `benchmark:`; write '{}'",
+            segments[1..].join(".")
+        ));
+    }
+    let mut node = benchmark;
+    let mut i = 0;
+    while i < segments.len() {
+        let segment = segments[i];
+        let last = i == segments.len() - 1;
+        if matches!(segment, "phases" | "datasets")
+            && !last
+            && node.get(segment).is_some_and(Value::is_array)
+        {
+            let list = node
+                .get_mut(segment)
+                .and_then(Value::as_array_mut)
+                .ok_or("unreachable")?;
+            node = find_named(list, segments[i + 1], segment)?;
+            i += 2;
+            if i == segments.len() {
+                return Err(format!(
+                    "'{path}' names a whole {segment} entry; name a field inside it"
+                ));
+            }
+            continue;
+        }
+        let Value::Object(map) = node else {
+            return Err(format!(
+                "'{}' is not an object, so '{path}' cannot be set",
+                segments[..i].join(".")
+            ));
+        };
+        if last {
+            map.insert(segment.to_string(), value);
+            return Ok(());
+        }
+        node = map
+            .entry(segment.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Deep-merges `overlay` into `base`: objects merge key by key, anything else replaces.
+pub fn deep_merge(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        deep_merge(existing, v)
+                    }
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// Replaces `{{ name }}` in every string with the variable's value; a string that is only one
+/// placeholder takes the variable's type (so `"{{ c }}"` can become the number 8).
+pub fn substitute_variables(
+    value: &mut Value,
+    variables: &Map<String, Value>,
+) -> Result<(), String> {
+    match value {
+        Value::String(s) if s.contains("{{") => {
+            let trimmed = s.trim();
+            if let Some(name) = trimmed
+                .strip_prefix("{{")
+                .and_then(|r| r.strip_suffix("}}"))
+                .map(str::trim)
+                && !name.contains("{{")
+            {
+                let v = variables
+                    .get(name)
+                    .ok_or_else(|| format!("unknown variable '{name}' in \"{s}\""))?;
+                *value = v.clone();
+                return Ok(());
+            }
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("{{") {
+                out.push_str(&rest[..start]);
+                let end = rest[start..]
+                    .find("}}")
+                    .ok_or_else(|| format!("unclosed '{{{{' in \"{s}\""))?
+                    + start;
+                let name = rest[start + 2..end].trim();
+                let v = variables
+                    .get(name)
+                    .ok_or_else(|| format!("unknown variable '{name}' in \"{s}\""))?;
+                out.push_str(
+                    &v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                );
+                rest = &rest[end + 2..];
+            }
+            out.push_str(rest);
+            *s = out;
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| substitute_variables(v, variables)),
+        Value::Object(map) => map
+            .values_mut()
+            .try_for_each(|v| substitute_variables(v, variables)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bench() -> Value {
+        json!({"endpoint": {"streaming": true}, "datasets": [{"name": "main", "prompts": {"isl": {"mean": 10.0}}}],
+               "phases": [{"name": "warmup", "kind": "warmup"}, {"name": "main", "kind": "profiling", "concurrency": 1}]})
+    }
+
+    #[test]
+    fn bare_names_and_named_lists() {
+        assert_eq!(
+            canonical_path("concurrency"),
+            "phases.profiling.concurrency"
+        );
+        assert_eq!(
+            canonical_path("gracePeriod"),
+            "phases.profiling.grace_period"
+        );
+        assert_eq!(canonical_path("isl"), "datasets.main.prompts.isl");
+        let mut b = bench();
+        set(&mut b, &canonical_path("concurrency"), json!(8)).unwrap();
+        assert_eq!(
+            b["phases"][1]["concurrency"], 8,
+            "profiling resolves to the phase of that kind"
+        );
+        set(&mut b, "phases.warmup.requests", json!(3)).unwrap();
+        set(&mut b, "datasets.main.prompts.isl", json!(512)).unwrap();
+        set(&mut b, "endpoint.extra.ignore_eos", json!(true)).unwrap();
+        assert_eq!(
+            (
+                b["phases"][0]["requests"].clone(),
+                b["datasets"][0]["prompts"]["isl"].clone()
+            ),
+            (json!(3), json!(512))
+        );
+        assert_eq!(b["endpoint"]["extra"]["ignore_eos"], true);
+        assert!(
+            set(&mut b, "phases.cooldown.rate", json!(1))
+                .unwrap_err()
+                .contains("no phase named 'cooldown'")
+        );
+        assert!(
+            set(&mut b, "benchmark.endpoint.streaming", json!(1))
+                .unwrap_err()
+                .contains("relative to")
+        );
+    }
+
+    #[test]
+    fn merge_and_variables() {
+        let mut b = bench();
+        deep_merge(&mut b, &json!({"endpoint": {"path": "/x"}}));
+        assert_eq!(b["endpoint"], json!({"streaming": true, "path": "/x"}));
+        let mut v = json!({"a": "{{ c }}", "b": "model-{{name}}-v1", "c": ["{{ c }}"]});
+        let vars = json!({"c": 8, "name": "llama"})
+            .as_object()
+            .unwrap()
+            .clone();
+        substitute_variables(&mut v, &vars).unwrap();
+        assert_eq!(v, json!({"a": 8, "b": "model-llama-v1", "c": [8]}));
+        assert!(substitute_variables(&mut json!("{{ nope }}"), &vars).is_err());
+    }
+}
