@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 mod dry_run;
+mod nemo_files;
 mod report;
 pub mod status;
 
@@ -334,7 +335,23 @@ pub async fn run(
             interrupted = true;
             break;
         }
-        let (_, was_interrupted, line) = run_trial(&trial, opts, &interrupt, multi.as_ref()).await;
+        let (outcome, was_interrupted, line) =
+            run_trial(&trial, opts, &interrupt, multi.as_ref()).await;
+        if let Some(nemo) = &plan.nemo
+            && !was_interrupted
+        {
+            let (code, error) = match &outcome {
+                TrialStatus::Completed => (0, None),
+                TrialStatus::Failed { error } => (1, Some(error.as_str())),
+                TrialStatus::Skipped { .. } => (0, None),
+            };
+            if let Err(e) = nemo_files::write(nemo, &trial, &loaded.file, code, error) {
+                say(format!(
+                    "warning: cannot write the NeMo runner files of {}: {e}",
+                    trial.dir.display()
+                ));
+            }
+        }
         say(format!(
             "{tag} {} -> {}: {line}",
             describe(&plan, &trial),
@@ -373,6 +390,9 @@ pub async fn run(
     println!(
         "Trials: {total} planned, {completed} completed, {failed} failed, {skipped} skipped (converged)"
     );
+    if plan.nemo.is_some() {
+        println!("SUMMARY\nTotal runs : {total}\nCompleted  : {completed}\nFailed     : {failed}");
+    }
     if plan.swept {
         println!(
             "Sweep aggregate: {}",

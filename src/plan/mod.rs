@@ -63,6 +63,77 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     /// The trials, in execution order.
     pub trials: Vec<Trial>,
+    /// Set for a NeMo Guardrails batch: per cell, the equivalent `aiperf profile` arguments.
+    #[serde(skip)]
+    pub nemo: Option<NemoPlan>,
+}
+
+/// What a NeMo batch needs beyond the trials: its runner's metadata files.
+#[derive(Debug, Clone)]
+pub struct NemoPlan {
+    /// The batch's `base_config`.
+    pub base_config: Map<String, Value>,
+    /// Per cell: the `aiperf profile` arguments (secrets included; redact before writing).
+    pub args: Vec<Vec<String>>,
+    /// Per cell: the sweep values.
+    pub sweep_params: Vec<Map<String, Value>>,
+}
+
+/// The plan of a NeMo batch: one trial per run, in NeMo's layout.
+fn expand_nemo(nemo: &crate::spec::load::NemoLoaded) -> Plan {
+    let swept = nemo.batch.sweeps.as_ref().is_some_and(|s| !s.is_empty());
+    let mut sweep_parameters: Vec<(String, Vec<Value>)> = Vec::new();
+    for (key, values) in nemo.batch.sweeps.iter().flatten() {
+        sweep_parameters.push((key.clone(), values.as_array().cloned().unwrap_or_default()));
+    }
+    let cells: Vec<Cell> = nemo
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(index, (run, spec))| Cell {
+            index,
+            label: run.dir_name.clone(),
+            parameters: run.sweep_params.clone(),
+            spec: spec.clone(),
+        })
+        .collect();
+    let trials = cells
+        .iter()
+        .map(|c| {
+            let dir = if swept {
+                nemo.base_dir.join(&c.label)
+            } else {
+                nemo.base_dir.clone()
+            };
+            let mut spec = c.spec.clone();
+            spec.artifacts.dir = dir.clone();
+            Trial {
+                number: c.index + 1,
+                cell: c.index,
+                repetition: 1,
+                dir,
+                spec,
+            }
+        })
+        .collect();
+    Plan {
+        base_dir: nemo.base_dir.clone(),
+        swept,
+        sweep_parameters,
+        num_runs: 1,
+        order: IterationOrder::Repeated,
+        cells,
+        trials,
+        nemo: Some(NemoPlan {
+            base_config: nemo.batch.base_config.clone(),
+            args: nemo.runs.iter().map(|(r, _)| r.args.clone()).collect(),
+            sweep_params: nemo
+                .runs
+                .iter()
+                .map(|(r, _)| r.sweep_params.clone())
+                .collect(),
+        }),
+    }
 }
 
 /// A cell before resolution: a label, its values by path, scenario overlay and variables.
@@ -426,6 +497,9 @@ fn trial_dir(
 
 /// Expands a loaded experiment; every problem in any cell is reported together.
 pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
+    if let Some(nemo) = &loaded.nemo {
+        return Ok(expand_nemo(nemo));
+    }
     let exp = &loaded.experiment;
     let mut errors = Vec::new();
     experiment_checks(loaded, &mut errors);
@@ -509,5 +583,6 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         order,
         cells,
         trials,
+        nemo: None,
     })
 }

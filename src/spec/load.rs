@@ -41,10 +41,94 @@ impl std::fmt::Display for SpecError {
 pub struct LoadedExperiment {
     /// The file it came from.
     pub file: PathBuf,
-    /// The experiment.
+    /// The experiment (for a NeMo batch: its first run, with no sweep).
     pub experiment: Experiment,
     /// The document, for error positions.
     pub doc: YamlDoc,
+    /// Set when the file is a NeMo Guardrails batch: its runs and their specs.
+    pub nemo: Option<NemoLoaded>,
+}
+
+/// A NeMo batch with every run resolved.
+#[derive(Debug, Clone)]
+pub struct NemoLoaded {
+    /// The batch as written.
+    pub batch: super::nemo::NemoBatch,
+    /// `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>`.
+    pub base_dir: PathBuf,
+    /// Each run with its spec.
+    pub runs: Vec<(super::nemo::NemoRun, super::BenchmarkSpec)>,
+}
+
+fn load_nemo(file: &Path, doc: YamlDoc) -> Result<LoadedExperiment, Vec<SpecError>> {
+    use super::nemo;
+    let err = |path: &str, message: String| SpecError {
+        file: file.to_path_buf(),
+        pos: doc.position(&dotted_to_pointer(path)),
+        path: path.to_string(),
+        message,
+    };
+    let batch: nemo::NemoBatch =
+        serde_path_to_error::deserialize(doc.value.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            vec![err(
+                if path == "." { "" } else { &path },
+                e.into_inner().to_string(),
+            )]
+        })?;
+    let runs = nemo::runs(&batch).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(p, m)| err(&p, m))
+            .collect::<Vec<_>>()
+    })?;
+    let timestamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+    let base_dir = batch
+        .output_base_dir
+        .join(&batch.batch_name)
+        .join(timestamp);
+    let mut resolved = Vec::new();
+    let mut errors = Vec::new();
+    for run in runs {
+        let dir = base_dir.join(&run.dir_name);
+        match nemo::run_spec(&run, &dir) {
+            Ok(spec) => match super::validate(&spec) {
+                Ok(()) => resolved.push((run, spec)),
+                Err(problems) => errors.extend(problems.into_iter().map(|p| {
+                    err(
+                        "base_config",
+                        format!("{} (run {})", p.message, run.dir_name),
+                    )
+                })),
+            },
+            Err(e) => errors.push(err("base_config", e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let first = resolved
+        .first()
+        .map(|(_, s)| s.clone())
+        .ok_or_else(|| vec![err("", "the batch has no runs".into())])?;
+    let experiment = Experiment {
+        schema_version: None,
+        benchmark: first,
+        sweep: None,
+        multi_run: Default::default(),
+        variables: Default::default(),
+        random_seed: None,
+    };
+    Ok(LoadedExperiment {
+        file: file.to_path_buf(),
+        experiment,
+        doc,
+        nemo: Some(NemoLoaded {
+            batch,
+            base_dir,
+            runs: resolved,
+        }),
+    })
 }
 
 impl LoadedExperiment {
@@ -144,6 +228,9 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
             "an experiment file is a mapping with at least a `benchmark:` key".into(),
         )]);
     }
+    if super::nemo::is_nemo_batch(&doc.value) {
+        return load_nemo(file, doc);
+    }
     let violations = validate_document(&doc.value);
     if !violations.is_empty() {
         return Err(violations
@@ -170,6 +257,7 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
         file: file.to_path_buf(),
         experiment,
         doc,
+        nemo: None,
     })
 }
 

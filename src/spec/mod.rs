@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod forms;
 mod goodput;
 pub mod load;
+pub mod nemo;
 pub mod schema;
 mod validate;
 pub mod yaml;
