@@ -306,10 +306,11 @@ fn drafts(
                     }
                     let mut overlay = Value::Object(run.benchmark.clone());
                     crate::spec::schema::normalize_keys(&mut overlay);
+                    paths::canonical_structure(&mut overlay);
                     CellDraft {
                         label: run.name.clone(),
                         assignments: run.values.iter().map(|(k, v)| (k.clone(), paths::canonical_path(k), v.clone())).collect(),
-                        overlay: Some((i, alias_to_canonical(overlay))),
+                        overlay: Some((i, overlay)),
                         variables: run.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     }
                 })
@@ -317,24 +318,6 @@ fn drafts(
         }
     };
     (cells, listing)
-}
-
-/// Renames the shorthand keys of a partial benchmark (`model`, `dataset`, `endpoint.url`) to their
-/// canonical names so a deep merge replaces the canonical value instead of duplicating it.
-fn alias_to_canonical(mut overlay: Value) -> Value {
-    if let Value::Object(map) = &mut overlay {
-        for (alias, canonical) in [("model", "models"), ("dataset", "datasets")] {
-            if let Some(v) = map.remove(alias) {
-                map.insert(canonical.into(), v);
-            }
-        }
-        if let Some(Value::Object(endpoint)) = map.get_mut("endpoint")
-            && let Some(v) = endpoint.remove("url")
-        {
-            endpoint.insert("urls".into(), v);
-        }
-    }
-    overlay
 }
 
 /// Resolves one cell's spec, or reports what is wrong with it.
@@ -349,10 +332,7 @@ fn resolve_cell(
     } else {
         format!(" (cell {})", draft.label)
     };
-    let mut benchmark = serde_json::to_value(&exp.benchmark)
-        .map_err(|e| vec![loaded.error_at("benchmark", e.to_string())])?;
-    // The canonical form serializes secrets redacted; put the real ones back.
-    restore_secrets(&mut benchmark, &exp.benchmark);
+    let mut benchmark = loaded.benchmark_raw.clone();
     let mut variables: Map<String, Value> = exp
         .variables
         .iter()
@@ -399,15 +379,6 @@ fn resolve_cell(
             .collect::<Vec<_>>()
     })?;
     Ok(spec)
-}
-
-fn restore_secrets(json: &mut Value, spec: &BenchmarkSpec) {
-    if let Some(key) = &spec.endpoint.api_key {
-        json["endpoint"]["api_key"] = Value::from(key.expose());
-    }
-    for (name, value) in &spec.endpoint.headers {
-        json["endpoint"]["headers"][name] = Value::from(value.expose());
-    }
 }
 
 fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {

@@ -116,6 +116,46 @@ pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String
     Ok(())
 }
 
+/// Gives a (partial) benchmark body as written the canonical structure that dotted paths
+/// address, without touching values: `model`/`dataset`/`endpoint.url` become `models`/`datasets`/
+/// `endpoint.urls`, a single dataset or phase becomes a one-element list, datasets are named
+/// (`main`) and phases get their name (`profiling`) and kind.
+pub fn canonical_structure(benchmark: &mut Value) {
+    let Value::Object(map) = benchmark else { return };
+    for (alias, canonical) in [("model", "models"), ("dataset", "datasets")] {
+        if let Some(v) = map.remove(alias) {
+            map.insert(canonical.into(), v);
+        }
+    }
+    if let Some(Value::Object(endpoint)) = map.get_mut("endpoint")
+        && let Some(v) = endpoint.remove("url")
+    {
+        endpoint.insert("urls".into(), v);
+    }
+    for key in ["datasets", "phases"] {
+        if let Some(v) = map.get_mut(key)
+            && v.is_object()
+        {
+            *v = Value::Array(vec![v.take()]);
+        }
+    }
+    if let Some(Value::Array(datasets)) = map.get_mut("datasets") {
+        for d in datasets.iter_mut().filter_map(Value::as_object_mut) {
+            d.entry("name").or_insert_with(|| Value::from("main"));
+        }
+    }
+    if let Some(Value::Array(phases)) = map.get_mut("phases") {
+        for p in phases.iter_mut().filter_map(Value::as_object_mut) {
+            let name = p.entry("name").or_insert_with(|| Value::from("profiling")).clone();
+            if !p.contains_key("kind") {
+                let excluded = p.get("exclude_from_results").and_then(Value::as_bool);
+                let warmup = excluded == Some(true) || (excluded.is_none() && name == "warmup");
+                p.insert("kind".into(), Value::from(if warmup { "warmup" } else { "profiling" }));
+            }
+        }
+    }
+}
+
 /// Deep-merges `overlay` into `base`: objects merge key by key, anything else replaces.
 pub fn deep_merge(base: &mut Value, overlay: &Value) {
     match (base, overlay) {

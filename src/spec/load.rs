@@ -47,6 +47,9 @@ pub struct LoadedExperiment {
     pub doc: YamlDoc,
     /// Set when the file is a NeMo Guardrails batch: its runs and their specs.
     pub nemo: Option<NemoLoaded>,
+    /// The `benchmark:` body as written (keys normalized, shorthands given canonical structure,
+    /// `{{ variables }}` not yet substituted): what each sweep cell is resolved from.
+    pub benchmark_raw: serde_json::Value,
 }
 
 /// A NeMo batch with every run resolved.
@@ -128,6 +131,7 @@ fn load_nemo(file: &Path, doc: YamlDoc) -> Result<LoadedExperiment, Vec<SpecErro
             base_dir,
             runs: resolved,
         }),
+        benchmark_raw: serde_json::Value::Null,
     })
 }
 
@@ -247,6 +251,13 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
     let mut value = doc.value.clone();
     normalize_keys(&mut value);
     normalize_positions(&mut doc);
+    let mut benchmark_raw = value.get("benchmark").cloned().unwrap_or_default();
+    crate::plan::paths::canonical_structure(&mut benchmark_raw);
+    // The typed experiment sees the benchmark with its base variables substituted; templates the
+    // base variables do not resolve are left for the sweep cells (and checked there).
+    if let (Some(vars), Some(bench)) = (value.get("variables").and_then(|v| v.as_object()).cloned(), value.get_mut("benchmark")) {
+        let _ = crate::plan::paths::substitute_variables(bench, &vars);
+    }
     let experiment: Experiment = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -258,6 +269,7 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
         experiment,
         doc,
         nemo: None,
+        benchmark_raw,
     })
 }
 

@@ -37,7 +37,7 @@ pub struct BenchmarkSpec {
     /// The server and API to call.
     pub endpoint: EndpointSpec,
     /// The prompts to send (exactly one dataset today); `dataset:` with one entry also works.
-    #[serde(alias = "dataset", deserialize_with = "one_or_many")]
+    #[serde(alias = "dataset", deserialize_with = "one_or_many", default = "default_datasets")]
     #[schemars(with = "OneOrMany<DatasetSpec>")]
     pub datasets: Vec<DatasetSpec>,
     /// Ordered phases (one phase or a list); warmup phases run first and are excluded from results.
@@ -243,6 +243,16 @@ pub struct DatasetSpec {
     pub entries: u32,
     /// Prompt and output length distributions.
     pub prompts: PromptsSpec,
+}
+
+/// Without a dataset: synthetic prompts of 550 tokens (the `--isl` default), server-chosen length.
+fn default_datasets() -> Vec<DatasetSpec> {
+    vec![DatasetSpec {
+        name: default_dataset_name(),
+        dataset_type: DatasetType::Synthetic,
+        entries: default_entries(),
+        prompts: PromptsSpec { isl: TokenDistribution::fixed(550.0), osl: None },
+    }]
 }
 
 fn default_dataset_name() -> String {

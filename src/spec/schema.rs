@@ -285,6 +285,11 @@ fn tidy(violations: Vec<SchemaViolation>, document: &Value) -> Vec<SchemaViolati
     out
 }
 
+/// Whether a value is a `{{ variable }}` template, which is checked after substitution instead.
+fn is_template(document: &Value, pointer: &str) -> bool {
+    document.pointer(pointer).and_then(Value::as_str).is_some_and(|s| s.contains("{{"))
+}
+
 /// Validates a document against the experiment schema, returning every violation.
 pub fn validate_document(document: &Value) -> Vec<SchemaViolation> {
     let compiled = match compiled() {
@@ -301,7 +306,9 @@ pub fn validate_document(document: &Value) -> Vec<SchemaViolation> {
         Err(error) => {
             let mut out = Vec::new();
             collect(&error, &compiled.schema, &mut out);
-            tidy(out, document)
+            let mut out = tidy(out, document);
+            out.retain(|v| !is_template(document, &v.pointer));
+            out
         }
     }
 }
