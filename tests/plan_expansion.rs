@@ -24,34 +24,64 @@ benchmark:
 ";
 
 fn labels(p: &Plan) -> Vec<&str> {
-    p.trials.iter().map(|t| p.cells[t.cell].label.as_str()).collect()
+    p.trials
+        .iter()
+        .map(|t| p.cells[t.cell].label.as_str())
+        .collect()
 }
 
 #[test]
 fn grid_is_a_cartesian_product_with_the_first_parameter_outermost() {
-    let p = plan(&format!("{BASE}sweep:\n  parameters:\n    concurrency: [1, 2]\n    isl: [10, 20, 30]\n"));
-    assert_eq!(labels(&p), [
-        "concurrency_1__isl_10", "concurrency_1__isl_20", "concurrency_1__isl_30",
-        "concurrency_2__isl_10", "concurrency_2__isl_20", "concurrency_2__isl_30",
-    ]);
+    let p = plan(&format!(
+        "{BASE}sweep:\n  parameters:\n    concurrency: [1, 2]\n    isl: [10, 20, 30]\n"
+    ));
+    assert_eq!(
+        labels(&p),
+        [
+            "concurrency_1__isl_10",
+            "concurrency_1__isl_20",
+            "concurrency_1__isl_30",
+            "concurrency_2__isl_10",
+            "concurrency_2__isl_20",
+            "concurrency_2__isl_30",
+        ]
+    );
     let last = &p.cells[5].spec;
     assert_eq!(last.profiling_phase().concurrency, Some(2));
     assert_eq!(last.dataset().prompts.isl.mean, 30.0);
-    assert_eq!(p.cells[5].parameters, json!({"concurrency": 2, "isl": 30}).as_object().unwrap().clone());
+    assert_eq!(
+        p.cells[5].parameters,
+        json!({"concurrency": 2, "isl": 30})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
 }
 
 #[test]
 fn zip_pairs_values_and_rejects_unequal_lengths() {
-    let p = plan(&format!("{BASE}sweep:\n  type: zip\n  parameters:\n    concurrency: [1, 4]\n    phases.profiling.requests: [8, 32]\n"));
-    assert_eq!(labels(&p), ["concurrency_1__requests_8", "concurrency_4__requests_32"]);
+    let p = plan(&format!(
+        "{BASE}sweep:\n  type: zip\n  parameters:\n    concurrency: [1, 4]\n    phases.profiling.requests: [8, 32]\n"
+    ));
+    assert_eq!(
+        labels(&p),
+        ["concurrency_1__requests_8", "concurrency_4__requests_32"]
+    );
     assert_eq!(p.cells[1].spec.profiling_phase().requests, Some(32));
 }
 
 #[test]
 fn ranges_expand_geometrically_and_linearly() {
-    let p = plan(&format!("{BASE}sweep:\n  parameters:\n    concurrency: {{from: 1, to: 16, times: 2}}\n"));
-    assert_eq!(p.sweep_parameters[0].1, vec![json!(1), json!(2), json!(4), json!(8), json!(16)]);
-    let p = plan(&format!("{BASE}sweep:\n  parameters:\n    isl: {{from: 100, to: 300, step: 100}}\n"));
+    let p = plan(&format!(
+        "{BASE}sweep:\n  parameters:\n    concurrency: {{from: 1, to: 16, times: 2}}\n"
+    ));
+    assert_eq!(
+        p.sweep_parameters[0].1,
+        vec![json!(1), json!(2), json!(4), json!(8), json!(16)]
+    );
+    let p = plan(&format!(
+        "{BASE}sweep:\n  parameters:\n    isl: {{from: 100, to: 300, step: 100}}\n"
+    ));
     assert_eq!(labels(&p), ["isl_100", "isl_200", "isl_300"]);
 }
 
@@ -65,7 +95,11 @@ fn scenarios_deep_merge_overrides_and_values() {
     assert!(p.cells[0].spec.endpoint.streaming);
     let second = &p.cells[1].spec;
     assert!(!second.endpoint.streaming, "merged over the base endpoint");
-    assert_eq!(second.endpoint.urls, ["mock://"], "the rest of the endpoint is kept");
+    assert_eq!(
+        second.endpoint.urls,
+        ["mock://"],
+        "the rest of the endpoint is kept"
+    );
     assert_eq!(second.phases.len(), 1, "lists are replaced, not merged");
     assert_eq!(second.profiling_phase().rate, Some(5.0));
 }
@@ -90,11 +124,22 @@ benchmark:
 
 #[test]
 fn layouts_for_each_combination_of_sweep_runs_and_order() {
-    let dirs = |p: &Plan| p.trials.iter().map(|t| t.dir.display().to_string()).collect::<Vec<_>>();
+    let dirs = |p: &Plan| {
+        p.trials
+            .iter()
+            .map(|t| t.dir.display().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(dirs(&plan(BASE)), ["out"]);
-    assert_eq!(dirs(&plan(&format!("{BASE}multiRun: {{numRuns: 2}}\n"))), ["out/profile_runs/run_0001", "out/profile_runs/run_0002"]);
+    assert_eq!(
+        dirs(&plan(&format!("{BASE}multiRun: {{numRuns: 2}}\n"))),
+        ["out/profile_runs/run_0001", "out/profile_runs/run_0002"]
+    );
     let sweep = "sweep: {parameters: {concurrency: [1, 2]}}\n";
-    assert_eq!(dirs(&plan(&format!("{BASE}{sweep}"))), ["out/concurrency_1", "out/concurrency_2"]);
+    assert_eq!(
+        dirs(&plan(&format!("{BASE}{sweep}"))),
+        ["out/concurrency_1", "out/concurrency_2"]
+    );
     assert_eq!(
         dirs(&plan(&format!("{BASE}{sweep}multiRun: {{numRuns: 2}}\n"))),
         [
@@ -105,7 +150,9 @@ fn layouts_for_each_combination_of_sweep_runs_and_order() {
         ]
     );
     assert_eq!(
-        dirs(&plan(&format!("{BASE}{sweep}multiRun: {{numRuns: 2, iterationOrder: independent}}\n"))),
+        dirs(&plan(&format!(
+            "{BASE}{sweep}multiRun: {{numRuns: 2, iterationOrder: independent}}\n"
+        ))),
         [
             "out/concurrency_1/profile_runs/trial_0001",
             "out/concurrency_1/profile_runs/trial_0002",
@@ -117,17 +164,31 @@ fn layouts_for_each_combination_of_sweep_runs_and_order() {
 
 #[test]
 fn seeds_per_cell_and_warmup_only_in_the_first_run() {
-    let p = plan(&format!("{BASE}randomSeed: 100\nsweep: {{parameters: {{concurrency: [1, 2]}}}}\nmultiRun: {{numRuns: 2}}\n"));
+    let p = plan(&format!(
+        "{BASE}randomSeed: 100\nsweep: {{parameters: {{concurrency: [1, 2]}}}}\nmultiRun: {{numRuns: 2}}\n"
+    ));
     let seeds: Vec<Option<u64>> = p.trials.iter().map(|t| t.spec.random_seed).collect();
-    assert_eq!(seeds, [Some(100), Some(101), Some(100), Some(101)], "a cell's repetitions share its seed");
+    assert_eq!(
+        seeds,
+        [Some(100), Some(101), Some(100), Some(101)],
+        "a cell's repetitions share its seed"
+    );
     let phases: Vec<usize> = p.trials.iter().map(|t| t.spec.phases.len()).collect();
-    assert_eq!(phases, [2, 2, 1, 1], "warmup runs only in each cell's first repetition");
+    assert_eq!(
+        phases,
+        [2, 2, 1, 1],
+        "warmup runs only in each cell's first repetition"
+    );
 }
 
 #[test]
 fn snake_case_and_camel_case_keys_are_equivalent() {
-    let camel = plan(&format!("{BASE}multiRun: {{numRuns: 3, confidenceLevel: 0.9, iterationOrder: independent}}\n"));
-    let snake = plan(&format!("{BASE}multi_run: {{num_runs: 3, confidence_level: 0.9, iteration_order: independent}}\n"));
+    let camel = plan(&format!(
+        "{BASE}multiRun: {{numRuns: 3, confidenceLevel: 0.9, iterationOrder: independent}}\n"
+    ));
+    let snake = plan(&format!(
+        "{BASE}multi_run: {{num_runs: 3, confidence_level: 0.9, iteration_order: independent}}\n"
+    ));
     assert_eq!(camel.trials.len(), snake.trials.len());
     assert_eq!(camel.order, snake.order);
 }

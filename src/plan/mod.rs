@@ -195,7 +195,7 @@ fn drafts(
     for (name, raw) in &sweep.parameters {
         match values::expand(raw) {
             Ok(vals) => params.push((name.clone(), paths::canonical_path(name), vals)),
-            Err(e) => errors.push(loaded.error_at(&format!("sweep.parameters.{name}"), e)),
+            Err(e) => errors.push(parameter_error(loaded, name, None, e)),
         }
     }
     let canonical: Vec<String> = params.iter().map(|p| p.1.clone()).collect();
@@ -344,14 +344,11 @@ fn resolve_cell(
     }
     let mut errors = Vec::new();
     for (written, path, value) in &draft.assignments {
-        let at = match &draft.overlay {
-            Some((i, _)) => format!("sweep.runs[{i}].values.{written}"),
-            None => format!("sweep.parameters.{written}"),
-        };
+        let scenario = draft.overlay.as_ref().map(|(i, _)| *i);
         if let Some(var) = path.strip_prefix("variables.") {
             variables.insert(var.to_string(), value.clone());
         } else if let Err(e) = paths::set(&mut benchmark, path, value.clone()) {
-            errors.push(loaded.error_at(&at, e));
+            errors.push(parameter_error(loaded, written, scenario, e));
         }
     }
     if let Err(e) = paths::substitute_variables(&mut benchmark, &variables) {
@@ -361,8 +358,30 @@ fn resolve_cell(
         return Err(errors);
     }
     let mut spec: BenchmarkSpec = serde_path_to_error::deserialize(benchmark).map_err(|e| {
-        let path = format!("benchmark.{}", e.path());
-        vec![loaded.error_at(&path, format!("{}{cell_name}", e.into_inner()))]
+        let inner_path = e.path().to_string();
+        let message = format!("{}{cell_name}", e.into_inner());
+        // A problem under a key a sweep value set is that sweep parameter's problem.
+        let leaf = inner_path
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .split('[')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let culprit = draft
+            .assignments
+            .iter()
+            .find(|(_, path, _)| paths::leaf(path) == leaf || inner_path.ends_with(path.as_str()));
+        match culprit {
+            Some((written, _, _)) => vec![parameter_error(
+                loaded,
+                written,
+                draft.overlay.as_ref().map(|(i, _)| *i),
+                message,
+            )],
+            None => vec![loaded.error_at(&format!("benchmark.{inner_path}"), message)],
+        }
     })?;
     if seed.is_some() {
         spec.random_seed = seed;
@@ -379,6 +398,38 @@ fn resolve_cell(
             .collect::<Vec<_>>()
     })?;
     Ok(spec)
+}
+
+/// An error about a sweep parameter (its name may contain dots, so it is addressed as one key).
+fn parameter_error(
+    loaded: &LoadedExperiment,
+    name: &str,
+    scenario: Option<usize>,
+    message: impl Into<String>,
+) -> SpecError {
+    let key = crate::spec::yaml::escape_token(name);
+    match scenario {
+        Some(i) => loaded.error_at_pointer(
+            &format!("/sweep/runs/{i}/values/{key}"),
+            &format!("sweep.runs[{i}].values.{name}"),
+            message,
+        ),
+        None => loaded.error_at_pointer(
+            &format!("/sweep/parameters/{key}"),
+            &format!("sweep.parameters.{name}"),
+            message,
+        ),
+    }
+}
+
+/// Drops repeats of one problem reported by several cells (keeping the first cell's wording).
+fn dedupe(errors: Vec<SpecError>) -> Vec<SpecError> {
+    let strip = |m: &str| m.split(" (cell ").next().unwrap_or(m).to_string();
+    let mut seen = std::collections::HashSet::new();
+    errors
+        .into_iter()
+        .filter(|e| seen.insert((e.path.clone(), strip(&e.message))))
+        .collect()
 }
 
 fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
@@ -504,8 +555,7 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         }
     }
     if !errors.is_empty() {
-        errors.dedup();
-        return Err(errors);
+        return Err(dedupe(errors));
     }
     let swept = exp.sweep.is_some();
     let base_dir = exp.benchmark.artifacts.dir.clone();

@@ -121,7 +121,9 @@ pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String
 /// `endpoint.urls`, a single dataset or phase becomes a one-element list, datasets are named
 /// (`main`) and phases get their name (`profiling`) and kind.
 pub fn canonical_structure(benchmark: &mut Value) {
-    let Value::Object(map) = benchmark else { return };
+    let Value::Object(map) = benchmark else {
+        return;
+    };
     for (alias, canonical) in [("model", "models"), ("dataset", "datasets")] {
         if let Some(v) = map.remove(alias) {
             map.insert(canonical.into(), v);
@@ -146,11 +148,17 @@ pub fn canonical_structure(benchmark: &mut Value) {
     }
     if let Some(Value::Array(phases)) = map.get_mut("phases") {
         for p in phases.iter_mut().filter_map(Value::as_object_mut) {
-            let name = p.entry("name").or_insert_with(|| Value::from("profiling")).clone();
+            let name = p
+                .entry("name")
+                .or_insert_with(|| Value::from("profiling"))
+                .clone();
             if !p.contains_key("kind") {
                 let excluded = p.get("exclude_from_results").and_then(Value::as_bool);
                 let warmup = excluded == Some(true) || (excluded.is_none() && name == "warmup");
-                p.insert("kind".into(), Value::from(if warmup { "warmup" } else { "profiling" }));
+                p.insert(
+                    "kind".into(),
+                    Value::from(if warmup { "warmup" } else { "profiling" }),
+                );
             }
         }
     }

@@ -138,13 +138,56 @@ fn load_nemo(file: &Path, doc: YamlDoc) -> Result<LoadedExperiment, Vec<SpecErro
 impl LoadedExperiment {
     /// An error at a dotted key path (`benchmark.phases[0].rate`).
     pub fn error_at(&self, path: &str, message: impl Into<String>) -> SpecError {
+        self.error_at_pointer(&dotted_to_pointer(path), path, message)
+    }
+
+    /// An error at a JSON pointer, shown with `path` (for keys that contain dots themselves).
+    pub fn error_at_pointer(
+        &self,
+        pointer: &str,
+        path: &str,
+        message: impl Into<String>,
+    ) -> SpecError {
         SpecError {
             file: self.file.clone(),
-            pos: self.doc.position(&dotted_to_pointer(path)),
+            pos: position_as_written(&self.doc, pointer),
             path: path.to_string(),
             message: message.into(),
         }
     }
+}
+
+/// The position of a canonical pointer in the file as written, which may use shorthands:
+/// `url`/`model`/`dataset` for `urls`/`models`/`datasets`, or one object for a one-element list.
+fn position_as_written(doc: &YamlDoc, pointer: &str) -> Pos {
+    let mut candidates = vec![pointer.to_string()];
+    for (canonical, alias) in [
+        ("/urls", "/url"),
+        ("/models", "/model"),
+        ("/datasets", "/dataset"),
+    ] {
+        let more: Vec<String> = candidates
+            .iter()
+            .filter(|c| c.contains(canonical))
+            .map(|c| c.replacen(canonical, alias, 1))
+            .collect();
+        candidates.extend(more);
+    }
+    for list in ["/phases/0", "/dataset/0", "/datasets/0", "/url/0"] {
+        let more: Vec<String> = candidates
+            .iter()
+            .filter(|c| c.contains(list))
+            .map(|c| c.replacen(list, &list[..list.len() - 2], 1))
+            .collect();
+        candidates.extend(more);
+    }
+    // The longest candidate that was written wins; otherwise the nearest written ancestor.
+    candidates
+        .iter()
+        .filter_map(|c| doc.positions.get(c).map(|p| (c.len(), *p)))
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| doc.position(pointer))
 }
 
 /// `/benchmark/phases/0/rate` → `benchmark.phases[0].rate`.
@@ -255,14 +298,21 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
     crate::plan::paths::canonical_structure(&mut benchmark_raw);
     // The typed experiment sees the benchmark with its base variables substituted; templates the
     // base variables do not resolve are left for the sweep cells (and checked there).
-    if let (Some(vars), Some(bench)) = (value.get("variables").and_then(|v| v.as_object()).cloned(), value.get_mut("benchmark")) {
+    if let (Some(vars), Some(bench)) = (
+        value.get("variables").and_then(|v| v.as_object()).cloned(),
+        value.get_mut("benchmark"),
+    ) {
         let _ = crate::plan::paths::substitute_variables(bench, &vars);
     }
     let experiment: Experiment = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let message = e.into_inner().to_string();
-        vec![err(doc.position(&dotted_to_pointer(&path)), &path, message)]
+        vec![err(
+            position_as_written(&doc, &dotted_to_pointer(&path)),
+            &path,
+            message,
+        )]
     })?;
     Ok(LoadedExperiment {
         file: file.to_path_buf(),

@@ -37,7 +37,11 @@ pub struct BenchmarkSpec {
     /// The server and API to call.
     pub endpoint: EndpointSpec,
     /// The prompts to send (exactly one dataset today); `dataset:` with one entry also works.
-    #[serde(alias = "dataset", deserialize_with = "one_or_many", default = "default_datasets")]
+    #[serde(
+        alias = "dataset",
+        deserialize_with = "one_or_many",
+        default = "default_datasets"
+    )]
     #[schemars(with = "OneOrMany<DatasetSpec>")]
     pub datasets: Vec<DatasetSpec>,
     /// Ordered phases (one phase or a list); warmup phases run first and are excluded from results.
@@ -251,7 +255,10 @@ fn default_datasets() -> Vec<DatasetSpec> {
         name: default_dataset_name(),
         dataset_type: DatasetType::Synthetic,
         entries: default_entries(),
-        prompts: PromptsSpec { isl: TokenDistribution::fixed(550.0), osl: None },
+        prompts: PromptsSpec {
+            isl: TokenDistribution::fixed(550.0),
+            osl: None,
+        },
     }]
 }
 

@@ -123,9 +123,22 @@ fn add_aliases(schema: &mut Value) {
     }
 }
 
+/// What a duration string must look like: a number, optionally with ms, s, m or h.
+pub const DURATION_PATTERN: &str = r"^\s*[0-9]+(\.[0-9]+)?\s*(ms|s|m|h)?\s*$";
+
+/// Constrains the string form of durations (schemars cannot put a pattern on an enum variant).
+fn add_duration_pattern(schema: &mut Value) {
+    if let Some(Value::Array(variants)) = schema.pointer_mut("/$defs/DurationForm/anyOf") {
+        for v in variants.iter_mut().filter(|v| v["type"] == "string") {
+            v["pattern"] = Value::from(DURATION_PATTERN);
+        }
+    }
+}
+
 /// The experiment schema as JSON.
 pub fn experiment_schema() -> Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(Experiment)).unwrap_or(Value::Null);
+    add_duration_pattern(&mut schema);
     add_aliases(&mut schema);
     add_camel_case(&mut schema);
     if let Value::Object(map) = &mut schema {
@@ -220,6 +233,11 @@ fn collect(error: &boon::ValidationError<'_, '_>, schema: &Value, out: &mut Vec<
             }
             return;
         }
+        boon::ErrorKind::Pattern { got, .. } if error.schema_url.contains("DurationForm") => {
+            format!(
+                "'{got}' is not a duration: write seconds (90) or a number with ms, s, m or h (\"90s\", \"5m\", \"2h\")"
+            )
+        }
         boon::ErrorKind::Required { want } => {
             format!(
                 "missing required key{} {}",
@@ -287,7 +305,10 @@ fn tidy(violations: Vec<SchemaViolation>, document: &Value) -> Vec<SchemaViolati
 
 /// Whether a value is a `{{ variable }}` template, which is checked after substitution instead.
 fn is_template(document: &Value, pointer: &str) -> bool {
-    document.pointer(pointer).and_then(Value::as_str).is_some_and(|s| s.contains("{{"))
+    document
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.contains("{{"))
 }
 
 /// Validates a document against the experiment schema, returning every violation.

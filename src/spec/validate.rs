@@ -65,6 +65,9 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
     for (i, url) in endpoint.urls.iter().enumerate() {
         let path = format!("endpoint.urls[{i}]");
         if url.starts_with("mock://") {
+            if let Err(e) = crate::mock::MockConfig::from_mock_url(url) {
+                problems.push(path, e);
+            }
             continue;
         }
         let shown = crate::redact::redact_url(url);
