@@ -8,6 +8,12 @@ use aiperf::run::{Invocation, run_benchmark};
 use clap::Parser;
 
 fn main() {
+    // Like other command-line tools, stop quietly when the reader of stdout goes away
+    // (`aiperf validate f.yaml | head -1`) instead of panicking on a broken pipe.
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     aiperf::logging::init(cli.verbose);
     // reqwest is built without a default TLS provider (avoids a slow C build); install ring's.
