@@ -286,6 +286,40 @@ fn resume_after_a_kill_skips_finished_trials_and_completes_the_aggregates() {
         4
     );
 
+    // The same experiment uninterrupted gives aggregates of the same shape: the same cells, runs
+    // and metric keys (the numbers are measurements, so they differ).
+    let fresh_dir = tmp.path().join("fresh");
+    let fresh_file = write(
+        tmp.path(),
+        "fresh.yaml",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(out_dir.to_str().unwrap(), fresh_dir.to_str().unwrap()),
+    );
+    assert_exit(&run(&fresh_file, &[]), 0);
+    let fresh = json(fresh_dir.join("sweep_aggregate/profile_export_aiperf_sweep.json"));
+    let shape = |doc: &Value| {
+        doc["per_combination_metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["parameters"].to_string(),
+                    c["metrics"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&sweep), shape(&fresh));
+    assert_eq!(sweep["metadata"], fresh["metadata"]);
+    assert_eq!(sweep["failed_runs"], fresh["failed_runs"]);
+
     // A different experiment cannot resume this directory.
     let other = write(
         tmp.path(),
@@ -428,6 +462,10 @@ fn dry_run_lists_trials_and_checks_servers() {
         "{stdout}"
     );
     assert!(stdout.contains("resolved configuration"), "{stdout}");
+    assert!(
+        stdout.contains("phases.profiling.concurrency: 1 -> 2 (sweep)"),
+        "{stdout}"
+    );
     assert!(!out_dir.exists(), "a dry run writes nothing");
 
     let file = write(

@@ -192,3 +192,30 @@ fn snake_case_and_camel_case_keys_are_equivalent() {
     assert_eq!(camel.trials.len(), snake.trials.len());
     assert_eq!(camel.order, snake.order);
 }
+
+#[test]
+fn warmup_and_profiling_shorthand_become_phases() {
+    let p = plan(
+        "
+benchmark:
+  model: m
+  endpoint: {url: 'mock://'}
+  warmup: {type: concurrency, requests: 2}
+  profiling: {type: poisson, rate: 3, requests: 9}
+sweep: {parameters: {phases.warmup.requests: [1, 3]}}
+",
+    );
+    let spec = &p.cells[1].spec;
+    let names: Vec<&str> = spec.phases.iter().map(|ph| ph.name.as_str()).collect();
+    assert_eq!(names, ["warmup", "profiling"]);
+    assert_eq!(spec.phases[0].requests, Some(3));
+    assert_eq!(spec.profiling_phase().rate, Some(3.0));
+    assert_eq!(
+        p.cells[1].overrides,
+        vec![(
+            "phases.warmup.requests".to_string(),
+            Some(json!(2)),
+            json!(3)
+        )]
+    );
+}

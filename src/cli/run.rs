@@ -89,6 +89,7 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
         &RunOptions {
             resume: args.resume.clone(),
             command_line,
+            verbose: verbose > 0,
         },
     )
     .await

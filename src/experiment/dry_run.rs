@@ -51,6 +51,28 @@ async fn probe(url: &str) -> Result<String, String> {
     }
 }
 
+/// A cell's resolved configuration and how the sweep changed the base values (for `-v`).
+pub fn describe_cell(cell: &crate::plan::Cell) -> String {
+    let mut text = format!(
+        "cell {}:",
+        if cell.label.is_empty() {
+            "base"
+        } else {
+            &cell.label
+        }
+    );
+    for (path, base, value) in &cell.overrides {
+        let base = base
+            .as_ref()
+            .map(|b| b.to_string())
+            .unwrap_or_else(|| "(unset)".into());
+        text.push_str(&format!("\n  {path}: {base} -> {value} (sweep)"));
+    }
+    text.push_str("\n  resolved configuration:\n");
+    text.push_str(&serde_json::to_string_pretty(&cell.spec).unwrap_or_default());
+    text
+}
+
 /// Prints the plan and checks the servers. Exit code: success, or server unreachable.
 pub async fn dry_run(plan: &Plan, verbose: bool) -> Result<ExitCode, AppError> {
     println!(
@@ -86,18 +108,7 @@ pub async fn dry_run(plan: &Plan, verbose: bool) -> Result<ExitCode, AppError> {
     }
     if verbose {
         for cell in &plan.cells {
-            println!(
-                "\ncell {} resolved configuration:",
-                if cell.label.is_empty() {
-                    "base"
-                } else {
-                    &cell.label
-                }
-            );
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&cell.spec).unwrap_or_default()
-            );
+            println!("\n{}", describe_cell(cell));
         }
     }
     let bounded: Vec<f64> = plan

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub use dry_run::dry_run;
+pub use dry_run::{describe_cell, dry_run};
 
 /// `experiment_plan.json`: the trials of the experiment, written at start and checked on resume.
 pub const PLAN_JSON: &str = "experiment_plan.json";
@@ -29,6 +29,8 @@ pub const PLAN_JSON: &str = "experiment_plan.json";
 /// Options of `aiperf run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// Print each trial's resolved configuration and sweep overrides before it runs.
+    pub verbose: bool,
     /// Continue the experiment in this directory.
     pub resume: Option<PathBuf>,
     /// The command line, secrets redacted.

@@ -28,6 +28,9 @@ pub struct Cell {
     /// The resolved spec (artifact directory not yet set).
     #[serde(skip)]
     pub spec: BenchmarkSpec,
+    /// What the sweep changed: (path, base value, swept value).
+    #[serde(skip)]
+    pub overrides: Vec<(String, Option<Value>, Value)>,
 }
 
 /// One benchmark run of the plan.
@@ -95,6 +98,7 @@ fn expand_nemo(nemo: &crate::spec::load::NemoLoaded) -> Plan {
             label: run.dir_name.clone(),
             parameters: run.sweep_params.clone(),
             spec: spec.clone(),
+            overrides: Vec::new(),
         })
         .collect();
     let trials = cells
@@ -325,7 +329,7 @@ fn resolve_cell(
     loaded: &LoadedExperiment,
     draft: &CellDraft,
     seed: Option<u64>,
-) -> Result<BenchmarkSpec, Vec<SpecError>> {
+) -> Result<(BenchmarkSpec, Vec<(String, Option<Value>, Value)>), Vec<SpecError>> {
     let exp = &loaded.experiment;
     let cell_name = if draft.label.is_empty() {
         String::new()
@@ -343,7 +347,13 @@ fn resolve_cell(
         paths::deep_merge(&mut benchmark, overlay);
     }
     let mut errors = Vec::new();
+    let mut overrides = Vec::new();
     for (written, path, value) in &draft.assignments {
+        let base = match path.strip_prefix("variables.") {
+            Some(var) => variables.get(var).cloned(),
+            None => paths::get(&benchmark, path),
+        };
+        overrides.push((path.clone(), base, value.clone()));
         let scenario = draft.overlay.as_ref().map(|(i, _)| *i);
         if let Some(var) = path.strip_prefix("variables.") {
             variables.insert(var.to_string(), value.clone());
@@ -397,7 +407,7 @@ fn resolve_cell(
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(spec)
+    Ok((spec, overrides))
 }
 
 /// An error about a sweep parameter (its name may contain dots, so it is addressed as one key).
@@ -531,7 +541,7 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     for (index, draft) in drafts.iter().enumerate() {
         let seed = base_seed.map(|s| s.wrapping_add(index as u64));
         match resolve_cell(loaded, draft, seed) {
-            Ok(spec) => {
+            Ok((spec, overrides)) => {
                 let parameters = match &draft.overlay {
                     Some(_) => {
                         let mut p = Map::new();
@@ -549,6 +559,7 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
                     label: draft.label.clone(),
                     parameters,
                     spec,
+                    overrides,
                 });
             }
             Err(e) => errors.extend(e),

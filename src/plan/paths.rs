@@ -64,6 +64,29 @@ fn find_named<'a>(
     }
 }
 
+/// The value at the dotted `path` of a benchmark JSON, if there is one.
+pub fn get(benchmark: &Value, path: &str) -> Option<Value> {
+    let mut copy = benchmark.clone();
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut node = &mut copy;
+    let mut i = 0;
+    while i < segments.len() {
+        let segment = segments[i];
+        if matches!(segment, "phases" | "datasets")
+            && i + 1 < segments.len()
+            && node.get(segment).is_some_and(Value::is_array)
+        {
+            let list = node.get_mut(segment)?.as_array_mut()?;
+            node = find_named(list, segments[i + 1], segment).ok()?;
+            i += 2;
+            continue;
+        }
+        node = node.get_mut(segment)?;
+        i += 1;
+    }
+    Some(node.clone())
+}
+
 /// Sets `value` at the dotted `path` of a benchmark JSON, creating intermediate objects.
 pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let segments: Vec<&str> = path.split('.').collect();
@@ -133,6 +156,18 @@ pub fn canonical_structure(benchmark: &mut Value) {
         && let Some(v) = endpoint.remove("url")
     {
         endpoint.insert("urls".into(), v);
+    }
+    // `warmup:` / `profiling:` shorthand → phases (warmup first).
+    if !map.contains_key("phases") && (map.contains_key("warmup") || map.contains_key("profiling"))
+    {
+        let mut phases = Vec::new();
+        for name in ["warmup", "profiling"] {
+            if let Some(Value::Object(mut phase)) = map.remove(name) {
+                phase.entry("name").or_insert_with(|| Value::from(name));
+                phases.push(Value::Object(phase));
+            }
+        }
+        map.insert("phases".into(), Value::Array(phases));
     }
     for key in ["datasets", "phases"] {
         if let Some(v) = map.get_mut(key)

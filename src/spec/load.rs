@@ -294,8 +294,10 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
     let mut value = doc.value.clone();
     normalize_keys(&mut value);
     normalize_positions(&mut doc);
-    let mut benchmark_raw = value.get("benchmark").cloned().unwrap_or_default();
-    crate::plan::paths::canonical_structure(&mut benchmark_raw);
+    if let Some(bench) = value.get_mut("benchmark") {
+        crate::plan::paths::canonical_structure(bench);
+    }
+    let benchmark_raw = value.get("benchmark").cloned().unwrap_or_default();
     // The typed experiment sees the benchmark with its base variables substituted; templates the
     // base variables do not resolve are left for the sweep cells (and checked there).
     if let (Some(vars), Some(bench)) = (

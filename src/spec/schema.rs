@@ -135,10 +135,44 @@ fn add_duration_pattern(schema: &mut Value) {
     }
 }
 
+/// AIPerf's phase shorthand: `warmup:` and `profiling:` beside (instead of) `phases:`. The
+/// loader turns them into `phases` before the types see them.
+fn add_phase_shorthand(schema: &mut Value) {
+    let Some(Value::Object(def)) = schema.pointer_mut("/$defs/BenchmarkSpec") else {
+        return;
+    };
+    if let Some(Value::Object(props)) = def.get_mut("properties") {
+        for (name, doc) in [
+            (
+                "warmup",
+                "Shorthand for a phase named warmup (excluded from results).",
+            ),
+            ("profiling", "Shorthand for the measured phase."),
+        ] {
+            props.insert(
+                name.into(),
+                serde_json::json!({"description": doc, "$ref": "#/$defs/PhaseSpec"}),
+            );
+        }
+    }
+    if let Some(Value::Array(required)) = def.get_mut("required") {
+        required.retain(|k| k != "phases");
+    }
+    let rule =
+        serde_json::json!({"anyOf": [{"required": ["phases"]}, {"required": ["profiling"]}]});
+    if let Value::Array(list) = def
+        .entry("allOf")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        list.push(rule);
+    }
+}
+
 /// The experiment schema as JSON.
 pub fn experiment_schema() -> Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(Experiment)).unwrap_or(Value::Null);
     add_duration_pattern(&mut schema);
+    add_phase_shorthand(&mut schema);
     add_aliases(&mut schema);
     add_camel_case(&mut schema);
     if let Value::Object(map) = &mut schema {
