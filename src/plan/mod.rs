@@ -28,10 +28,13 @@ pub struct Cell {
     /// The resolved spec (artifact directory not yet set).
     #[serde(skip)]
     pub spec: BenchmarkSpec,
-    /// What the sweep changed: (path, base value, swept value).
+    /// What the sweep changed.
     #[serde(skip)]
-    pub overrides: Vec<(String, Option<Value>, Value)>,
+    pub overrides: Vec<Override>,
 }
+
+/// One value a sweep set: (dotted path, base value if any, swept value).
+pub type Override = (String, Option<Value>, Value);
 
 /// One benchmark run of the plan.
 #[derive(Debug, Clone, Serialize)]
@@ -329,7 +332,7 @@ fn resolve_cell(
     loaded: &LoadedExperiment,
     draft: &CellDraft,
     seed: Option<u64>,
-) -> Result<(BenchmarkSpec, Vec<(String, Option<Value>, Value)>), Vec<SpecError>> {
+) -> Result<(BenchmarkSpec, Vec<Override>), Vec<SpecError>> {
     let exp = &loaded.experiment;
     let cell_name = if draft.label.is_empty() {
         String::new()
