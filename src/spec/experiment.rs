@@ -133,7 +133,8 @@ pub struct ConvergenceSpec {
     /// Statistic of the metric (`avg`, `p50`, `p90`, `p95`, `p99`, ...).
     #[serde(default = "default_stat")]
     pub stat: String,
-    /// `ci_width`: CI half-width / mean below the threshold; `cv`: std / mean below it.
+    /// `ci_width`: full CI width (2·t·se) / |mean| below the threshold (AIPerf's rule); `cv`:
+    /// std / |mean| below it.
     #[serde(default)]
     pub mode: ConvergenceMode,
     /// Relative threshold in (0, 1), e.g. 0.05.
@@ -155,7 +156,7 @@ fn default_min_runs() -> u32 {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvergenceMode {
-    /// Relative confidence-interval half-width.
+    /// Relative confidence-interval width.
     #[default]
     CiWidth,
     /// Coefficient of variation.
