@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Idle connections kept for an open-loop phase without a concurrency cap.
+const UNCAPPED_POOL_SIZE: u32 = 1024;
+
 /// Records buffered between the load engine and the record processor. Bounded so memory stays
 /// flat: when the processor falls behind, senders wait (and the wait is visible as lower
 /// throughput), instead of records piling up.
@@ -163,10 +166,16 @@ pub async fn run_benchmark(
     export::write_inputs(&dir.join(export::INPUTS_JSON), &dataset)
         .map_err(io_error("write", &dir.join(export::INPUTS_JSON)))?;
 
+    // Keep as many idle connections as requests can be in flight: the concurrency, or for an
+    // uncapped open-loop phase enough that high rates reuse connections instead of reconnecting.
     let max_concurrency = spec
         .phases
         .iter()
-        .map(|p| p.concurrency.unwrap_or(1))
+        .map(|p| match (p.phase_type, p.concurrency) {
+            (_, Some(c)) => c,
+            (PhaseType::Concurrency, None) => 1,
+            (_, None) => UNCAPPED_POOL_SIZE,
+        })
         .max()
         .unwrap_or(1);
     let transport = Transport::new(TransportConfig {
