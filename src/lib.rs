@@ -20,6 +20,7 @@ pub mod mock;
 pub mod plan;
 pub mod redact;
 pub mod run;
+pub mod search;
 pub mod spec;
 pub mod suggest;
 

@@ -34,6 +34,31 @@ fn main() {
                 let spec = profile
                     .to_spec()
                     .map_err(|problems| AppError::config(problems.join("\n")))?;
+                if let Some(sweep) = profile.recipe_sweep() {
+                    let experiment = aiperf::spec::experiment::Experiment {
+                        schema_version: None,
+                        benchmark: spec,
+                        sweep: Some(sweep),
+                        multi_run: Default::default(),
+                        variables: Default::default(),
+                        random_seed: None,
+                    };
+                    let loaded = aiperf::spec::load::LoadedExperiment::from_flags(experiment);
+                    let plan = aiperf::plan::expand(&loaded).map_err(|errors| {
+                        AppError::config(
+                            errors
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        )
+                    })?;
+                    let options = aiperf::experiment::RunOptions {
+                        command_line: redact_command_line(&args),
+                        ..Default::default()
+                    };
+                    return aiperf::experiment::run(&loaded, plan, &options).await;
+                }
                 let invocation = Invocation {
                     command_line: redact_command_line(&args),
                     ..Invocation::default()
@@ -44,10 +69,18 @@ fn main() {
                 aiperf::cli::run::run(&run_args, redact_command_line(&args), cli.verbose).await
             }
             Command::Validate(validate_args) => aiperf::cli::run::validate(&validate_args),
-            Command::Schema => {
-                print!("{}", aiperf::spec::schema::experiment_schema_text());
+            Command::Schema { kind } => {
+                match kind {
+                    aiperf::cli::SchemaKind::Experiment => {
+                        print!("{}", aiperf::spec::schema::experiment_schema_text())
+                    }
+                    aiperf::cli::SchemaKind::Recipe => {
+                        print!("{}", aiperf::search::recipe::schema_text())
+                    }
+                }
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Recipes(command) => aiperf::cli::recipes::run(&command),
             Command::MockServer(args) => {
                 args.config.validate().map_err(AppError::config)?;
                 aiperf::mock::serve_forever(args.config, &args.host, args.port)

@@ -3,6 +3,7 @@
 
 pub mod mock_server;
 pub mod profile;
+pub mod recipes;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -30,8 +31,36 @@ pub enum Command {
     Profile(Box<profile::ProfileArgs>),
     /// Serve the embedded OpenAI-compatible mock server.
     MockServer(mock_server::MockServerArgs),
-    /// Print the JSON Schema of experiment files.
-    Schema,
+    /// Print a JSON Schema: of experiment files (default) or of recipe files.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value = "experiment")]
+        kind: SchemaKind,
+    },
+    /// List and show search recipes.
+    #[command(subcommand)]
+    Recipes(RecipesCommand),
+}
+
+/// The schemas `aiperf schema` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// `schemas/experiment.schema.json`.
+    Experiment,
+    /// `schemas/recipe.schema.json`.
+    Recipe,
+}
+
+/// `aiperf recipes ...`.
+#[derive(Debug, Subcommand)]
+pub enum RecipesCommand {
+    /// List the built-in recipes.
+    List,
+    /// Print a recipe (built-in name or file) as YAML.
+    Show {
+        /// Recipe name or path.
+        name: String,
+    },
 }
 
 fn exit_codes_help() -> String {

@@ -128,6 +128,37 @@ pub struct ProfileArgs {
         help_heading = "Output"
     )]
     pub ui_type: UiType,
+
+    /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
+    #[arg(long, help_heading = "Search")]
+    pub search_recipe: Option<String>,
+    /// Recipe knob bounds: lowest concurrency.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub concurrency_min: Option<f64>,
+    /// Recipe knob bounds: highest concurrency.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub concurrency_max: Option<f64>,
+    /// Recipe knob bounds: number of concurrency values.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub concurrency_steps: Option<u32>,
+    /// Recipe knob bounds: shortest input length.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub isl_min: Option<f64>,
+    /// Recipe knob bounds: longest input length.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub isl_max: Option<f64>,
+    /// Recipe knob bounds: number of input lengths.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub isl_steps: Option<u32>,
+    /// Recipe knob bounds: shortest output length.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub osl_min: Option<f64>,
+    /// Recipe knob bounds: longest output length.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub osl_max: Option<f64>,
+    /// Recipe knob bounds: number of output lengths.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub osl_steps: Option<u32>,
 }
 
 /// `--request-rate-mode` values.
@@ -183,6 +214,44 @@ fn sanitize(name: &str) -> String {
 }
 
 impl ProfileArgs {
+    /// The recipe sweep the search flags describe, if `--search-recipe` is given.
+    pub fn recipe_sweep(&self) -> Option<crate::spec::experiment::SweepSpec> {
+        use crate::spec::experiment::{KnobOverride, SweepSpec, SweepType};
+        let recipe = self.search_recipe.clone()?;
+        let mut knobs = BTreeMap::new();
+        for (name, lo, hi, steps) in [
+            (
+                "concurrency",
+                self.concurrency_min,
+                self.concurrency_max,
+                self.concurrency_steps,
+            ),
+            ("isl", self.isl_min, self.isl_max, self.isl_steps),
+            ("osl", self.osl_min, self.osl_max, self.osl_steps),
+        ] {
+            if lo.is_some() || hi.is_some() || steps.is_some() {
+                knobs.insert(
+                    name.to_string(),
+                    KnobOverride {
+                        lo,
+                        hi,
+                        steps,
+                        values: vec![],
+                    },
+                );
+            }
+        }
+        Some(SweepSpec {
+            sweep_type: SweepType::Grid,
+            parameters: Default::default(),
+            runs: vec![],
+            cooldown_seconds: 0.0,
+            recipe: Some(recipe),
+            sla: BTreeMap::new(),
+            knobs,
+        })
+    }
+
     /// Builds the spec; flag-level problems (malformed values) are returned together.
     pub fn to_spec(&self) -> Result<BenchmarkSpec, Vec<String>> {
         let mut problems = Vec::new();

@@ -116,7 +116,21 @@ pub fn write_all(plan: &Plan, experiment: &Experiment) -> std::io::Result<Vec<Ce
             confidence_level: level,
             num_trials_per_value: plan.num_runs,
         };
-        write_sweep_aggregate(&sweep_aggregate_dir(plan), &input)?;
+        let dir = sweep_aggregate_dir(plan);
+        let doc = write_sweep_aggregate(&dir, &input)?;
+        if let Some(analysis) = plan.recipe.as_ref().and_then(|r| r.analysis.as_ref()) {
+            let names: Vec<String> = plan
+                .sweep_parameters
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
+            let mut result = crate::search::analysis::analyse(analysis, &doc, &names);
+            if let (Value::Object(map), Some(recipe)) = (&mut result, &plan.recipe) {
+                map.insert("recipe".into(), Value::from(recipe.name.clone()));
+            }
+            let path = dir.join(crate::search::analysis::file_name(analysis));
+            crate::export::write_atomic(&path, &crate::export::to_pretty_json(&result))?;
+        }
     }
     Ok(cells)
 }

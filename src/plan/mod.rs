@@ -72,6 +72,9 @@ pub struct Plan {
     /// Set for a NeMo Guardrails batch: per cell, the equivalent `aiperf profile` arguments.
     #[serde(skip)]
     pub nemo: Option<NemoPlan>,
+    /// The search recipe that chose the cells, if any.
+    #[serde(skip)]
+    pub recipe: Option<crate::search::recipe::Recipe>,
 }
 
 /// What a NeMo batch needs beyond the trials: its runner's metadata files.
@@ -131,6 +134,7 @@ fn expand_nemo(nemo: &crate::spec::load::NemoLoaded) -> Plan {
         order: IterationOrder::Repeated,
         cells,
         trials,
+        recipe: None,
         nemo: Some(NemoPlan {
             base_config: nemo.batch.base_config.clone(),
             args: nemo.runs.iter().map(|(r, _)| r.args.clone()).collect(),
@@ -149,6 +153,7 @@ struct CellDraft {
     assignments: Vec<(String, String, Value)>, // (parameter as written, canonical path, value)
     overlay: Option<(usize, Value)>,           // (scenario index, benchmark overlay)
     variables: Map<String, Value>,
+    fixed: Vec<(String, Value)>, // recipe settings applied to every cell (canonical path, value)
 }
 
 fn format_value(v: &Value) -> String {
@@ -194,10 +199,14 @@ fn drafts(
                 assignments: vec![],
                 overlay: None,
                 variables: Map::new(),
+                fixed: vec![],
             }],
             vec![],
         );
     };
+    if let Some(name) = &sweep.recipe {
+        return recipe_drafts(loaded, name, sweep, errors);
+    }
     let mut params: Vec<(String, String, Vec<Value>)> = Vec::new();
     for (name, raw) in &sweep.parameters {
         match values::expand(raw) {
@@ -224,6 +233,7 @@ fn drafts(
             .collect(),
         overlay: None,
         variables: Map::new(),
+        fixed: vec![],
     };
     let mut listing = listing;
     if sweep.sweep_type == SweepType::Scenarios {
@@ -319,12 +329,193 @@ fn drafts(
                         assignments: run.values.iter().map(|(k, v)| (k.clone(), paths::canonical_path(k), v.clone())).collect(),
                         overlay: Some((i, overlay)),
                         variables: run.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                        fixed: vec![],
                     }
                 })
                 .collect()
         }
     };
     (cells, listing)
+}
+
+/// The cells of a grid-planned recipe: the Cartesian product of its knobs' values (paired knobs
+/// move together), with the experiment's bound overrides applied.
+fn recipe_drafts(
+    loaded: &LoadedExperiment,
+    name: &str,
+    sweep: &crate::spec::experiment::SweepSpec,
+    errors: &mut Vec<SpecError>,
+) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
+    use crate::search::recipe;
+    let recipe = match recipe::load(name) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(loaded.error_at("sweep.recipe", e));
+            return (vec![], vec![]);
+        }
+    };
+    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
+        errors.push(loaded.error_at(
+            "sweep.recipe",
+            "a recipe chooses the cells itself: remove `parameters` and `runs`",
+        ));
+    }
+    for (param, p) in &recipe.sla_parameters {
+        if p.required && !sweep.sla.contains_key(param) {
+            errors.push(loaded.error_at(
+                "sweep.sla",
+                format!(
+                    "recipe '{}' needs sla.{param} ({})",
+                    recipe.name, p.description
+                ),
+            ));
+        }
+    }
+    for key in sweep.sla.keys() {
+        if !recipe.sla_parameters.contains_key(key) {
+            let known: Vec<&str> = recipe.sla_parameters.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            errors.push(loaded.error_at(
+                &format!("sweep.sla.{key}"),
+                format!(
+                    "recipe '{}' takes no SLA value '{key}' (it takes: {known})",
+                    recipe.name
+                ),
+            ));
+        }
+    }
+    // Each knob becomes a list of alternatives, each alternative one value per path.
+    let mut dims: Vec<(Vec<String>, Vec<Vec<Value>>)> = Vec::new();
+    let mut used_overrides = std::collections::HashSet::new();
+    for knob in &recipe.knobs {
+        let mut knob = knob.clone();
+        let knob_paths: Vec<String> = match &knob.path {
+            Some(p) => vec![paths::canonical_path(p)],
+            None => knob
+                .paths
+                .iter()
+                .map(|p| paths::canonical_path(p))
+                .collect(),
+        };
+        for (key, o) in &sweep.knobs {
+            if knob_paths
+                .iter()
+                .any(|p| *p == paths::canonical_path(key) || paths::leaf(p) == key)
+            {
+                used_overrides.insert(key.clone());
+                knob.lo = o.lo.or(knob.lo);
+                knob.hi = o.hi.or(knob.hi);
+                knob.steps = o.steps.or(knob.steps);
+                if !o.values.is_empty() {
+                    knob.values = o.values.clone();
+                }
+            }
+        }
+        if let Err(problems) = recipe::validate(&recipe::Recipe {
+            knobs: vec![knob.clone()],
+            ..recipe.clone()
+        }) {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|p| loaded.error_at("sweep.knobs", p)),
+            );
+            continue;
+        }
+        let alternatives: Vec<Vec<Value>> = recipe::grid_values(&knob)
+            .into_iter()
+            .map(|v| {
+                if knob_paths.len() > 1 {
+                    v.as_array().cloned().unwrap_or_default()
+                } else {
+                    vec![v]
+                }
+            })
+            .collect();
+        if alternatives.iter().any(|a| a.len() != knob_paths.len()) {
+            errors.push(loaded.error_at(
+                "sweep.knobs",
+                format!(
+                    "values of the paired knob {} need one entry per path",
+                    knob_paths.join(", ")
+                ),
+            ));
+            continue;
+        }
+        dims.push((knob_paths, alternatives));
+    }
+    for key in sweep.knobs.keys().filter(|k| !used_overrides.contains(*k)) {
+        let leaves: Vec<String> = dims
+            .iter()
+            .flat_map(|d| d.0.iter().map(|p| paths::leaf(p).to_string()))
+            .collect();
+        errors.push(loaded.error_at(
+            &format!("sweep.knobs.{key}"),
+            format!(
+                "recipe '{}' has no knob '{key}' (knobs: {})",
+                recipe.name,
+                leaves.join(", ")
+            ),
+        ));
+    }
+    let all_paths: Vec<String> = dims.iter().flat_map(|d| d.0.clone()).collect();
+    let shorts = short_names(&all_paths);
+    let mut listing: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut column = 0;
+    for (knob_paths, alternatives) in &dims {
+        for k in 0..knob_paths.len() {
+            let mut values: Vec<Value> = Vec::new();
+            for a in alternatives {
+                if !values.contains(&a[k]) {
+                    values.push(a[k].clone());
+                }
+            }
+            listing.push((shorts[column].clone(), values));
+            column += 1;
+        }
+    }
+    let mut combos: Vec<Vec<(String, Value)>> = vec![vec![]];
+    for (knob_paths, alternatives) in &dims {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                alternatives.iter().map(move |alt| {
+                    let mut n = c.clone();
+                    n.extend(knob_paths.iter().cloned().zip(alt.iter().cloned()));
+                    n
+                })
+            })
+            .collect();
+    }
+    let fixed: Vec<(String, Value)> = recipe
+        .fixed
+        .iter()
+        .map(|(k, v)| (paths::canonical_path(k), v.clone()))
+        .collect();
+    let short_of =
+        |p: &str| shorts[all_paths.iter().position(|q| q == p).unwrap_or(0)].replace('.', "_");
+    let drafts = combos
+        .into_iter()
+        .map(|combo| CellDraft {
+            label: combo
+                .iter()
+                .map(|(p, v)| format!("{}_{}", short_of(p), format_value(v)))
+                .collect::<Vec<_>>()
+                .join("__"),
+            assignments: combo
+                .into_iter()
+                .map(|(p, v)| (paths::leaf(&p).to_string(), p, v))
+                .collect(),
+            overlay: None,
+            variables: Map::new(),
+            fixed: fixed.clone(),
+        })
+        .collect();
+    (drafts, listing)
 }
 
 /// Resolves one cell's spec, or reports what is wrong with it.
@@ -348,6 +539,14 @@ fn resolve_cell(
     variables.extend(draft.variables.clone());
     if let Some((_, overlay)) = &draft.overlay {
         paths::deep_merge(&mut benchmark, overlay);
+    }
+    for (path, value) in &draft.fixed {
+        if let Err(e) = paths::set(&mut benchmark, path, value.clone()) {
+            return Err(vec![loaded.error_at(
+                "sweep.recipe",
+                format!("the recipe's fixed setting {path}: {e}"),
+            )]);
+        }
     }
     let mut errors = Vec::new();
     let mut overrides = Vec::new();
@@ -571,6 +770,20 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     if !errors.is_empty() {
         return Err(dedupe(errors));
     }
+    let recipe = exp
+        .sweep
+        .as_ref()
+        .and_then(|s| s.recipe.as_deref())
+        .and_then(|n| crate::search::recipe::load(n).ok());
+    if let Some(r) = &recipe
+        && r.require_streaming
+        && cells.iter().any(|c| !c.spec.endpoint.streaming)
+    {
+        return Err(vec![loaded.error_at(
+            "benchmark.endpoint.streaming",
+            format!("recipe '{}' measures TTFT or ITL, which need streamed responses: set endpoint.streaming: true", r.name),
+        )]);
+    }
     let swept = exp.sweep.is_some();
     let base_dir = exp.benchmark.artifacts.dir.clone();
     let num_runs = exp.multi_run.num_runs.max(1);
@@ -619,5 +832,6 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         cells,
         trials,
         nemo: None,
+        recipe,
     })
 }

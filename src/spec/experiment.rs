@@ -111,6 +111,35 @@ pub struct SweepSpec {
     #[serde(default, deserialize_with = "super::forms::seconds")]
     #[schemars(with = "super::forms::DurationForm")]
     pub cooldown_seconds: f64,
+    /// A search recipe (built-in name or file path) that chooses the cells instead of
+    /// `parameters`/`runs` (see `aiperf recipes list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
+    /// The recipe's SLA values, e.g. `{ttft_p95_ms: 200}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sla: BTreeMap<String, f64>,
+    /// Overrides of the recipe's knob bounds, by knob path or its last segment
+    /// (`concurrency: {lo: 1, hi: 64, steps: 7}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knobs: BTreeMap<String, KnobOverride>,
+}
+
+/// New bounds or values for a recipe knob.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KnobOverride {
+    /// Lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lo: Option<f64>,
+    /// Upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hi: Option<f64>,
+    /// Number of grid values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u32>,
+    /// Explicit values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Value>,
 }
 
 /// The order repetitions and cells run in.

@@ -190,6 +190,27 @@ fn position_as_written(doc: &YamlDoc, pointer: &str) -> Pos {
         .unwrap_or_else(|| doc.position(pointer))
 }
 
+impl LoadedExperiment {
+    /// An experiment built from `aiperf profile` flags (no file, so errors carry no position).
+    pub fn from_flags(experiment: Experiment) -> Self {
+        let mut benchmark_raw = serde_json::to_value(&experiment.benchmark).unwrap_or_default();
+        // The canonical form serializes secrets redacted; the raw form needs the real values.
+        if let Some(key) = &experiment.benchmark.endpoint.api_key {
+            benchmark_raw["endpoint"]["api_key"] = serde_json::Value::from(key.expose());
+        }
+        for (name, value) in &experiment.benchmark.endpoint.headers {
+            benchmark_raw["endpoint"]["headers"][name] = serde_json::Value::from(value.expose());
+        }
+        LoadedExperiment {
+            file: PathBuf::from("command line"),
+            experiment,
+            doc: YamlDoc::default(),
+            nemo: None,
+            benchmark_raw,
+        }
+    }
+}
+
 /// `/benchmark/phases/0/rate` → `benchmark.phases[0].rate`.
 pub fn pointer_to_dotted(pointer: &str) -> String {
     let mut out = String::new();

@@ -1,0 +1,5 @@
+//! Search recipes and their analyses: declarative recipes (`recipe`), compiled into the trials
+//! of an experiment, and the post-run analyses they write (`analysis`).
+
+pub mod analysis;
+pub mod recipe;

@@ -1,0 +1,468 @@
+//! Search recipes: declarative YAML files naming the knobs searched, the objective, SLA
+//! constraints, the planner, its budget and the analysis written afterwards. Built-ins live in
+//! `recipes/` and are embedded in the binary; a user can point at a file of their own.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A recipe.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "aiperf search recipe")]
+pub struct Recipe {
+    /// Name (`concurrency-ramp`); built-ins are addressed by it.
+    pub name: String,
+    /// What question the recipe answers, in one or two sentences.
+    pub description: String,
+    /// SLA values the user supplies (`sla: {ttft_p95_ms: 200}`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sla_parameters: BTreeMap<String, SlaParameter>,
+    /// The dimensions searched; a grid planner takes their Cartesian product.
+    pub knobs: Vec<Knob>,
+    /// Settings fixed for every trial, by dotted path (e.g. `concurrency: 1`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fixed: BTreeMap<String, Value>,
+    /// The metric optimised, for searches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+    /// Constraints every acceptable point meets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
+    /// How points are chosen.
+    pub planner: PlannerSpec,
+    /// The analysis written after the trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSpec>,
+    /// Whether plots are drawn by default after the run.
+    #[serde(default)]
+    pub auto_plot: bool,
+    /// Whether the recipe needs streamed responses (it uses TTFT or ITL).
+    #[serde(default)]
+    pub require_streaming: bool,
+}
+
+/// An SLA value the user supplies.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlaParameter {
+    /// What it is, with its unit.
+    pub description: String,
+    /// Whether the recipe cannot run without it.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// Integer or real values.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KnobKind {
+    /// Whole numbers (concurrency, token counts).
+    #[default]
+    Int,
+    /// Real numbers (rates).
+    Real,
+}
+
+/// Spacing of the values between the bounds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KnobScale {
+    /// Even steps.
+    Linear,
+    /// Even steps of the logarithm (needs lo > 0).
+    #[default]
+    Log,
+}
+
+/// One dimension: a dotted path with bounds, or explicit values (several paths move together
+/// when `paths` is given, each value being a list with one entry per path).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Knob {
+    /// Dotted path under `benchmark` (bare names allowed: `concurrency`, `isl`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Several paths set together (paired values), instead of `path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lo: Option<f64>,
+    /// Upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hi: Option<f64>,
+    /// Integer or real.
+    #[serde(default)]
+    pub kind: KnobKind,
+    /// Linear or log spacing.
+    #[serde(default)]
+    pub scale: KnobScale,
+    /// For a grid: how many values between the bounds (both bounds included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u32>,
+    /// Explicit values instead of bounds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Value>,
+}
+
+/// Maximise or minimise.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Larger is better.
+    Maximize,
+    /// Smaller is better.
+    Minimize,
+}
+
+/// The metric a search optimises.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    /// Metric tag.
+    pub metric: String,
+    /// Statistic (`avg`, `p50`, `p95`, `p99`, ...).
+    #[serde(default = "default_avg")]
+    pub stat: String,
+    /// Which way is better.
+    pub direction: Direction,
+}
+
+fn default_avg() -> String {
+    "avg".into()
+}
+
+/// Comparison of a constraint.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintOp {
+    /// Observed < threshold.
+    Lt,
+    /// Observed <= threshold.
+    Le,
+    /// Observed > threshold.
+    Gt,
+    /// Observed >= threshold.
+    Ge,
+}
+
+/// A threshold: a number, or the name of an SLA parameter (`{sla: ttft_p95_ms}`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// A fixed value.
+    Value(f64),
+    /// The user's SLA value of this name.
+    Sla {
+        /// SLA parameter name.
+        sla: String,
+    },
+}
+
+/// A constraint on a metric statistic.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Constraint {
+    /// Metric tag.
+    pub metric: String,
+    /// Statistic.
+    #[serde(default = "default_p95")]
+    pub stat: String,
+    /// Comparison.
+    pub op: ConstraintOp,
+    /// Threshold.
+    pub threshold: Threshold,
+}
+
+fn default_p95() -> String {
+    "p95".into()
+}
+
+/// How points are chosen.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PlannerSpec {
+    /// Every combination of the knobs' values.
+    Grid,
+}
+
+/// The analysis written after the trials (into the sweep aggregate directory).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AnalysisSpec {
+    /// `degradation_knee.json`: the first knob value whose metric exceeds the baseline (the first
+    /// point) by more than `threshold_pct`.
+    DegradationKnee {
+        /// Metric tag.
+        metric: String,
+        /// Statistic.
+        stat: String,
+        /// Relative degradation that marks the knee (0.2 = 20%).
+        threshold_pct: f64,
+    },
+    /// `prefill_curve.json`: TTFT against input length, fitted linearly (quadratic if the line fits
+    /// poorly).
+    PrefillCurve {
+        /// Metric tag (TTFT).
+        metric: String,
+        /// Statistic.
+        stat: String,
+        /// Below this r² the linear fit is replaced by a quadratic one when it fits better.
+        r_squared_floor: f64,
+    },
+    /// `decode_itl_surface.json`: ITL over a concurrency × output-length grid.
+    DecodeItlSurface {
+        /// Metric tag (ITL).
+        metric: String,
+        /// Statistic.
+        stat: String,
+    },
+    /// `pareto_sweep.json`: each cell's latency (x, lower is better) and throughput (y, higher is
+    /// better), with the Pareto-optimal cells marked.
+    ParetoSweep {
+        /// x metric tag.
+        x_metric: String,
+        /// x statistic.
+        x_stat: String,
+        /// y metric tag.
+        y_metric: String,
+        /// y statistic.
+        y_stat: String,
+    },
+}
+
+/// The built-in recipes, embedded from `recipes/`.
+pub const BUILT_INS: &[(&str, &str)] = &[
+    (
+        "concurrency-ramp",
+        include_str!("../../recipes/concurrency-ramp.yaml"),
+    ),
+    (
+        "prefill-ttft-curve",
+        include_str!("../../recipes/prefill-ttft-curve.yaml"),
+    ),
+    (
+        "decode-itl-curve",
+        include_str!("../../recipes/decode-itl-curve.yaml"),
+    ),
+    (
+        "pareto-sweep",
+        include_str!("../../recipes/pareto-sweep.yaml"),
+    ),
+];
+
+/// Parses a recipe text (YAML), checking it against the recipe schema first.
+pub fn parse(text: &str, origin: &str) -> Result<Recipe, String> {
+    let doc = crate::spec::yaml::parse(text)
+        .map_err(|(pos, m)| format!("{origin}:{}:{}: invalid YAML: {m}", pos.line, pos.col))?;
+    let recipe: Recipe = serde_path_to_error::deserialize(doc.value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let pos = doc.position(&crate::spec::load::dotted_to_pointer(&path));
+        format!(
+            "{origin}:{}:{}: {path}: {}",
+            pos.line,
+            pos.col,
+            e.into_inner()
+        )
+    })?;
+    validate(&recipe).map_err(|problems| {
+        problems
+            .iter()
+            .map(|p| format!("{origin}: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(recipe)
+}
+
+/// Checks a recipe's internal consistency.
+pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    if recipe.knobs.is_empty() {
+        problems.push("a recipe needs at least one knob".to_string());
+    }
+    for (i, knob) in recipe.knobs.iter().enumerate() {
+        let has_path = knob.path.is_some() == knob.paths.is_empty();
+        if !has_path {
+            problems.push(format!(
+                "knobs[{i}]: give exactly one of `path` and `paths`"
+            ));
+        }
+        if !knob.paths.is_empty() && knob.values.is_empty() {
+            problems.push(format!("knobs[{i}]: paired `paths` need explicit `values`"));
+        }
+        if knob.values.is_empty() {
+            match (knob.lo, knob.hi) {
+                (Some(lo), Some(hi))
+                    if lo <= hi && (knob.scale == KnobScale::Linear || lo > 0.0) => {}
+                (Some(lo), Some(hi)) => problems.push(format!(
+                    "knobs[{i}]: bounds [{lo}, {hi}] are invalid for a {:?} scale",
+                    knob.scale
+                )),
+                _ => problems.push(format!("knobs[{i}]: give `lo` and `hi`, or `values`")),
+            }
+        }
+    }
+    for c in &recipe.constraints {
+        if let Threshold::Sla { sla } = &c.threshold
+            && !recipe.sla_parameters.contains_key(sla)
+        {
+            problems.push(format!("constraint on {} uses SLA parameter '{sla}', which `sla_parameters` does not declare", c.metric));
+        }
+    }
+    let tags = [recipe.objective.as_ref().map(|o| o.metric.as_str())]
+        .into_iter()
+        .flatten()
+        .chain(recipe.constraints.iter().map(|c| c.metric.as_str()));
+    for tag in tags {
+        if crate::metrics::MetricId::from_tag(tag).is_none() {
+            problems.push(format!("unknown metric '{tag}'"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Loads a built-in recipe by name, or a recipe file by path.
+pub fn load(name_or_path: &str) -> Result<Recipe, String> {
+    if let Some((_, text)) = BUILT_INS.iter().find(|(n, _)| *n == name_or_path) {
+        return parse(text, &format!("recipes/{name_or_path}.yaml"));
+    }
+    let path = Path::new(name_or_path);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return parse(&text, &path.display().to_string());
+    }
+    let hint = crate::suggest::closest(name_or_path, BUILT_INS.iter().map(|(n, _)| *n))
+        .map(|s| format!(" (did you mean '{s}'?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "no recipe named '{name_or_path}'{hint}; built-ins: {} (or give a recipe file path)",
+        BUILT_INS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The recipe schema as committed in `schemas/recipe.schema.json`.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&schemars::schema_for!(Recipe)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Values of a knob for a grid: explicit values, or `steps` values between the bounds (both
+/// included; log spacing rounds to integers for int knobs, duplicates removed).
+pub fn grid_values(knob: &Knob) -> Vec<Value> {
+    if !knob.values.is_empty() {
+        return knob.values.clone();
+    }
+    let (lo, hi) = (knob.lo.unwrap_or(1.0), knob.hi.unwrap_or(1.0));
+    let steps = knob.steps.unwrap_or(8).max(2) as usize;
+    let mut out: Vec<f64> = (0..steps)
+        .map(|i| {
+            let t = i as f64 / (steps - 1) as f64;
+            match knob.scale {
+                KnobScale::Log => (lo.ln() + t * (hi.ln() - lo.ln())).exp(),
+                KnobScale::Linear => lo + t * (hi - lo),
+            }
+        })
+        .map(|v| {
+            if knob.kind == KnobKind::Int {
+                v.round()
+            } else {
+                v
+            }
+        })
+        .collect();
+    out[0] = lo;
+    out[steps - 1] = hi;
+    out.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    out.into_iter()
+        .map(|v| {
+            if knob.kind == KnobKind::Int {
+                Value::from(v as i64)
+            } else {
+                serde_json::Number::from_f64(v)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_built_in_parses_and_validates() {
+        for (name, _) in BUILT_INS {
+            let r = load(name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(&r.name, name);
+        }
+    }
+
+    #[test]
+    fn log_grids_match_aiperfs_steps() {
+        let knob = |lo: f64, hi: f64, steps: u32| Knob {
+            path: Some("concurrency".into()),
+            paths: vec![],
+            lo: Some(lo),
+            hi: Some(hi),
+            kind: KnobKind::Int,
+            scale: KnobScale::Log,
+            steps: Some(steps),
+            values: vec![],
+        };
+        let ints = |k: Knob| {
+            grid_values(&k)
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ints(knob(1.0, 1000.0, 8)),
+            [1, 3, 7, 19, 52, 139, 373, 1000]
+        );
+        assert_eq!(
+            ints(knob(256.0, 32768.0, 8)),
+            [256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+        );
+        assert_eq!(ints(knob(1.0, 200.0, 6)), [1, 3, 8, 24, 69, 200]);
+        assert_eq!(ints(knob(64.0, 1024.0, 4)), [64, 161, 406, 1024]);
+        let mut k = knob(0.0, 1.0, 3);
+        k.kind = KnobKind::Real;
+        k.scale = KnobScale::Linear;
+        assert_eq!(grid_values(&k), vec![json!(0.0), json!(0.5), json!(1.0)]);
+    }
+
+    #[test]
+    fn committed_schema_is_fresh() {
+        let committed = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/recipe.schema.json"
+        ))
+        .unwrap_or_default();
+        assert!(
+            committed == schema_text(),
+            "schemas/recipe.schema.json is stale: regenerate it with `cargo run -- schema recipe > schemas/recipe.schema.json`"
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        let err = load("concurrency-rmap").unwrap_err();
+        assert!(err.contains("did you mean 'concurrency-ramp'"), "{err}");
+    }
+}
