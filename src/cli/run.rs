@@ -49,6 +49,24 @@ pub fn load_and_expand(file: &Path) -> Result<(LoadedExperiment, Plan), AppError
 
 /// Prints a summary of the expanded plan.
 fn print_summary(plan: &Plan) {
+    if let Some(a) = &plan.adaptive {
+        println!(
+            "adaptive search '{}' over {} in [{}, {}] (at most {} points, {} run(s) each), SLA {}",
+            a.recipe.name,
+            a.path,
+            a.settings.lo,
+            a.settings.hi,
+            a.settings.max_points,
+            plan.num_runs,
+            a.slas
+                .iter()
+                .map(|s| s.describe())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        println!("results in {}", plan.base_dir.display());
+        return;
+    }
     println!(
         "{} cells x {} runs = {} trials",
         plan.cells.len(),
@@ -81,6 +99,10 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, AppError> {
 pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<ExitCode, AppError> {
     let (loaded, plan) = load_and_expand(&args.file)?;
     if args.dry_run {
+        if plan.adaptive.is_some() {
+            print_summary(&plan);
+            println!("the points of an adaptive search are chosen while it runs");
+        }
         return experiment::dry_run(&plan, verbose > 0).await;
     }
     experiment::run(

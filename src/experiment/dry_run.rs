@@ -75,6 +75,15 @@ pub fn describe_cell(cell: &crate::plan::Cell) -> String {
 
 /// Prints the plan and checks the servers. Exit code: success, or server unreachable.
 pub async fn dry_run(plan: &Plan, verbose: bool) -> Result<ExitCode, AppError> {
+    if let Some(a) = &plan.adaptive {
+        if verbose {
+            println!(
+                "base configuration:\n{}",
+                serde_json::to_string_pretty(&a.base).unwrap_or_default()
+            );
+        }
+        return check_servers(&a.base.endpoint.urls).await;
+    }
     println!(
         "{} cells x {} runs = {} trials, results in {}",
         plan.cells.len(),
@@ -128,11 +137,17 @@ pub async fn dry_run(plan: &Plan, verbose: bool) -> Result<ExitCode, AppError> {
         ));
     }
     println!("{estimate}");
-    let urls: BTreeSet<String> = plan
+    let urls: Vec<String> = plan
         .cells
         .iter()
         .flat_map(|c| c.spec.endpoint.urls.clone())
         .collect();
+    check_servers(&urls).await
+}
+
+/// Checks that every distinct server answers.
+async fn check_servers(urls: &[String]) -> Result<ExitCode, AppError> {
+    let urls: BTreeSet<String> = urls.iter().cloned().collect();
     let mut unreachable = Vec::new();
     for url in &urls {
         if url.starts_with("mock://") {

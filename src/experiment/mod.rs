@@ -2,6 +2,7 @@
 //! aggregates rewritten after every trial. A failed trial is recorded and the experiment goes on;
 //! Ctrl-C stops after the current trial's results are written and says how to resume.
 
+mod adaptive;
 pub mod aggregates;
 mod dry_run;
 mod nemo_files;
@@ -98,6 +99,10 @@ fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Res
     for t in &plan.trials {
         status::clear(&t.dir);
     }
+    let _ = std::fs::remove_file(
+        plan.base_dir
+            .join(crate::search::history::SEARCH_HISTORY_JSON),
+    );
     std::fs::create_dir_all(&plan.base_dir).map_err(|e| {
         AppError::failure(format!("cannot create {}: {e}", plan.base_dir.display()))
     })?;
@@ -183,7 +188,7 @@ fn describe(plan: &Plan, trial: &Trial) -> String {
 }
 
 /// Runs one trial and records its status.
-async fn run_trial(
+pub(crate) async fn run_trial(
     trial: &Trial,
     opts: &RunOptions,
     interrupt: &CancellationToken,
@@ -288,84 +293,92 @@ pub async fn run(
         }
         None => eprintln!("{line}"),
     };
-    say(format!(
-        "experiment: {} cells x {} runs = {total} trials -> {}",
-        plan.cells.len(),
-        plan.num_runs,
-        plan.base_dir.display()
-    ));
-    let mut interrupted = false;
-    let mut previous_cell: Option<usize> = None;
-    for trial in plan.trials.clone() {
-        if let Some(bar) = &overall {
-            bar.set_position(trial.number as u64 - 1);
-            bar.set_message(describe(&plan, &trial));
-        }
-        let tag = format!("[{}/{total}]", trial.number);
-        if let Some(done) = status::read(&trial.dir) {
-            say(format!(
-                "{tag} {}: already {}",
-                describe(&plan, &trial),
-                match done {
-                    TrialStatus::Completed => "done",
-                    TrialStatus::Failed { .. } => "failed",
-                    TrialStatus::Skipped { .. } => "skipped",
-                }
-            ));
-            continue;
-        }
-        if let Some(reason) = converged(&plan, experiment, trial.cell) {
-            say(format!(
-                "{tag} {}: skipped, {reason}",
-                describe(&plan, &trial)
-            ));
-            let _ = status::write(&trial.dir, &TrialStatus::Skipped { reason });
-            continue;
-        }
-        if let Some(prev) = previous_cell {
-            let pause = if prev != trial.cell {
-                experiment
-                    .sweep
-                    .as_ref()
-                    .map_or(0.0, |s| s.cooldown_seconds)
-            } else {
-                experiment.multi_run.cooldown_seconds
-            };
-            cooldown(pause, &interrupt).await;
-        }
-        if interrupt.is_cancelled() {
-            interrupted = true;
-            break;
-        }
-        let (outcome, was_interrupted, line) =
-            run_trial(&trial, opts, &interrupt, multi.as_ref()).await;
-        if let Some(nemo) = &plan.nemo
-            && !was_interrupted
-        {
-            let (code, error) = match &outcome {
-                TrialStatus::Completed => (0, None),
-                TrialStatus::Failed { error } => (1, Some(error.as_str())),
-                TrialStatus::Skipped { .. } => (0, None),
-            };
-            if let Err(e) = nemo_files::write(nemo, &trial, &loaded.file, code, error) {
-                say(format!(
-                    "warning: cannot write the NeMo runner files of {}: {e}",
-                    trial.dir.display()
-                ));
-            }
-        }
+    if plan.adaptive.is_none() {
         say(format!(
-            "{tag} {} -> {}: {line}",
-            describe(&plan, &trial),
-            aggregates::trial_label(&plan, &trial.dir)
+            "experiment: {} cells x {} runs = {total} trials -> {}",
+            plan.cells.len(),
+            plan.num_runs,
+            plan.base_dir.display()
         ));
-        previous_cell = Some(trial.cell);
-        if let Err(e) = aggregates::write_all(&plan, experiment) {
-            say(format!("warning: cannot write aggregates: {e}"));
-        }
-        if was_interrupted {
-            interrupted = true;
-            break;
+    }
+    let mut interrupted = false;
+    if plan.adaptive.is_some() {
+        let (code, searched) = adaptive::run(loaded, plan, opts, &interrupt, &say).await?;
+        plan = searched;
+        interrupted = code == ExitCode::INTERRUPTED;
+    } else {
+        let mut previous_cell: Option<usize> = None;
+        for trial in plan.trials.clone() {
+            if let Some(bar) = &overall {
+                bar.set_position(trial.number as u64 - 1);
+                bar.set_message(describe(&plan, &trial));
+            }
+            let tag = format!("[{}/{total}]", trial.number);
+            if let Some(done) = status::read(&trial.dir) {
+                say(format!(
+                    "{tag} {}: already {}",
+                    describe(&plan, &trial),
+                    match done {
+                        TrialStatus::Completed => "done",
+                        TrialStatus::Failed { .. } => "failed",
+                        TrialStatus::Skipped { .. } => "skipped",
+                    }
+                ));
+                continue;
+            }
+            if let Some(reason) = converged(&plan, experiment, trial.cell) {
+                say(format!(
+                    "{tag} {}: skipped, {reason}",
+                    describe(&plan, &trial)
+                ));
+                let _ = status::write(&trial.dir, &TrialStatus::Skipped { reason });
+                continue;
+            }
+            if let Some(prev) = previous_cell {
+                let pause = if prev != trial.cell {
+                    experiment
+                        .sweep
+                        .as_ref()
+                        .map_or(0.0, |s| s.cooldown_seconds)
+                } else {
+                    experiment.multi_run.cooldown_seconds
+                };
+                cooldown(pause, &interrupt).await;
+            }
+            if interrupt.is_cancelled() {
+                interrupted = true;
+                break;
+            }
+            let (outcome, was_interrupted, line) =
+                run_trial(&trial, opts, &interrupt, multi.as_ref()).await;
+            if let Some(nemo) = &plan.nemo
+                && !was_interrupted
+            {
+                let (code, error) = match &outcome {
+                    TrialStatus::Completed => (0, None),
+                    TrialStatus::Failed { error } => (1, Some(error.as_str())),
+                    TrialStatus::Skipped { .. } => (0, None),
+                };
+                if let Err(e) = nemo_files::write(nemo, &trial, &loaded.file, code, error) {
+                    say(format!(
+                        "warning: cannot write the NeMo runner files of {}: {e}",
+                        trial.dir.display()
+                    ));
+                }
+            }
+            say(format!(
+                "{tag} {} -> {}: {line}",
+                describe(&plan, &trial),
+                aggregates::trial_label(&plan, &trial.dir)
+            ));
+            previous_cell = Some(trial.cell);
+            if let Err(e) = aggregates::write_all(&plan, experiment) {
+                say(format!("warning: cannot write aggregates: {e}"));
+            }
+            if was_interrupted {
+                interrupted = true;
+                break;
+            }
         }
     }
     listener.abort();
@@ -374,6 +387,7 @@ pub async fn run(
     }
     let cells = aggregates::write_all(&plan, experiment)
         .map_err(|e| AppError::failure(format!("cannot write aggregates: {e}")))?;
+    let total = plan.trials.len();
     let outcomes: Vec<Option<TrialStatus>> =
         plan.trials.iter().map(|t| status::read(&t.dir)).collect();
     let completed = outcomes

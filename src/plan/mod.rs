@@ -75,6 +75,30 @@ pub struct Plan {
     /// The search recipe that chose the cells, if any.
     #[serde(skip)]
     pub recipe: Option<crate::search::recipe::Recipe>,
+    /// Set for an adaptive search: the trials are chosen while it runs.
+    #[serde(skip)]
+    pub adaptive: Option<AdaptivePlan>,
+}
+
+/// An adaptive search over one knob: what the planner needs to propose points and judge them.
+#[derive(Debug, Clone)]
+pub struct AdaptivePlan {
+    /// The recipe.
+    pub recipe: crate::search::recipe::Recipe,
+    /// Canonical path of the knob.
+    pub path: String,
+    /// Short name of the knob (`concurrency`).
+    pub leaf: String,
+    /// Constraints with the user's thresholds.
+    pub slas: Vec<crate::search::verdict::Sla>,
+    /// The benchmark every point starts from.
+    pub base: BenchmarkSpec,
+    /// The benchmark as JSON (for setting the knob).
+    pub base_json: Value,
+    /// Planner settings.
+    pub settings: crate::search::boundary::BoundarySettings,
+    /// Extra runs allowed at an undecided point.
+    pub max_replicates: u32,
 }
 
 /// What a NeMo batch needs beyond the trials: its runner's metadata files.
@@ -135,6 +159,7 @@ fn expand_nemo(nemo: &crate::spec::load::NemoLoaded) -> Plan {
         cells,
         trials,
         recipe: None,
+        adaptive: None,
         nemo: Some(NemoPlan {
             base_config: nemo.batch.base_config.clone(),
             args: nemo.runs.iter().map(|(r, _)| r.args.clone()).collect(),
@@ -338,28 +363,13 @@ fn drafts(
     (cells, listing)
 }
 
-/// The cells of a grid-planned recipe: the Cartesian product of its knobs' values (paired knobs
-/// move together), with the experiment's bound overrides applied.
-fn recipe_drafts(
+/// Checks the SLA values given against the recipe's declared ones.
+fn check_recipe_sla(
     loaded: &LoadedExperiment,
-    name: &str,
+    recipe: &crate::search::recipe::Recipe,
     sweep: &crate::spec::experiment::SweepSpec,
     errors: &mut Vec<SpecError>,
-) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
-    use crate::search::recipe;
-    let recipe = match recipe::load(name) {
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(loaded.error_at("sweep.recipe", e));
-            return (vec![], vec![]);
-        }
-    };
-    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
-        errors.push(loaded.error_at(
-            "sweep.recipe",
-            "a recipe chooses the cells itself: remove `parameters` and `runs`",
-        ));
-    }
+) {
     for (param, p) in &recipe.sla_parameters {
         if p.required && !sweep.sla.contains_key(param) {
             errors.push(loaded.error_at(
@@ -388,6 +398,157 @@ fn recipe_drafts(
             ));
         }
     }
+    if recipe.require_any_sla && sweep.sla.is_empty() {
+        let names: Vec<&str> = recipe.sla_parameters.keys().map(String::as_str).collect();
+        errors.push(loaded.error_at(
+            "sweep",
+            format!(
+                "recipe '{}' needs at least one SLA value in `sla:` ({})",
+                recipe.name,
+                names.join(", ")
+            ),
+        ));
+    }
+    for (key, value) in &sweep.sla {
+        if !(value.is_finite() && *value >= 0.0) {
+            errors.push(loaded.error_at(
+                &format!("sweep.sla.{key}"),
+                format!("SLA values must be non-negative numbers, got {value}"),
+            ));
+        }
+    }
+}
+
+/// The adaptive plan of a boundary-planned recipe.
+fn adaptive_plan(
+    loaded: &LoadedExperiment,
+    sweep: &crate::spec::experiment::SweepSpec,
+) -> Result<AdaptivePlan, Vec<SpecError>> {
+    use crate::search::recipe::{self, KnobKind, PlannerSpec};
+    let name = sweep.recipe.clone().unwrap_or_default();
+    let recipe = recipe::load(&name).map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?;
+    let mut errors = Vec::new();
+    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
+        errors.push(loaded.error_at(
+            "sweep.recipe",
+            "a recipe chooses the cells itself: remove `parameters` and `runs`",
+        ));
+    }
+    check_recipe_sla(loaded, &recipe, sweep, &mut errors);
+    let mut knob = recipe.knobs[0].clone();
+    let path = paths::canonical_path(knob.path.as_deref().unwrap_or_default());
+    let leaf = paths::leaf(&path).to_string();
+    for (key, o) in &sweep.knobs {
+        if paths::canonical_path(key) == path || key == &leaf {
+            knob.lo = o.lo.or(knob.lo);
+            knob.hi = o.hi.or(knob.hi);
+        } else {
+            errors.push(loaded.error_at(
+                &format!("sweep.knobs.{key}"),
+                format!(
+                    "recipe '{}' has no knob '{key}' (knobs: {leaf})",
+                    recipe.name
+                ),
+            ));
+        }
+    }
+    let (lo, hi) = (knob.lo.unwrap_or(1.0), knob.hi.unwrap_or(1.0));
+    if !(lo > 0.0 && lo <= hi) {
+        errors.push(loaded.error_at(
+            "sweep.knobs",
+            format!("the knob bounds [{lo}, {hi}] need 0 < lo <= hi"),
+        ));
+    }
+    let draft = CellDraft {
+        label: String::new(),
+        assignments: vec![],
+        overlay: None,
+        variables: Map::new(),
+        fixed: recipe
+            .fixed
+            .iter()
+            .map(|(k, v)| (paths::canonical_path(k), v.clone()))
+            .collect(),
+    };
+    let seed = loaded
+        .experiment
+        .random_seed
+        .or(loaded.experiment.benchmark.random_seed);
+    let base = match resolve_cell(loaded, &draft, seed) {
+        Ok((spec, _)) => Some(spec),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    if let Some(b) = &base
+        && recipe.require_streaming
+        && !b.endpoint.streaming
+    {
+        errors.push(loaded.error_at(
+            "benchmark.endpoint.streaming",
+            format!("recipe '{}' measures TTFT or ITL, which need streamed responses: set endpoint.streaming: true", recipe.name),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(dedupe(errors));
+    }
+    let base = base.ok_or_else(Vec::new)?;
+    let PlannerSpec::Boundary {
+        precision,
+        max_iterations,
+        max_replicates,
+    } = recipe.planner.clone()
+    else {
+        return Err(vec![
+            loaded.error_at("sweep.recipe", "internal: not an adaptive recipe"),
+        ]);
+    };
+    let mut base_json = loaded.benchmark_raw.clone();
+    for (p, v) in &draft.fixed {
+        let _ = paths::set(&mut base_json, p, v.clone());
+    }
+    Ok(AdaptivePlan {
+        slas: recipe::resolve_constraints(&recipe, &sweep.sla),
+        settings: crate::search::boundary::BoundarySettings {
+            lo,
+            hi,
+            integer: knob.kind == KnobKind::Int,
+            precision,
+            max_points: max_iterations,
+        },
+        max_replicates,
+        recipe,
+        path,
+        leaf,
+        base,
+        base_json,
+    })
+}
+
+/// The cells of a grid-planned recipe: the Cartesian product of its knobs' values (paired knobs
+/// move together), with the experiment's bound overrides applied.
+fn recipe_drafts(
+    loaded: &LoadedExperiment,
+    name: &str,
+    sweep: &crate::spec::experiment::SweepSpec,
+    errors: &mut Vec<SpecError>,
+) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
+    use crate::search::recipe;
+    let recipe = match recipe::load(name) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(loaded.error_at("sweep.recipe", e));
+            return (vec![], vec![]);
+        }
+    };
+    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
+        errors.push(loaded.error_at(
+            "sweep.recipe",
+            "a recipe chooses the cells itself: remove `parameters` and `runs`",
+        ));
+    }
+    check_recipe_sla(loaded, &recipe, sweep, errors);
     // Each knob becomes a list of alternatives, each alternative one value per path.
     let mut dims: Vec<(Vec<String>, Vec<Vec<Value>>)> = Vec::new();
     let mut used_overrides = std::collections::HashSet::new();
@@ -737,6 +898,28 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let exp = &loaded.experiment;
     let mut errors = Vec::new();
     experiment_checks(loaded, &mut errors);
+    if let Some(sweep) = &exp.sweep
+        && let Some(name) = &sweep.recipe
+        && let Ok(recipe) = crate::search::recipe::load(name)
+        && !matches!(recipe.planner, crate::search::recipe::PlannerSpec::Grid)
+    {
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let adaptive = adaptive_plan(loaded, sweep)?;
+        return Ok(Plan {
+            base_dir: exp.benchmark.artifacts.dir.clone(),
+            swept: true,
+            sweep_parameters: vec![(adaptive.leaf.clone(), vec![])],
+            num_runs: exp.multi_run.num_runs.max(1),
+            order: IterationOrder::Independent,
+            cells: vec![],
+            trials: vec![],
+            nemo: None,
+            recipe: Some(adaptive.recipe.clone()),
+            adaptive: Some(adaptive),
+        });
+    }
     let (drafts, sweep_parameters) = drafts(loaded, &mut errors);
     let base_seed = exp.random_seed.or(exp.benchmark.random_seed);
     let mut cells = Vec::new();
@@ -833,5 +1016,6 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         trials,
         nemo: None,
         recipe,
+        adaptive: None,
     })
 }

@@ -2,4 +2,7 @@
 //! of an experiment, and the post-run analyses they write (`analysis`).
 
 pub mod analysis;
+pub mod boundary;
+pub mod history;
 pub mod recipe;
+pub mod verdict;

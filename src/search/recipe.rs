@@ -42,6 +42,9 @@ pub struct Recipe {
     /// Whether the recipe needs streamed responses (it uses TTFT or ITL).
     #[serde(default)]
     pub require_streaming: bool,
+    /// Whether at least one SLA value must be given (when none is individually required).
+    #[serde(default)]
+    pub require_any_sla: bool,
 }
 
 /// An SLA value the user supplies.
@@ -187,6 +190,31 @@ fn default_p95() -> String {
 pub enum PlannerSpec {
     /// Every combination of the knobs' values.
     Grid,
+    /// For one monotone knob and SLA constraints: exponential bracketing from `lo`, then bisection
+    /// between the highest passing and lowest failing points.
+    Boundary {
+        /// Stop when the gap between them, relative to the failing point, is below this.
+        #[serde(default = "default_precision")]
+        precision: f64,
+        /// Most points measured.
+        #[serde(default = "default_max_iterations")]
+        max_iterations: u32,
+        /// Extra runs allowed at a point whose runs disagree about the SLA.
+        #[serde(default = "default_max_replicates")]
+        max_replicates: u32,
+    },
+}
+
+fn default_precision() -> f64 {
+    0.05
+}
+
+fn default_max_iterations() -> u32 {
+    12
+}
+
+fn default_max_replicates() -> u32 {
+    3
 }
 
 /// The analysis written after the trials (into the sweep aggregate directory).
@@ -236,6 +264,18 @@ pub enum AnalysisSpec {
 
 /// The built-in recipes, embedded from `recipes/`.
 pub const BUILT_INS: &[(&str, &str)] = &[
+    (
+        "max-throughput-ttft-sla",
+        include_str!("../../recipes/max-throughput-ttft-sla.yaml"),
+    ),
+    (
+        "max-throughput-itl-sla",
+        include_str!("../../recipes/max-throughput-itl-sla.yaml"),
+    ),
+    (
+        "max-concurrency-under-sla",
+        include_str!("../../recipes/max-concurrency-under-sla.yaml"),
+    ),
     (
         "concurrency-ramp",
         include_str!("../../recipes/concurrency-ramp.yaml"),
@@ -322,11 +362,56 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
             problems.push(format!("unknown metric '{tag}'"));
         }
     }
+    if let PlannerSpec::Boundary {
+        precision,
+        max_iterations,
+        ..
+    } = &recipe.planner
+    {
+        if recipe.knobs.len() != 1 || recipe.knobs[0].path.is_none() {
+            problems.push("the boundary planner searches exactly one knob with a `path`".into());
+        }
+        if recipe.constraints.is_empty() {
+            problems.push("the boundary planner needs at least one constraint".into());
+        }
+        if !(*precision > 0.0 && *precision < 1.0) {
+            problems.push(format!(
+                "planner.precision must be between 0 and 1, got {precision}"
+            ));
+        }
+        if *max_iterations < 2 {
+            problems.push("planner.max_iterations must be at least 2".into());
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// The constraints with thresholds resolved from the user's SLA values; constraints on SLA values
+/// the user did not give are dropped (the recipe's `required` rules are checked by the caller).
+pub fn resolve_constraints(
+    recipe: &Recipe,
+    sla: &BTreeMap<String, f64>,
+) -> Vec<super::verdict::Sla> {
+    recipe
+        .constraints
+        .iter()
+        .filter_map(|c| {
+            let threshold = match &c.threshold {
+                Threshold::Value(v) => *v,
+                Threshold::Sla { sla: name } => *sla.get(name)?,
+            };
+            Some(super::verdict::Sla {
+                metric: c.metric.clone(),
+                stat: c.stat.clone(),
+                op: c.op,
+                threshold,
+            })
+        })
+        .collect()
 }
 
 /// Loads a built-in recipe by name, or a recipe file by path.

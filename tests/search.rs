@@ -1,0 +1,205 @@
+//! SLA-boundary searches against the mock server's capacity model, whose boundaries follow from
+//! its parameters.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn write(dir: &Path, url: &str, sweep: &str, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("search.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: '{url}', streaming: true}}
+  dataset: {{entries: 16, prompts: {{isl: 16, osl: 20}}}}
+  phases: {{type: concurrency, requests: 48, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+sweep: {sweep}
+{extra}",
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn iterations(out: &Path) -> Vec<serde_json::Value> {
+    json(out.join("search_history.json"))["iterations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// 12 batch slots: up to concurrency 12 nobody queues (TTFT ~10 ms); from 13 on, some requests
+/// wait a whole generation (~100 ms). With TTFT p95 < 50 ms the boundary is exactly 12.
+#[test]
+fn ttft_sla_boundary_is_found_exactly_within_the_trial_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Answer: max output_token_throughput avg with time_to_first_token p95 < 50: concurrency 12 ->"), "{stdout}");
+    assert!(stdout.contains("(boundary between 12 and 13)"), "{stdout}");
+    let dir = tmp.path().join("out");
+    let history = json(dir.join("search_history.json"));
+    assert_eq!(history["recipe"], "max-throughput-ttft-sla");
+    assert_eq!(history["convergence_reason"], "precision_reached");
+    assert_eq!(history["boundary_summary"]["feasible_max"]["value"], 12.0);
+    assert_eq!(history["boundary_summary"]["infeasible_min"]["value"], 13.0);
+    assert_eq!(
+        history["best_trials"][0]["variation_values"]["phases.profiling.concurrency"],
+        12
+    );
+    let trials: usize = iterations(&dir)
+        .iter()
+        .map(|i| i["runs"].as_array().unwrap().len())
+        .sum();
+    assert!(trials <= 12, "{trials} trials");
+    assert!(
+        dir.join("search_iter_0001/profile_runs/run_0001/profile_export_aiperf.json")
+            .exists()
+    );
+    let sweep = json(dir.join("sweep_aggregate/profile_export_aiperf_sweep.json"));
+    assert_eq!(
+        sweep["per_combination_metrics"].as_array().unwrap().len(),
+        iterations(&dir).len()
+    );
+}
+
+/// Each extra sequence in a step adds 4 ms: ITL = 2 + 4 (c - 1) ms while c <= 64 slots. With
+/// ITL p95 < 32 ms the boundary is 8 (30 ms; 9 gives 34 ms). The 2 ms margins absorb the timing
+/// noise of a loaded machine.
+#[test]
+fn itl_sla_boundary_follows_the_decode_step_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = "mock://?ttft_ms=2&itl_ms=2&max_batch=64&decode_ms_per_seq=0.5";
+    let file = write(
+        tmp.path(),
+        url,
+        "{recipe: max-throughput-itl-sla, sla: {itl_p95_ms: 9.75}, knobs: {concurrency: {hi: 64}}}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let history = json(tmp.path().join("out/search_history.json"));
+    let boundary = history["boundary_summary"]["feasible_max"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (boundary - 16.0).abs() <= 16.0 * 0.05,
+        "boundary {boundary}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let trials: usize = iterations(&tmp.path().join("out"))
+        .iter()
+        .map(|i| i["runs"].as_array().unwrap().len())
+        .sum();
+    assert!(trials <= 12, "{trials} trials");
+}
+
+/// Killed mid-search, resumed: the measured points are replayed, not re-run, and the search ends
+/// with the same boundary.
+#[test]
+fn a_killed_search_resumes_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}}",
+        "",
+    );
+    let dir = tmp.path().join("out");
+    let mut child = aiperf()
+        .arg("run")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if std::fs::read_to_string(dir.join("search_history.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|h| h["iterations"].as_array().is_some_and(|i| i.len() >= 3))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = iterations(&dir).len();
+    assert!(before >= 3);
+    let first = std::fs::read(
+        dir.join("search_iter_0001/profile_runs/run_0001/profile_export_aiperf.json"),
+    )
+    .unwrap();
+    let out = aiperf()
+        .arg("run")
+        .arg(&file)
+        .arg("--resume")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("concurrency=1: already measured (pass)")
+    );
+    assert_eq!(
+        std::fs::read(
+            dir.join("search_iter_0001/profile_runs/run_0001/profile_export_aiperf.json")
+        )
+        .unwrap(),
+        first
+    );
+    let history = json(dir.join("search_history.json"));
+    assert_eq!(history["boundary_summary"]["feasible_max"]["value"], 12.0);
+    assert!(iterations(&dir).len() > before);
+}
+
+#[test]
+fn impossible_slas_and_missing_sla_values_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=1",
+        "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 1}}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Answer: no concurrency from 1 meets time_to_first_token p95 < 1"),
+        "{stdout}"
+    );
+
+    for (sweep, expected) in [
+        ("{recipe: max-throughput-ttft-sla}", "needs sla.ttft_p95_ms"),
+        (
+            "{recipe: max-concurrency-under-sla}",
+            "needs at least one SLA value",
+        ),
+        (
+            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, knobs: {rate: {hi: 5}}}",
+            "has no knob 'rate'",
+        ),
+    ] {
+        let file = write(tmp.path(), "mock://", sweep, "");
+        let out = aiperf().arg("validate").arg(&file).output().unwrap();
+        assert_exit(&out, 2);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{sweep}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
