@@ -203,3 +203,56 @@ fn impossible_slas_and_missing_sla_values_are_reported() {
         );
     }
 }
+
+#[test]
+fn inline_recipes_and_profile_sla_flags_run_the_same_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inline = "
+  type: adaptive_search
+  recipe:
+    name: my-ttft-search
+    description: TTFT boundary over concurrency
+    knobs: [{path: concurrency, lo: 1, hi: 64}]
+    constraints: [{metric: time_to_first_token, stat: p95, op: lt, threshold: 50}]
+    planner: {type: boundary}";
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        inline,
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let history = json(tmp.path().join("out/search_history.json"));
+    assert_eq!(history["recipe"], "my-ttft-search");
+    assert_eq!(history["boundary_summary"]["feasible_max"]["value"], 12.0);
+
+    let dir = tmp.path().join("flags");
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+            "--streaming",
+            "--request-count",
+            "48",
+            "--isl",
+            "16",
+            "--osl",
+            "20",
+            "--search-recipe",
+            "max-throughput-ttft-sla",
+            "--ttft-sla-ms",
+            "50",
+            "--concurrency-max",
+            "64",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        json(dir.join("search_history.json"))["boundary_summary"]["feasible_max"]["value"],
+        12.0
+    );
+}

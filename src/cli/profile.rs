@@ -132,6 +132,23 @@ pub struct ProfileArgs {
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]
     pub search_recipe: Option<String>,
+    /// SLA for search recipes: TTFT p95 limit in ms.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub ttft_sla_ms: Option<f64>,
+    /// SLA for search recipes: inter-token latency p95 limit in ms.
+    #[arg(
+        long,
+        visible_alias = "tpot-sla-ms",
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
+    pub itl_sla_ms: Option<f64>,
+    /// SLA for search recipes: request latency p99 limit in ms.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub e2e_sla_ms: Option<f64>,
+    /// SLA for search recipes: error rate limit as a fraction (0.01 = 1%).
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub error_rate_sla: Option<f64>,
     /// Recipe knob bounds: lowest concurrency.
     #[arg(long, requires = "search_recipe", help_heading = "Search")]
     pub concurrency_min: Option<f64>,
@@ -241,13 +258,25 @@ impl ProfileArgs {
                 );
             }
         }
+        // AIPerf's SLA flags, named as the recipes name their SLA values.
+        let mut sla = BTreeMap::new();
+        for (name, value) in [
+            ("ttft_p95_ms", self.ttft_sla_ms),
+            ("itl_p95_ms", self.itl_sla_ms),
+            ("e2e_p99_ms", self.e2e_sla_ms),
+            ("error_rate_pct", self.error_rate_sla.map(|f| f * 100.0)),
+        ] {
+            if let Some(v) = value {
+                sla.insert(name.to_string(), v);
+            }
+        }
         Some(SweepSpec {
             sweep_type: SweepType::Grid,
             parameters: Default::default(),
             runs: vec![],
             cooldown_seconds: 0.0,
-            recipe: Some(recipe),
-            sla: BTreeMap::new(),
+            recipe: Some(crate::spec::experiment::RecipeRef::Name(recipe)),
+            sla,
             knobs,
         })
     }

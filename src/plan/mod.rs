@@ -229,8 +229,15 @@ fn drafts(
             vec![],
         );
     };
-    if let Some(name) = &sweep.recipe {
-        return recipe_drafts(loaded, name, sweep, errors);
+    if let Some(recipe) = &sweep.recipe {
+        return recipe_drafts(loaded, recipe, sweep, errors);
+    }
+    if sweep.sweep_type == SweepType::AdaptiveSearch {
+        errors.push(loaded.error_at(
+            "sweep",
+            "an adaptive_search sweep needs a `recipe` (a name, a file, or one written in place)",
+        ));
+        return (vec![], vec![]);
     }
     let mut params: Vec<(String, String, Vec<Value>)> = Vec::new();
     for (name, raw) in &sweep.parameters {
@@ -272,6 +279,7 @@ fn drafts(
         )];
     }
     let cells = match sweep.sweep_type {
+        SweepType::AdaptiveSearch => vec![],
         SweepType::Grid => {
             if params.is_empty() {
                 errors.push(loaded.error_at("sweep", "a grid sweep needs `parameters`"));
@@ -425,8 +433,12 @@ fn adaptive_plan(
     sweep: &crate::spec::experiment::SweepSpec,
 ) -> Result<AdaptivePlan, Vec<SpecError>> {
     use crate::search::recipe::{self, KnobKind, PlannerSpec};
-    let name = sweep.recipe.clone().unwrap_or_default();
-    let recipe = recipe::load(&name).map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?;
+    let recipe = match &sweep.recipe {
+        Some(r) => r
+            .resolve()
+            .map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?,
+        None => return Err(vec![loaded.error_at("sweep", "internal: no recipe")]),
+    };
     let mut errors = Vec::new();
     if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
         errors.push(loaded.error_at(
@@ -530,12 +542,12 @@ fn adaptive_plan(
 /// move together), with the experiment's bound overrides applied.
 fn recipe_drafts(
     loaded: &LoadedExperiment,
-    name: &str,
+    name: &crate::spec::experiment::RecipeRef,
     sweep: &crate::spec::experiment::SweepSpec,
     errors: &mut Vec<SpecError>,
 ) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
     use crate::search::recipe;
-    let recipe = match recipe::load(name) {
+    let recipe = match name.resolve() {
         Ok(r) => r,
         Err(e) => {
             errors.push(loaded.error_at("sweep.recipe", e));
@@ -899,8 +911,8 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let mut errors = Vec::new();
     experiment_checks(loaded, &mut errors);
     if let Some(sweep) = &exp.sweep
-        && let Some(name) = &sweep.recipe
-        && let Ok(recipe) = crate::search::recipe::load(name)
+        && let Some(recipe_ref) = &sweep.recipe
+        && let Ok(recipe) = recipe_ref.resolve()
         && !matches!(recipe.planner, crate::search::recipe::PlannerSpec::Grid)
     {
         if !errors.is_empty() {
@@ -956,8 +968,8 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let recipe = exp
         .sweep
         .as_ref()
-        .and_then(|s| s.recipe.as_deref())
-        .and_then(|n| crate::search::recipe::load(n).ok());
+        .and_then(|s| s.recipe.as_ref())
+        .and_then(|r| r.resolve().ok());
     if let Some(r) = &recipe
         && r.require_streaming
         && cells.iter().any(|c| !c.spec.endpoint.streaming)

@@ -43,6 +43,31 @@ pub enum SweepType {
     Zip,
     /// Named runs, each with its own overrides.
     Scenarios,
+    /// A search or recipe grid chosen by `recipe` (written in place or named).
+    AdaptiveSearch,
+}
+
+/// A recipe: a built-in name or file path, or the recipe itself written in place.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum RecipeRef {
+    /// A built-in name (`max-throughput-ttft-sla`) or a recipe file path.
+    Name(String),
+    /// A recipe written in place (the format of `schemas/recipe.schema.json`).
+    Inline(Box<crate::search::recipe::Recipe>),
+}
+
+impl RecipeRef {
+    /// Loads or returns the recipe.
+    pub fn resolve(&self) -> Result<crate::search::recipe::Recipe, String> {
+        match self {
+            RecipeRef::Name(name) => crate::search::recipe::load(name),
+            RecipeRef::Inline(recipe) => {
+                crate::search::recipe::validate(recipe).map_err(|p| p.join("; "))?;
+                Ok((**recipe).clone())
+            }
+        }
+    }
 }
 
 /// The values of a swept parameter: a list, or a range.
@@ -111,10 +136,10 @@ pub struct SweepSpec {
     #[serde(default, deserialize_with = "super::forms::seconds")]
     #[schemars(with = "super::forms::DurationForm")]
     pub cooldown_seconds: f64,
-    /// A search recipe (built-in name or file path) that chooses the cells instead of
-    /// `parameters`/`runs` (see `aiperf recipes list`).
+    /// A search recipe that chooses the cells instead of `parameters`/`runs`: a built-in name
+    /// (see `aiperf recipes list`), a recipe file path, or a recipe written in place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipe: Option<String>,
+    pub recipe: Option<RecipeRef>,
     /// The recipe's SLA values, e.g. `{ttft_p95_ms: 200}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sla: BTreeMap<String, f64>,

@@ -46,6 +46,10 @@ pub fn to_snake(name: &str) -> String {
 fn add_camel_case(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
+            // Children first, so the rules added below are not processed again.
+            for v in map.values_mut() {
+                add_camel_case(v);
+            }
             if let Some(Value::Object(props)) = map.get_mut("properties") {
                 let twins: Vec<(String, Value)> = props
                     .iter()
@@ -72,15 +76,12 @@ fn add_camel_case(schema: &mut Value) {
                     .iter()
                     .map(|k| serde_json::json!({"anyOf": [{"required": [k]}, {"required": [to_camel(k)]}]}))
                     .collect();
-                let all_of = map
+                if let Value::Array(list) = map
                     .entry("allOf")
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(list) = all_of {
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
                     list.extend(any_of);
                 }
-            }
-            for v in map.values_mut() {
-                add_camel_case(v);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(add_camel_case),
