@@ -284,24 +284,14 @@ pub async fn run(
             first_breach: history::breach_json(&breach),
         });
         hist.summarize(&a.path, maximize);
-        hist.write(&plan.base_dir).map_err(|e| {
-            AppError::failure(format!(
-                "cannot write {}: {e}",
-                history::SEARCH_HISTORY_JSON
-            ))
-        })?;
+        save(&hist, &plan)?;
         if let Err(e) = aggregates::write_all(&plan, experiment) {
             say(format!("warning: cannot write aggregates: {e}"));
         }
     };
     hist.convergence_reason = Some(reason.clone());
     hist.summarize(&a.path, maximize);
-    hist.write(&plan.base_dir).map_err(|e| {
-        AppError::failure(format!(
-            "cannot write {}: {e}",
-            history::SEARCH_HISTORY_JSON
-        ))
-    })?;
+    save(&hist, &plan)?;
     println!("{}", answer(&a, &hist, &reason));
     let _ = aggregates::write_all(&plan, experiment);
     let code = if interrupted {
@@ -310,6 +300,16 @@ pub async fn run(
         ExitCode::SUCCESS
     };
     Ok((code, plan))
+}
+
+/// Writes the history; losing it would make the search unresumable, so failure stops the run.
+fn save(hist: &SearchHistory, plan: &Plan) -> Result<(), AppError> {
+    hist.write(&plan.base_dir).map_err(|e| {
+        AppError::failure(format!(
+            "cannot write {}: {e}",
+            history::SEARCH_HISTORY_JSON
+        ))
+    })
 }
 
 /// The mean of each constrained statistic across runs, as one summary.

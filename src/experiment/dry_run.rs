@@ -92,13 +92,7 @@ pub async fn dry_run(plan: &Plan, verbose: bool) -> Result<ExitCode, AppError> {
         plan.base_dir.display()
     );
     for trial in &plan.trials {
-        let cell = &plan.cells[trial.cell];
-        let params = cell
-            .parameters
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let params = plan.cells[trial.cell].parameters_text();
         let run = if plan.num_runs > 1 {
             format!(" run {}/{}", trial.repetition, plan.num_runs)
         } else {

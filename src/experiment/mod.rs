@@ -168,18 +168,7 @@ async fn cooldown(seconds: f64, interrupt: &CancellationToken) {
 }
 
 fn describe(plan: &Plan, trial: &Trial) -> String {
-    let cell = &plan.cells[trial.cell];
-    let params = cell
-        .parameters
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let params = if params.is_empty() {
-        "base".to_string()
-    } else {
-        params
-    };
+    let params = plan.cells[trial.cell].parameters_text();
     if plan.num_runs > 1 {
         format!("{params} (run {}/{})", trial.repetition, plan.num_runs)
     } else {

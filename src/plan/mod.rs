@@ -33,6 +33,19 @@ pub struct Cell {
     pub overrides: Vec<Override>,
 }
 
+impl Cell {
+    /// The cell's parameters as `name=value` pairs (`base` for an unswept cell).
+    pub fn parameters_text(&self) -> String {
+        let text = self
+            .parameters
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() { "base".into() } else { text }
+    }
+}
+
 /// One value a sweep set: (dotted path, base value if any, swept value).
 pub type Override = (String, Option<Value>, Value);
 
