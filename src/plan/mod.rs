@@ -6,8 +6,13 @@
 //! order → `<base>/profile_runs/trial_NNNN/<cell>/`; independent order →
 //! `<base>/<cell>/profile_runs/trial_NNNN/`.
 
+mod nemo;
 pub mod paths;
+mod recipe;
 pub mod values;
+
+use nemo::expand_nemo;
+use recipe::{adaptive_plan, recipe_drafts};
 
 use crate::spec::experiment::{IterationOrder, SweepType};
 use crate::spec::load::{LoadedExperiment, SpecError};
@@ -125,76 +130,16 @@ pub struct NemoPlan {
     pub sweep_params: Vec<Map<String, Value>>,
 }
 
-/// The plan of a NeMo batch: one trial per run, in NeMo's layout.
-fn expand_nemo(nemo: &crate::spec::load::NemoLoaded) -> Plan {
-    let swept = nemo.batch.sweeps.as_ref().is_some_and(|s| !s.is_empty());
-    let mut sweep_parameters: Vec<(String, Vec<Value>)> = Vec::new();
-    for (key, values) in nemo.batch.sweeps.iter().flatten() {
-        sweep_parameters.push((key.clone(), values.as_array().cloned().unwrap_or_default()));
-    }
-    let cells: Vec<Cell> = nemo
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(index, (run, spec))| Cell {
-            index,
-            label: run.dir_name.clone(),
-            parameters: run.sweep_params.clone(),
-            spec: spec.clone(),
-            overrides: Vec::new(),
-        })
-        .collect();
-    let trials = cells
-        .iter()
-        .map(|c| {
-            let dir = if swept {
-                nemo.base_dir.join(&c.label)
-            } else {
-                nemo.base_dir.clone()
-            };
-            let mut spec = c.spec.clone();
-            spec.artifacts.dir = dir.clone();
-            Trial {
-                number: c.index + 1,
-                cell: c.index,
-                repetition: 1,
-                dir,
-                spec,
-            }
-        })
-        .collect();
-    Plan {
-        base_dir: nemo.base_dir.clone(),
-        swept,
-        sweep_parameters,
-        num_runs: 1,
-        order: IterationOrder::Repeated,
-        cells,
-        trials,
-        recipe: None,
-        adaptive: None,
-        nemo: Some(NemoPlan {
-            base_config: nemo.batch.base_config.clone(),
-            args: nemo.runs.iter().map(|(r, _)| r.args.clone()).collect(),
-            sweep_params: nemo
-                .runs
-                .iter()
-                .map(|(r, _)| r.sweep_params.clone())
-                .collect(),
-        }),
-    }
-}
-
 /// A cell before resolution: a label, its values by path, scenario overlay and variables.
-struct CellDraft {
-    label: String,
-    assignments: Vec<(String, String, Value)>, // (parameter as written, canonical path, value)
-    overlay: Option<(usize, Value)>,           // (scenario index, benchmark overlay)
-    variables: Map<String, Value>,
-    fixed: Vec<(String, Value)>, // recipe settings applied to every cell (canonical path, value)
+pub(super) struct CellDraft {
+    pub(super) label: String,
+    pub(super) assignments: Vec<(String, String, Value)>, // (parameter as written, canonical path, value)
+    pub(super) overlay: Option<(usize, Value)>,           // (scenario index, benchmark overlay)
+    pub(super) variables: Map<String, Value>,
+    pub(super) fixed: Vec<(String, Value)>, // recipe settings applied to every cell (canonical path, value)
 }
 
-fn format_value(v: &Value) -> String {
+pub(super) fn format_value(v: &Value) -> String {
     let text = match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -211,7 +156,7 @@ fn format_value(v: &Value) -> String {
 }
 
 /// Short names for parameter paths: leaves, or full paths where two leaves collide.
-fn short_names(paths: &[String]) -> Vec<String> {
+pub(super) fn short_names(paths: &[String]) -> Vec<String> {
     paths
         .iter()
         .map(|p| {
@@ -384,328 +329,8 @@ fn drafts(
     (cells, listing)
 }
 
-/// Checks the SLA values given against the recipe's declared ones.
-fn check_recipe_sla(
-    loaded: &LoadedExperiment,
-    recipe: &crate::search::recipe::Recipe,
-    sweep: &crate::spec::experiment::SweepSpec,
-    errors: &mut Vec<SpecError>,
-) {
-    for (param, p) in &recipe.sla_parameters {
-        if p.required && !sweep.sla.contains_key(param) {
-            errors.push(loaded.error_at(
-                "sweep.sla",
-                format!(
-                    "recipe '{}' needs sla.{param} ({})",
-                    recipe.name, p.description
-                ),
-            ));
-        }
-    }
-    for key in sweep.sla.keys() {
-        if !recipe.sla_parameters.contains_key(key) {
-            let known: Vec<&str> = recipe.sla_parameters.keys().map(String::as_str).collect();
-            let known = if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            };
-            errors.push(loaded.error_at(
-                &format!("sweep.sla.{key}"),
-                format!(
-                    "recipe '{}' takes no SLA value '{key}' (it takes: {known})",
-                    recipe.name
-                ),
-            ));
-        }
-    }
-    if recipe.require_any_sla && sweep.sla.is_empty() {
-        let names: Vec<&str> = recipe.sla_parameters.keys().map(String::as_str).collect();
-        errors.push(loaded.error_at(
-            "sweep",
-            format!(
-                "recipe '{}' needs at least one SLA value in `sla:` ({})",
-                recipe.name,
-                names.join(", ")
-            ),
-        ));
-    }
-    for (key, value) in &sweep.sla {
-        if !(value.is_finite() && *value >= 0.0) {
-            errors.push(loaded.error_at(
-                &format!("sweep.sla.{key}"),
-                format!("SLA values must be non-negative numbers, got {value}"),
-            ));
-        }
-    }
-}
-
-/// The adaptive plan of a boundary-planned recipe.
-fn adaptive_plan(
-    loaded: &LoadedExperiment,
-    sweep: &crate::spec::experiment::SweepSpec,
-) -> Result<AdaptivePlan, Vec<SpecError>> {
-    use crate::search::recipe::{self, KnobKind, PlannerSpec};
-    let recipe = match &sweep.recipe {
-        Some(r) => r
-            .resolve()
-            .map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?,
-        None => return Err(vec![loaded.error_at("sweep", "internal: no recipe")]),
-    };
-    let mut errors = Vec::new();
-    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
-        errors.push(loaded.error_at(
-            "sweep.recipe",
-            "a recipe chooses the cells itself: remove `parameters` and `runs`",
-        ));
-    }
-    check_recipe_sla(loaded, &recipe, sweep, &mut errors);
-    let mut knob = recipe.knobs[0].clone();
-    let path = paths::canonical_path(knob.path.as_deref().unwrap_or_default());
-    let leaf = paths::leaf(&path).to_string();
-    for (key, o) in &sweep.knobs {
-        if paths::canonical_path(key) == path || key == &leaf {
-            knob.lo = o.lo.or(knob.lo);
-            knob.hi = o.hi.or(knob.hi);
-        } else {
-            errors.push(loaded.error_at(
-                &format!("sweep.knobs.{key}"),
-                format!(
-                    "recipe '{}' has no knob '{key}' (knobs: {leaf})",
-                    recipe.name
-                ),
-            ));
-        }
-    }
-    let (lo, hi) = (knob.lo.unwrap_or(1.0), knob.hi.unwrap_or(1.0));
-    if !(lo > 0.0 && lo <= hi) {
-        errors.push(loaded.error_at(
-            "sweep.knobs",
-            format!("the knob bounds [{lo}, {hi}] need 0 < lo <= hi"),
-        ));
-    }
-    let draft = CellDraft {
-        label: String::new(),
-        assignments: vec![],
-        overlay: None,
-        variables: Map::new(),
-        fixed: recipe
-            .fixed
-            .iter()
-            .map(|(k, v)| (paths::canonical_path(k), v.clone()))
-            .collect(),
-    };
-    let seed = loaded
-        .experiment
-        .random_seed
-        .or(loaded.experiment.benchmark.random_seed);
-    let base = match resolve_cell(loaded, &draft, seed) {
-        Ok((spec, _)) => Some(spec),
-        Err(e) => {
-            errors.extend(e);
-            None
-        }
-    };
-    if let Some(b) = &base
-        && recipe.require_streaming
-        && !b.endpoint.streaming
-    {
-        errors.push(loaded.error_at(
-            "benchmark.endpoint.streaming",
-            format!("recipe '{}' measures TTFT or ITL, which need streamed responses: set endpoint.streaming: true", recipe.name),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(dedupe(errors));
-    }
-    let base = base.ok_or_else(Vec::new)?;
-    let PlannerSpec::Boundary {
-        precision,
-        max_iterations,
-        max_replicates,
-    } = recipe.planner.clone()
-    else {
-        return Err(vec![
-            loaded.error_at("sweep.recipe", "internal: not an adaptive recipe"),
-        ]);
-    };
-    let mut base_json = loaded.benchmark_raw.clone();
-    for (p, v) in &draft.fixed {
-        let _ = paths::set(&mut base_json, p, v.clone());
-    }
-    Ok(AdaptivePlan {
-        slas: recipe::resolve_constraints(&recipe, &sweep.sla),
-        settings: crate::search::boundary::BoundarySettings {
-            lo,
-            hi,
-            integer: knob.kind == KnobKind::Int,
-            precision,
-            max_points: max_iterations,
-        },
-        max_replicates,
-        recipe,
-        path,
-        leaf,
-        base,
-        base_json,
-    })
-}
-
-/// The cells of a grid-planned recipe: the Cartesian product of its knobs' values (paired knobs
-/// move together), with the experiment's bound overrides applied.
-fn recipe_drafts(
-    loaded: &LoadedExperiment,
-    name: &crate::spec::experiment::RecipeRef,
-    sweep: &crate::spec::experiment::SweepSpec,
-    errors: &mut Vec<SpecError>,
-) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
-    use crate::search::recipe;
-    let recipe = match name.resolve() {
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(loaded.error_at("sweep.recipe", e));
-            return (vec![], vec![]);
-        }
-    };
-    if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
-        errors.push(loaded.error_at(
-            "sweep.recipe",
-            "a recipe chooses the cells itself: remove `parameters` and `runs`",
-        ));
-    }
-    check_recipe_sla(loaded, &recipe, sweep, errors);
-    // Each knob becomes a list of alternatives, each alternative one value per path.
-    let mut dims: Vec<(Vec<String>, Vec<Vec<Value>>)> = Vec::new();
-    let mut used_overrides = std::collections::HashSet::new();
-    for knob in &recipe.knobs {
-        let mut knob = knob.clone();
-        let knob_paths: Vec<String> = match &knob.path {
-            Some(p) => vec![paths::canonical_path(p)],
-            None => knob
-                .paths
-                .iter()
-                .map(|p| paths::canonical_path(p))
-                .collect(),
-        };
-        for (key, o) in &sweep.knobs {
-            if knob_paths
-                .iter()
-                .any(|p| *p == paths::canonical_path(key) || paths::leaf(p) == key)
-            {
-                used_overrides.insert(key.clone());
-                knob.lo = o.lo.or(knob.lo);
-                knob.hi = o.hi.or(knob.hi);
-                knob.steps = o.steps.or(knob.steps);
-                if !o.values.is_empty() {
-                    knob.values = o.values.clone();
-                }
-            }
-        }
-        if let Err(problems) = recipe::validate(&recipe::Recipe {
-            knobs: vec![knob.clone()],
-            ..recipe.clone()
-        }) {
-            errors.extend(
-                problems
-                    .into_iter()
-                    .map(|p| loaded.error_at("sweep.knobs", p)),
-            );
-            continue;
-        }
-        let alternatives: Vec<Vec<Value>> = recipe::grid_values(&knob)
-            .into_iter()
-            .map(|v| {
-                if knob_paths.len() > 1 {
-                    v.as_array().cloned().unwrap_or_default()
-                } else {
-                    vec![v]
-                }
-            })
-            .collect();
-        if alternatives.iter().any(|a| a.len() != knob_paths.len()) {
-            errors.push(loaded.error_at(
-                "sweep.knobs",
-                format!(
-                    "values of the paired knob {} need one entry per path",
-                    knob_paths.join(", ")
-                ),
-            ));
-            continue;
-        }
-        dims.push((knob_paths, alternatives));
-    }
-    for key in sweep.knobs.keys().filter(|k| !used_overrides.contains(*k)) {
-        let leaves: Vec<String> = dims
-            .iter()
-            .flat_map(|d| d.0.iter().map(|p| paths::leaf(p).to_string()))
-            .collect();
-        errors.push(loaded.error_at(
-            &format!("sweep.knobs.{key}"),
-            format!(
-                "recipe '{}' has no knob '{key}' (knobs: {})",
-                recipe.name,
-                leaves.join(", ")
-            ),
-        ));
-    }
-    let all_paths: Vec<String> = dims.iter().flat_map(|d| d.0.clone()).collect();
-    let shorts = short_names(&all_paths);
-    let mut listing: Vec<(String, Vec<Value>)> = Vec::new();
-    let mut column = 0;
-    for (knob_paths, alternatives) in &dims {
-        for k in 0..knob_paths.len() {
-            let mut values: Vec<Value> = Vec::new();
-            for a in alternatives {
-                if !values.contains(&a[k]) {
-                    values.push(a[k].clone());
-                }
-            }
-            listing.push((shorts[column].clone(), values));
-            column += 1;
-        }
-    }
-    let mut combos: Vec<Vec<(String, Value)>> = vec![vec![]];
-    for (knob_paths, alternatives) in &dims {
-        combos = combos
-            .into_iter()
-            .flat_map(|c| {
-                alternatives.iter().map(move |alt| {
-                    let mut n = c.clone();
-                    n.extend(knob_paths.iter().cloned().zip(alt.iter().cloned()));
-                    n
-                })
-            })
-            .collect();
-    }
-    let fixed: Vec<(String, Value)> = recipe
-        .fixed
-        .iter()
-        .map(|(k, v)| (paths::canonical_path(k), v.clone()))
-        .collect();
-    let short_of =
-        |p: &str| shorts[all_paths.iter().position(|q| q == p).unwrap_or(0)].replace('.', "_");
-    let drafts = combos
-        .into_iter()
-        .map(|combo| CellDraft {
-            label: combo
-                .iter()
-                .map(|(p, v)| format!("{}_{}", short_of(p), format_value(v)))
-                .collect::<Vec<_>>()
-                .join("__"),
-            assignments: combo
-                .into_iter()
-                .map(|(p, v)| (paths::leaf(&p).to_string(), p, v))
-                .collect(),
-            overlay: None,
-            variables: Map::new(),
-            fixed: fixed.clone(),
-        })
-        .collect();
-    (drafts, listing)
-}
-
 /// Resolves one cell's spec, or reports what is wrong with it.
-fn resolve_cell(
+pub(super) fn resolve_cell(
     loaded: &LoadedExperiment,
     draft: &CellDraft,
     seed: Option<u64>,
@@ -799,7 +424,7 @@ fn resolve_cell(
 }
 
 /// An error about a sweep parameter (its name may contain dots, so it is addressed as one key).
-fn parameter_error(
+pub(super) fn parameter_error(
     loaded: &LoadedExperiment,
     name: &str,
     scenario: Option<usize>,
@@ -821,7 +446,7 @@ fn parameter_error(
 }
 
 /// Drops repeats of one problem reported by several cells (keeping the first cell's wording).
-fn dedupe(errors: Vec<SpecError>) -> Vec<SpecError> {
+pub(super) fn dedupe(errors: Vec<SpecError>) -> Vec<SpecError> {
     let strip = |m: &str| m.split(" (cell ").next().unwrap_or(m).to_string();
     let mut seen = std::collections::HashSet::new();
     errors
