@@ -252,12 +252,7 @@ fn resume_after_a_kill_skips_finished_trials_and_completes_the_aggregates() {
         .spawn()
         .unwrap();
     let second = out_dir.join("isl_12/trial_status.json");
-    for _ in 0..400 {
-        if second.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
+    wait_until(10, || second.exists());
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -353,15 +348,7 @@ fn ctrl_c_stops_the_sweep_and_says_how_to_resume() {
         .spawn()
         .unwrap();
     let jsonl = out_dir.join("isl_8/profile_export.jsonl");
-    for _ in 0..400 {
-        if std::fs::metadata(&jsonl)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false)
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
+    wait_until(10, || has_content(&jsonl));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();

@@ -293,15 +293,7 @@ fn ctrl_c_stops_cleanly_and_keeps_results() {
         .unwrap();
     // Wait until requests are flowing (the JSONL has lines), then interrupt.
     let jsonl_path = tmp.path().join("profile_export.jsonl");
-    for _ in 0..200 {
-        if std::fs::metadata(&jsonl_path)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false)
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until(10, || has_content(&jsonl_path));
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: sending SIGINT to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

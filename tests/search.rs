@@ -128,16 +128,12 @@ fn a_killed_search_resumes_where_it_stopped() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..600 {
-        if std::fs::read_to_string(dir.join("search_history.json"))
+    wait_until(12, || {
+        std::fs::read_to_string(dir.join("search_history.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .is_some_and(|h| h["iterations"].as_array().is_some_and(|i| i.len() >= 3))
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let before = iterations(&dir).len();

@@ -192,6 +192,7 @@ pub async fn run(
         let mut run_labels = Vec::new();
         let max_runs = runs_per_point + a.max_replicates;
         let mut run = 0;
+        let mut measured = Vec::new();
         while verdict == Verdict::Undecided && run < max_runs {
             // The first round measures every configured run; replicates add one at a time.
             let round = if run == 0 { runs_per_point } else { 1 };
@@ -234,7 +235,7 @@ pub async fn run(
             if interrupted {
                 break;
             }
-            let measured = summaries(&plan, cell);
+            measured = summaries(&plan, cell);
             (verdict, breach) = judge(&measured, &a.slas, level);
             if verdict == Verdict::Undecided && run >= max_runs {
                 // Out of replicates: decide on the mean of each statistic.
@@ -250,7 +251,7 @@ pub async fn run(
         }
         planner.tell(x, verdict);
         let objective = a.recipe.objective.as_ref().and_then(|o| {
-            let values: Vec<f64> = summaries(&plan, cell)
+            let values: Vec<f64> = measured
                 .iter()
                 .filter_map(|s| s[&o.metric][&o.stat].as_f64())
                 .collect();
@@ -292,8 +293,8 @@ pub async fn run(
     hist.convergence_reason = Some(reason.clone());
     hist.summarize(&a.path, maximize);
     save(&hist, &plan)?;
+    // The caller writes the final aggregates.
     println!("{}", answer(&a, &hist, &reason));
-    let _ = aggregates::write_all(&plan, experiment);
     let code = if interrupted {
         ExitCode::INTERRUPTED
     } else {

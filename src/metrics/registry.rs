@@ -644,6 +644,16 @@ impl MetricId {
     pub fn from_tag(tag: &str) -> Option<MetricId> {
         REGISTRY.iter().find(|d| d.tag == tag).map(|d| d.id)
     }
+
+    /// Looks a metric up by its tag, or explains: `unknown metric 'x' (did you mean 'y'?)`.
+    pub fn parse(tag: &str) -> Result<MetricId, String> {
+        Self::from_tag(tag).ok_or_else(|| {
+            let hint = crate::suggest::closest(tag, REGISTRY.iter().map(|d| d.tag))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            format!("unknown metric '{tag}'{hint}")
+        })
+    }
 }
 
 /// Number of metrics (the size of per-metric arrays).

@@ -473,17 +473,8 @@ fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
         errors.push(loaded.error_at("multi_run.cooldown_seconds", "cooldownSeconds must be >= 0"));
     }
     if let Some(c) = &mr.convergence {
-        if crate::metrics::MetricId::from_tag(&c.metric).is_none() {
-            let hint = crate::suggest::closest(
-                &c.metric,
-                crate::metrics::registry::REGISTRY.iter().map(|d| d.tag),
-            )
-            .map(|s| format!(" (did you mean '{s}'?)"))
-            .unwrap_or_default();
-            errors.push(loaded.error_at(
-                "multi_run.convergence.metric",
-                format!("unknown metric '{}'{hint}", c.metric),
-            ));
+        if let Err(e) = crate::metrics::MetricId::parse(&c.metric) {
+            errors.push(loaded.error_at("multi_run.convergence.metric", e));
         }
         if !(c.threshold > 0.0 && c.threshold < 1.0) {
             errors.push(loaded.error_at(

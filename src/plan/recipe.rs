@@ -222,10 +222,8 @@ pub(super) fn recipe_drafts(
                 }
             }
         }
-        if let Err(problems) = recipe::validate(&recipe::Recipe {
-            knobs: vec![knob.clone()],
-            ..recipe.clone()
-        }) {
+        let problems = recipe::validate_knob(&knob);
+        if !problems.is_empty() {
             errors.extend(
                 problems
                     .into_iter()

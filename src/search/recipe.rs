@@ -318,6 +318,28 @@ pub fn parse(text: &str, origin: &str) -> Result<Recipe, String> {
     Ok(recipe)
 }
 
+/// Checks one knob: a path or paired paths, and bounds or values that make sense.
+pub fn validate_knob(knob: &Knob) -> Vec<String> {
+    let mut problems = Vec::new();
+    if knob.path.is_some() != knob.paths.is_empty() {
+        problems.push("give exactly one of `path` and `paths`".to_string());
+    }
+    if !knob.paths.is_empty() && knob.values.is_empty() {
+        problems.push("paired `paths` need explicit `values`".into());
+    }
+    if knob.values.is_empty() {
+        match (knob.lo, knob.hi) {
+            (Some(lo), Some(hi)) if lo <= hi && (knob.scale == KnobScale::Linear || lo > 0.0) => {}
+            (Some(lo), Some(hi)) => problems.push(format!(
+                "bounds [{lo}, {hi}] are invalid for a {:?} scale",
+                knob.scale
+            )),
+            _ => problems.push("give `lo` and `hi`, or `values`".into()),
+        }
+    }
+    problems
+}
+
 /// Checks a recipe's internal consistency.
 pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
@@ -325,26 +347,11 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
         problems.push("a recipe needs at least one knob".to_string());
     }
     for (i, knob) in recipe.knobs.iter().enumerate() {
-        let has_path = knob.path.is_some() == knob.paths.is_empty();
-        if !has_path {
-            problems.push(format!(
-                "knobs[{i}]: give exactly one of `path` and `paths`"
-            ));
-        }
-        if !knob.paths.is_empty() && knob.values.is_empty() {
-            problems.push(format!("knobs[{i}]: paired `paths` need explicit `values`"));
-        }
-        if knob.values.is_empty() {
-            match (knob.lo, knob.hi) {
-                (Some(lo), Some(hi))
-                    if lo <= hi && (knob.scale == KnobScale::Linear || lo > 0.0) => {}
-                (Some(lo), Some(hi)) => problems.push(format!(
-                    "knobs[{i}]: bounds [{lo}, {hi}] are invalid for a {:?} scale",
-                    knob.scale
-                )),
-                _ => problems.push(format!("knobs[{i}]: give `lo` and `hi`, or `values`")),
-            }
-        }
+        problems.extend(
+            validate_knob(knob)
+                .into_iter()
+                .map(|p| format!("knobs[{i}]: {p}")),
+        );
     }
     for c in &recipe.constraints {
         if let Threshold::Sla { sla } = &c.threshold
@@ -358,8 +365,8 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
         .flatten()
         .chain(recipe.constraints.iter().map(|c| c.metric.as_str()));
     for tag in tags {
-        if crate::metrics::MetricId::from_tag(tag).is_none() {
-            problems.push(format!("unknown metric '{tag}'"));
+        if let Err(e) = crate::metrics::MetricId::parse(tag) {
+            problems.push(e);
         }
     }
     if let PlannerSpec::Boundary {

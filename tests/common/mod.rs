@@ -66,3 +66,22 @@ pub fn stat(summary: &Value, tag: &str, stat: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("{tag}.{stat} missing in summary"))
 }
+
+/// Polls `condition` every 20 ms for up to `seconds`; returns whether it became true.
+pub fn wait_until(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    condition()
+}
+
+/// Whether a file exists and is not empty.
+pub fn has_content(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
+}
