@@ -256,3 +256,193 @@ fn inline_recipes_and_profile_sla_flags_run_the_same_search() {
         12.0
     );
 }
+
+/// Goodput with per-request SLOs (TTFT 50 ms): up to the 12 slots every request is good; at 13 a
+/// request in 13 waits a whole generation, so fewer than 97% are good. Goodput is highest at 12,
+/// which Bayesian optimisation finds within its 12-point budget.
+#[test]
+fn goodput_recipe_finds_the_slot_count_by_bayesian_optimisation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40, e2e_ms: 1000, slo_attainment_fraction: 0.97},
+  knobs: {concurrency: {lo: 1, hi: 64}}, max_iterations: 12}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Answer: max goodput avg with good_request_fraction avg >= 0.97: concurrency=12 ->"
+        ),
+        "{stdout}"
+    );
+    let dir = tmp.path().join("out");
+    let history = json(dir.join("search_history.json"));
+    assert_eq!(history["recipe"], "max-goodput-under-slo");
+    assert_eq!(history["config"]["planner"]["type"], "bayesian");
+    assert_eq!(history["config"]["slos"]["time_to_first_token"], 50.0);
+    let best = &history["best_trials"][0];
+    assert_eq!(best["variation_values"]["phases.profiling.concurrency"], 12);
+    assert_eq!(best["feasible"], true);
+    let iterations = iterations(&dir);
+    assert!(iterations.len() <= 12, "{} points", iterations.len());
+    // The first five points are the space-filling design, evenly spread in log concurrency.
+    let design: Vec<i64> = iterations[..5]
+        .iter()
+        .map(|i| {
+            i["variation_values"]["phases.profiling.concurrency"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(design, [2, 3, 8, 18, 42]);
+    // Every trial measured goodput against the recipe's SLOs.
+    let run = json(dir.join("search_iter_0001/profile_runs/run_0001/profile_export_aiperf.json"));
+    assert_eq!(run["input_config"]["slos"]["request_latency"], 1000.0);
+    assert!(run["goodput"]["avg"].as_f64().unwrap() > 0.0);
+}
+
+/// The same TTFT question answered by each planner: `bayesian` and the boundary find 12; a grid
+/// of 8 log steps over [1, 64] can only bracket it (11 passes, 20 fails) in `sla_breach.json`.
+#[test]
+fn search_style_swaps_the_planner_of_a_recipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bo");
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+            "--streaming",
+            "--request-count",
+            "48",
+            "--isl",
+            "16",
+            "--osl",
+            "20",
+            "--search-recipe",
+            "max-throughput-ttft-sla",
+            "--ttft-sla-ms",
+            "50",
+            "--concurrency-max",
+            "64",
+            "--search-style",
+            "bo",
+            "--search-max-iterations",
+            "12",
+        ],
+    );
+    assert_exit(&out, 0);
+    let history = json(dir.join("search_history.json"));
+    assert_eq!(history["config"]["planner"]["type"], "bayesian");
+    assert_eq!(history["config"]["planner"]["max_iterations"], 12);
+    assert_eq!(
+        history["best_trials"][0]["variation_values"]["phases.profiling.concurrency"],
+        12
+    );
+
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, knobs: {concurrency: {hi: 64}}, search_style: grid}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let breach = json(tmp.path().join("out/sweep_aggregate/sla_breach.json"));
+    assert_eq!(breach["recipe"], "max-throughput-ttft-sla");
+    assert_eq!(breach["max_passing_concurrency"], 11);
+    assert_eq!(breach["first_failing_concurrency"], 20);
+    assert_eq!(
+        breach["first_failing_breach"]["metric"],
+        "time_to_first_token"
+    );
+    assert_eq!(breach["monotonicity_check"]["monotone"], true);
+    assert_eq!(breach["all_points"].as_array().unwrap().len(), 8);
+
+    for (sweep, expected) in [
+        (
+            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, search_style: grid, initial_points: 3}",
+            "apply to adaptive searches",
+        ),
+        (
+            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, initial_points: 3}",
+            "applies to the bayesian planner",
+        ),
+        (
+            "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40, e2e_ms: 1000}, initial_points: 12, max_iterations: 12}",
+            "initial_points must be at least 1 and below max_iterations",
+        ),
+        (
+            "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40}}",
+            "needs sla.e2e_ms",
+        ),
+    ] {
+        let file = write(tmp.path(), "mock://", sweep, "");
+        let out = aiperf().arg("validate").arg(&file).output().unwrap();
+        assert_exit(&out, 2);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{sweep}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A Bayesian search killed mid-way resumes from its history: measured points are told to the
+/// surrogate again, not re-run.
+#[test]
+fn a_killed_bayesian_search_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, knobs: {concurrency: {hi: 64}}, search_style: bayesian, max_iterations: 12}",
+        "",
+    );
+    let dir = tmp.path().join("out");
+    let mut child = aiperf()
+        .arg("run")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(12, || iterations_on_disk(&dir) >= 6);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = iterations(&dir).len();
+    let out = aiperf()
+        .arg("run")
+        .arg(&file)
+        .arg("--resume")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("concurrency=2: already measured (pass)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("concurrency=2 run 1"), "{stderr}");
+    let history = json(dir.join("search_history.json"));
+    assert!(iterations(&dir).len() >= before);
+    assert_eq!(
+        history["best_trials"][0]["variation_values"]["phases.profiling.concurrency"],
+        12
+    );
+}
+
+fn iterations_on_disk(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("search_history.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|h| h["iterations"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}

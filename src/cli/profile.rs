@@ -149,6 +149,22 @@ pub struct ProfileArgs {
     /// SLA for search recipes: error rate limit as a fraction (0.01 = 1%).
     #[arg(long, requires = "search_recipe", help_heading = "Search")]
     pub error_rate_sla: Option<f64>,
+    /// Planner for the recipe instead of its own: boundary (also monotonic, smooth_isotonic),
+    /// bayesian (also bo, optuna) or grid.
+    #[arg(long, requires = "search_recipe", value_parser = parse_search_style, help_heading = "Search")]
+    pub search_style: Option<crate::spec::experiment::SearchStyle>,
+    /// Most points an adaptive search measures.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub search_max_iterations: Option<u32>,
+    /// Points of the bayesian planner's initial space-filling design.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub search_initial_points: Option<u32>,
+    /// Seed of the bayesian planner.
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub search_random_seed: Option<u64>,
+    /// SLA for goodput recipes: the fraction of requests that must meet every SLO (default 0.95).
+    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    pub slo_attainment_fraction: Option<f64>,
     /// Recipe knob bounds: lowest concurrency.
     #[arg(long, requires = "search_recipe", help_heading = "Search")]
     pub concurrency_min: Option<f64>,
@@ -176,6 +192,13 @@ pub struct ProfileArgs {
     /// Recipe knob bounds: number of output lengths.
     #[arg(long, requires = "search_recipe", help_heading = "Search")]
     pub osl_steps: Option<u32>,
+}
+
+fn parse_search_style(text: &str) -> Result<crate::spec::experiment::SearchStyle, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        "expected boundary, bayesian or grid (or AIPerf's monotonic, smooth_isotonic, bo, optuna)"
+            .to_string()
+    })
 }
 
 /// `--request-rate-mode` values.
@@ -258,15 +281,30 @@ impl ProfileArgs {
                 );
             }
         }
-        // AIPerf's SLA flags, named as the recipes name their SLA values.
+        // AIPerf's SLA flags, named as the recipe names its SLA values: a percentile limit
+        // (`ttft_p95_ms`) for the SLA recipes, a per-request limit (`ttft_ms`) for goodput.
+        let declared = crate::search::recipe::load(&recipe)
+            .map(|r| r.sla_parameters.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
         let mut sla = BTreeMap::new();
-        for (name, value) in [
-            ("ttft_p95_ms", self.ttft_sla_ms),
-            ("itl_p95_ms", self.itl_sla_ms),
-            ("e2e_p99_ms", self.e2e_sla_ms),
-            ("error_rate_pct", self.error_rate_sla.map(|f| f * 100.0)),
+        for (names, value) in [
+            (&["ttft_p95_ms", "ttft_ms"][..], self.ttft_sla_ms),
+            (&["itl_p95_ms", "itl_ms"][..], self.itl_sla_ms),
+            (&["e2e_p99_ms", "e2e_ms"][..], self.e2e_sla_ms),
+            (
+                &["error_rate_pct"][..],
+                self.error_rate_sla.map(|f| f * 100.0),
+            ),
+            (
+                &["slo_attainment_fraction"][..],
+                self.slo_attainment_fraction,
+            ),
         ] {
             if let Some(v) = value {
+                let name = names
+                    .iter()
+                    .find(|n| declared.iter().any(|d| d == *n))
+                    .unwrap_or(&names[0]);
                 sla.insert(name.to_string(), v);
             }
         }
@@ -278,6 +316,10 @@ impl ProfileArgs {
             recipe: Some(crate::spec::experiment::RecipeRef::Name(recipe)),
             sla,
             knobs,
+            search_style: self.search_style,
+            max_iterations: self.search_max_iterations,
+            initial_points: self.search_initial_points,
+            search_seed: self.search_random_seed,
         })
     }
 

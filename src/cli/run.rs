@@ -51,12 +51,10 @@ pub fn load_and_expand(file: &Path) -> Result<(LoadedExperiment, Plan), AppError
 fn print_summary(plan: &Plan) {
     if let Some(a) = &plan.adaptive {
         println!(
-            "adaptive search '{}' over {} in [{}, {}] (at most {} points, {} run(s) each), SLA {}",
+            "adaptive search '{}' over {} (at most {} points, {} run(s) each), SLA {}",
             a.recipe.name,
-            a.path,
-            a.settings.lo,
-            a.settings.hi,
-            a.settings.max_points,
+            a.space_text(),
+            a.max_points(),
             plan.num_runs,
             a.slas
                 .iter()

@@ -9,23 +9,23 @@ use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::export::console::fmt_number;
 use crate::plan::{AdaptivePlan, Cell, Plan, Trial};
-use crate::search::boundary::{Ask, BoundaryPlanner};
+use crate::search::bayesian::Proposal;
 use crate::search::history::{self, Iteration, SearchHistory};
-use crate::search::recipe::Direction;
+use crate::search::planner::{Planner, observe};
+use crate::search::recipe::{Direction, PlannerSpec};
+use crate::search::space::Dim;
 use crate::search::verdict::{Verdict, judge};
 use crate::spec::load::LoadedExperiment;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// The spec of a point: the base benchmark with the knob set.
-fn point_spec(a: &AdaptivePlan, x: f64) -> Result<crate::spec::BenchmarkSpec, String> {
+/// The spec of a point: the base benchmark with the knobs set.
+fn point_spec(a: &AdaptivePlan, point: &[f64]) -> Result<crate::spec::BenchmarkSpec, String> {
     let mut json = a.base_json.clone();
-    let value = if a.settings.integer {
-        json!(x as i64)
-    } else {
-        json!(x)
-    };
-    crate::plan::paths::set(&mut json, &a.path, value).map_err(|e| e.to_string())?;
+    for (dim, x) in a.dims.iter().zip(point) {
+        crate::plan::paths::set(&mut json, &dim.path, value_json(dim, *x))
+            .map_err(|e| e.to_string())?;
+    }
     let mut spec: crate::spec::BenchmarkSpec =
         serde_json::from_value(json).map_err(|e| e.to_string())?;
     spec.random_seed = a.base.random_seed;
@@ -33,30 +33,54 @@ fn point_spec(a: &AdaptivePlan, x: f64) -> Result<crate::spec::BenchmarkSpec, St
 }
 
 /// A knob value for people: integers without decimals.
-fn show(a: &AdaptivePlan, x: f64) -> String {
-    if a.settings.integer {
+fn show_value(dim: &Dim, x: f64) -> String {
+    if dim.integer {
         format!("{}", x as i64)
     } else {
         fmt_number(x)
     }
 }
 
+/// A point for people: `concurrency=12` or `concurrency=12 isl=512`.
+fn show(a: &AdaptivePlan, point: &[f64]) -> String {
+    a.dims
+        .iter()
+        .zip(point)
+        .map(|(d, x)| format!("{}={}", d.leaf, show_value(d, *x)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn label(i: usize) -> String {
     format!("search_iter_{:04}", i + 1)
 }
 
-fn value_json(a: &AdaptivePlan, x: f64) -> Value {
-    if a.settings.integer {
+fn value_json(dim: &Dim, x: f64) -> Value {
+    if dim.integer {
         json!(x as i64)
     } else {
         json!(x)
     }
 }
 
-/// Adds a point's cell and its runs to the plan the aggregates are written from.
-fn add_cell(plan: &mut Plan, a: &AdaptivePlan, index: usize, x: f64) -> usize {
+/// A point's knob values by path, as the history records them.
+fn variation(a: &AdaptivePlan, point: &[f64]) -> Map<String, Value> {
+    a.dims
+        .iter()
+        .zip(point)
+        .map(|(d, x)| (d.path.clone(), value_json(d, *x)))
+        .collect()
+}
+
+/// Adds a point's cell to the plan the aggregates are written from.
+fn add_cell(plan: &mut Plan, a: &AdaptivePlan, index: usize, point: &[f64]) -> usize {
     let mut parameters = Map::new();
-    parameters.insert(a.leaf.clone(), value_json(a, x));
+    for (j, (dim, x)) in a.dims.iter().zip(point).enumerate() {
+        parameters.insert(dim.leaf.clone(), value_json(dim, *x));
+        if let Some((_, values)) = plan.sweep_parameters.get_mut(j) {
+            values.push(value_json(dim, *x));
+        }
+    }
     plan.cells.push(Cell {
         index,
         label: label(index),
@@ -64,9 +88,6 @@ fn add_cell(plan: &mut Plan, a: &AdaptivePlan, index: usize, x: f64) -> usize {
         spec: a.base.clone(),
         overrides: vec![],
     });
-    if let Some((_, values)) = plan.sweep_parameters.first_mut() {
-        values.push(value_json(a, x));
-    }
     plan.cells.len() - 1
 }
 
@@ -93,20 +114,25 @@ pub async fn run(
     let experiment = &loaded.experiment;
     let level = experiment.multi_run.confidence_level;
     let runs_per_point = plan.num_runs;
-    let maximize = a
-        .recipe
-        .objective
-        .as_ref()
-        .is_none_or(|o| o.direction == Direction::Maximize);
-    let mut planner = BoundaryPlanner::new(a.settings);
+    let objective = a.recipe.objective.as_ref();
+    let maximize = objective.is_none_or(|o| o.direction == Direction::Maximize);
+    let objective_key = objective.map(|o| (o.metric.as_str(), o.stat.as_str()));
+    let mut planner = Planner::new(&a.recipe.planner, &a.dims, a.slas.len(), a.seed, maximize)
+        .ok_or_else(|| AppError::failure("internal: not an adaptive planner"))?;
+    let one_knob = (a.dims.len() == 1).then(|| a.dims[0].path.as_str());
     let mut hist = SearchHistory {
         config: json!({
-            "knob": {"path": a.path, "lo": a.settings.lo, "hi": a.settings.hi, "integer": a.settings.integer},
+            "search_space": a.dims.iter().map(|d| json!({
+                "path": d.path, "lo": d.lo, "hi": d.hi,
+                "kind": if d.integer { "int" } else { "real" },
+                "prior": if d.log { "log-uniform" } else { "uniform" },
+            })).collect::<Vec<_>>(),
             "objective": a.recipe.objective,
             "sla_filters": history::slas_json(&a.slas),
+            "slos": a.recipe.slos,
             "planner": a.recipe.planner,
             "runs_per_point": runs_per_point,
-            "max_replicates": a.max_replicates,
+            "random_seed": a.seed,
         }),
         recipe: Some(a.recipe.name.clone()),
         ..SearchHistory::default()
@@ -116,21 +142,17 @@ pub async fn run(
         && let Some(saved) = SearchHistory::read(&plan.base_dir)
     {
         for it in saved.iterations {
-            let x = it
-                .variation_values
-                .get(&a.path)
-                .and_then(Value::as_f64)
-                .unwrap_or(f64::NAN);
-            match planner.ask() {
-                Ask::Measure(asked) if asked == x => {}
-                _ => {
-                    return Err(AppError::config(format!(
-                        "{} does not replay: the search changed since it was started",
-                        history::SEARCH_HISTORY_JSON
-                    )));
-                }
-            }
-            let cell = add_cell(&mut plan, &a, it.iteration_idx, x);
+            let point: Vec<f64> = a
+                .dims
+                .iter()
+                .map(|d| {
+                    it.variation_values
+                        .get(&d.path)
+                        .and_then(Value::as_f64)
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            let cell = add_cell(&mut plan, &a, it.iteration_idx, &point);
             for (r, run) in it.runs.iter().enumerate() {
                 let dir = plan.base_dir.join(run);
                 plan.trials.push(Trial {
@@ -141,56 +163,58 @@ pub async fn run(
                     spec: a.base.clone(),
                 });
             }
-            planner.tell(
-                x,
-                if it.feasible {
-                    Verdict::Pass
-                } else {
-                    Verdict::Fail
-                },
-            );
+            let verdict = if it.feasible {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            let mut observation = observe(&summaries(&plan, cell), objective_key, &a.slas, verdict);
+            observation.objective = it
+                .objective_values
+                .as_ref()
+                .and_then(|v| v.first().copied());
+            if !planner.replay(&point, verdict, observation) {
+                return Err(AppError::config(format!(
+                    "{} does not replay: the search changed since it was started",
+                    history::SEARCH_HISTORY_JSON
+                )));
+            }
             say(format!(
-                "[{}] {}={}: already measured ({})",
+                "[{}] {}: already measured ({})",
                 label(it.iteration_idx),
-                a.leaf,
-                show(&a, x),
+                show(&a, &point),
                 if it.feasible { "pass" } else { "fail" }
             ));
             hist.iterations.push(it);
         }
     }
     say(format!(
-        "search: {} over {} in [{}, {}], {} run(s) per point, SLA {}",
+        "search: {} ({} planner) over {}, {} run(s) per point, SLA {}",
         a.recipe.name,
-        a.leaf,
-        show(&a, a.settings.lo),
-        show(&a, a.settings.hi),
+        planner_name(&a),
+        a.space_text(),
         runs_per_point,
-        a.slas
-            .iter()
-            .map(|s| s.describe())
-            .collect::<Vec<_>>()
-            .join(" and ")
+        describe_slas(&a)
     ));
     let mut interrupted = false;
     let reason = loop {
-        let x = match planner.ask() {
-            Ask::Done(reason) => break reason.to_string(),
-            Ask::Measure(x) => x,
+        let point = match planner.ask() {
+            Proposal::Done(reason) => break reason.to_string(),
+            Proposal::Measure(p) => p,
         };
         if interrupt.is_cancelled() {
             interrupted = true;
             break "cancelled".to_string();
         }
         let index = hist.iterations.len();
-        let cell = add_cell(&mut plan, &a, index, x);
-        let spec = point_spec(&a, x)
-            .map_err(|e| AppError::config(format!("cannot set {} to {x}: {e}", a.path)))?;
+        let cell = add_cell(&mut plan, &a, index, &point);
+        let spec = point_spec(&a, &point)
+            .map_err(|e| AppError::config(format!("cannot set {}: {e}", show(&a, &point))))?;
         let mut verdict = Verdict::Undecided;
         let mut breach = None;
         let mut decided_by = "agreement";
         let mut run_labels = Vec::new();
-        let max_runs = runs_per_point + a.max_replicates;
+        let max_runs = runs_per_point + a.max_replicates();
         let mut run = 0;
         let mut measured = Vec::new();
         while verdict == Verdict::Undecided && run < max_runs {
@@ -220,10 +244,9 @@ pub async fn run(
                 };
                 let (_, was_interrupted, line) = run_trial(&trial, opts, interrupt, None).await;
                 say(format!(
-                    "[{}] {}={} run {run}: {line}",
+                    "[{}] {} run {run}: {line}",
                     label(index),
-                    a.leaf,
-                    show(&a, x)
+                    show(&a, &point)
                 ));
                 run_labels.push(aggregates::trial_label(&plan, &dir));
                 plan.trials.push(trial);
@@ -249,20 +272,14 @@ pub async fn run(
         if interrupted {
             break "cancelled".to_string();
         }
-        planner.tell(x, verdict);
-        let objective = a.recipe.objective.as_ref().and_then(|o| {
-            let values: Vec<f64> = measured
-                .iter()
-                .filter_map(|s| s[&o.metric][&o.stat].as_f64())
-                .collect();
-            (!values.is_empty()).then(|| vec![values.iter().sum::<f64>() / values.len() as f64])
-        });
+        let observation = observe(&measured, objective_key, &a.slas, verdict);
+        let objective_values = observation.objective.map(|v| vec![v]);
+        planner.tell(&point, verdict, observation);
         let feasible = history::feasible(verdict);
         say(format!(
-            "[{}] {}={}: {}{}",
+            "[{}] {}: {}{}",
             label(index),
-            a.leaf,
-            show(&a, x),
+            show(&a, &point),
             if feasible { "PASS" } else { "FAIL" },
             breach
                 .as_ref()
@@ -273,25 +290,23 @@ pub async fn run(
                 ))
                 .unwrap_or_default()
         ));
-        let mut variation = Map::new();
-        variation.insert(a.path.clone(), value_json(&a, x));
         hist.iterations.push(Iteration {
             iteration_idx: index,
-            variation_values: variation,
-            objective_values: objective,
+            variation_values: variation(&a, &point),
+            objective_values,
             feasible,
             decided_by: decided_by.into(),
             runs: run_labels,
             first_breach: history::breach_json(&breach),
         });
-        hist.summarize(&a.path, maximize);
+        hist.summarize(one_knob, maximize);
         save(&hist, &plan)?;
         if let Err(e) = aggregates::write_all(&plan, experiment) {
             say(format!("warning: cannot write aggregates: {e}"));
         }
     };
     hist.convergence_reason = Some(reason.clone());
-    hist.summarize(&a.path, maximize);
+    hist.summarize(one_knob, maximize);
     save(&hist, &plan)?;
     // The caller writes the final aggregates.
     println!("{}", answer(&a, &hist, &reason));
@@ -301,6 +316,25 @@ pub async fn run(
         ExitCode::SUCCESS
     };
     Ok((code, plan))
+}
+
+fn planner_name(a: &AdaptivePlan) -> &'static str {
+    match a.recipe.planner {
+        PlannerSpec::Boundary { .. } => "boundary",
+        PlannerSpec::Bayesian { .. } => "bayesian",
+        PlannerSpec::Grid => "grid",
+    }
+}
+
+fn describe_slas(a: &AdaptivePlan) -> String {
+    if a.slas.is_empty() {
+        return "none".into();
+    }
+    a.slas
+        .iter()
+        .map(|s| s.describe())
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Writes the history; losing it would make the search unresumable, so failure stops the run.
@@ -328,23 +362,16 @@ fn mean_summary(summaries: &[Value], slas: &[crate::search::verdict::Sla]) -> Va
     out
 }
 
-/// The answer in one sentence.
+/// The answer in one sentence: for the boundary planner the boundary and the throughput at it,
+/// for the Bayesian planner the best feasible point and its objective.
 fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
-    let slas = a
-        .slas
-        .iter()
-        .map(|s| s.describe())
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let slas = describe_slas(a);
     let objective = a
         .recipe
         .objective
         .as_ref()
         .map(|o| format!("{} {}", o.metric, o.stat))
         .unwrap_or_else(|| "the knob".into());
-    let boundary = hist.boundary_summary.clone().unwrap_or_default();
-    let pass = boundary["feasible_max"]["value"].as_f64();
-    let fail = boundary["infeasible_min"]["value"].as_f64();
     let unit = a
         .recipe
         .objective
@@ -352,6 +379,38 @@ fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
         .and_then(|o| crate::metrics::MetricId::from_tag(&o.metric))
         .map(|m| m.def().unit.as_str())
         .unwrap_or("");
+    let direction = match a.recipe.objective.as_ref().map(|o| o.direction) {
+        Some(Direction::Minimize) => "min",
+        _ => "max",
+    };
+    let points = hist.iterations.len();
+    let point_of = |values: &Value| -> Vec<f64> {
+        a.dims
+            .iter()
+            .map(|d| values[&d.path].as_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
+    if let PlannerSpec::Bayesian { .. } = a.recipe.planner {
+        let best = hist.best_trials.as_ref().and_then(|b| b.first());
+        return match best {
+            Some(b) if b["feasible"] == true => {
+                let value = b["objective_values"][0]
+                    .as_f64()
+                    .map(|v| format!(" -> {} {unit}", fmt_number(v)))
+                    .unwrap_or_default();
+                format!(
+                    "Answer: {direction} {objective} with {slas}: {}{value} (best of {points} points, {} feasible) [{reason}]",
+                    show(a, &point_of(&b["variation_values"])),
+                    b["feasible_count"]
+                )
+            }
+            _ => format!("Answer: none of {points} points met {slas} [{reason}]"),
+        };
+    }
+    let dim = &a.dims[0];
+    let boundary = hist.boundary_summary.clone().unwrap_or_default();
+    let pass = boundary["feasible_max"]["value"].as_f64();
+    let fail = boundary["infeasible_min"]["value"].as_f64();
     match (pass, fail) {
         (Some(p), f) => {
             let obj = boundary["feasible_max"]["objective_value"]
@@ -359,21 +418,24 @@ fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
                 .map(|v| format!(" -> {} {unit}", fmt_number(v)))
                 .unwrap_or_default();
             let between = match f {
-                Some(f) => format!(" (boundary between {} and {})", show(a, p), show(a, f)),
-                None => format!(" (every {} up to {} passed)", a.leaf, show(a, p)),
+                Some(f) => format!(
+                    " (boundary between {} and {})",
+                    show_value(dim, p),
+                    show_value(dim, f)
+                ),
+                None => format!(" (every {} up to {} passed)", dim.leaf, show_value(dim, p)),
             };
             format!(
-                "Answer: max {objective} with {slas}: {} {}{obj}{between} [{} points, {reason}]",
-                a.leaf,
-                show(a, p),
-                hist.iterations.len()
+                "Answer: {direction} {objective} with {slas}: {} {}{obj}{between} [{points} points, {reason}]",
+                dim.leaf,
+                show_value(dim, p),
             )
         }
         (None, Some(f)) => format!(
             "Answer: no {} from {} meets {slas} (it fails already at {}) [{reason}]",
-            a.leaf,
-            show(a, a.settings.lo),
-            show(a, f)
+            dim.leaf,
+            show_value(dim, dim.lo),
+            show_value(dim, f)
         ),
         (None, None) => {
             format!("Answer: the search stopped before any point was judged [{reason}]")

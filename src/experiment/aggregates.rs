@@ -124,7 +124,12 @@ pub fn write_all(plan: &Plan, experiment: &Experiment) -> std::io::Result<Vec<Ce
                 .iter()
                 .map(|(n, _)| n.clone())
                 .collect();
-            let mut result = crate::search::analysis::analyse(analysis, &doc, &names);
+            let slas = plan
+                .recipe
+                .as_ref()
+                .map(|r| crate::search::recipe::resolve_constraints(r, &Default::default()))
+                .unwrap_or_default();
+            let mut result = crate::search::analysis::analyse(analysis, &doc, &names, &slas);
             if let (Value::Object(map), Some(recipe)) = (&mut result, &plan.recipe) {
                 map.insert("recipe".into(), Value::from(recipe.name.clone()));
             }

@@ -98,25 +98,59 @@ pub struct Plan {
     pub adaptive: Option<AdaptivePlan>,
 }
 
-/// An adaptive search over one knob: what the planner needs to propose points and judge them.
+/// An adaptive search: what the planner needs to propose points and judge them.
 #[derive(Debug, Clone)]
 pub struct AdaptivePlan {
-    /// The recipe.
+    /// The recipe, with the sweep's planner choice applied and its thresholds resolved.
     pub recipe: crate::search::recipe::Recipe,
-    /// Canonical path of the knob.
-    pub path: String,
-    /// Short name of the knob (`concurrency`).
-    pub leaf: String,
+    /// The searched dimensions, one per knob.
+    pub dims: Vec<crate::search::space::Dim>,
     /// Constraints with the user's thresholds.
     pub slas: Vec<crate::search::verdict::Sla>,
     /// The benchmark every point starts from.
     pub base: BenchmarkSpec,
-    /// The benchmark as JSON (for setting the knob).
+    /// The benchmark as JSON (for setting the knobs).
     pub base_json: Value,
-    /// Planner settings.
-    pub settings: crate::search::boundary::BoundarySettings,
-    /// Extra runs allowed at an undecided point.
-    pub max_replicates: u32,
+    /// Seed of the bayesian planner.
+    pub seed: u64,
+}
+
+impl AdaptivePlan {
+    /// Extra runs allowed at a point whose runs disagree about an SLA.
+    pub fn max_replicates(&self) -> u32 {
+        match self.recipe.planner {
+            crate::search::recipe::PlannerSpec::Boundary { max_replicates, .. }
+            | crate::search::recipe::PlannerSpec::Bayesian { max_replicates, .. } => max_replicates,
+            crate::search::recipe::PlannerSpec::Grid => 0,
+        }
+    }
+
+    /// Most points the planner measures.
+    pub fn max_points(&self) -> u32 {
+        match self.recipe.planner {
+            crate::search::recipe::PlannerSpec::Boundary { max_iterations, .. }
+            | crate::search::recipe::PlannerSpec::Bayesian { max_iterations, .. } => max_iterations,
+            crate::search::recipe::PlannerSpec::Grid => 0,
+        }
+    }
+
+    /// The knobs and their bounds for people: `concurrency in [1, 1000]`.
+    pub fn space_text(&self) -> String {
+        self.dims
+            .iter()
+            .map(|d| {
+                let show = |x: f64| {
+                    if d.integer {
+                        format!("{}", x as i64)
+                    } else {
+                        crate::export::console::fmt_number(x)
+                    }
+                };
+                format!("{} in [{}, {}]", d.leaf, show(d.lo), show(d.hi))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// What a NeMo batch needs beyond the trials: its runner's metadata files.
@@ -187,8 +221,8 @@ fn drafts(
             vec![],
         );
     };
-    if let Some(recipe) = &sweep.recipe {
-        return recipe_drafts(loaded, recipe, sweep, errors);
+    if sweep.recipe.is_some() {
+        return recipe_drafts(loaded, sweep, errors);
     }
     if sweep.sweep_type == SweepType::AdaptiveSearch {
         errors.push(loaded.error_at(
@@ -540,8 +574,7 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let mut errors = Vec::new();
     experiment_checks(loaded, &mut errors);
     if let Some(sweep) = &exp.sweep
-        && let Some(recipe_ref) = &sweep.recipe
-        && let Ok(recipe) = recipe_ref.resolve()
+        && let Some(Ok(recipe)) = sweep.resolve_recipe()
         && !matches!(recipe.planner, crate::search::recipe::PlannerSpec::Grid)
     {
         if !errors.is_empty() {
@@ -551,7 +584,11 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         return Ok(Plan {
             base_dir: exp.benchmark.artifacts.dir.clone(),
             swept: true,
-            sweep_parameters: vec![(adaptive.leaf.clone(), vec![])],
+            sweep_parameters: adaptive
+                .dims
+                .iter()
+                .map(|d| (d.leaf.clone(), vec![]))
+                .collect(),
             num_runs: exp.multi_run.num_runs.max(1),
             order: IterationOrder::Independent,
             cells: vec![],
@@ -597,8 +634,8 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let recipe = exp
         .sweep
         .as_ref()
-        .and_then(|s| s.recipe.as_ref())
-        .and_then(|r| r.resolve().ok());
+        .and_then(|s| s.resolve_recipe())
+        .and_then(Result::ok);
     if let Some(r) = &recipe
         && r.require_streaming
         && cells.iter().any(|c| !c.spec.endpoint.streaming)

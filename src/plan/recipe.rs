@@ -66,11 +66,9 @@ pub(super) fn adaptive_plan(
     loaded: &LoadedExperiment,
     sweep: &crate::spec::experiment::SweepSpec,
 ) -> Result<AdaptivePlan, Vec<SpecError>> {
-    use crate::search::recipe::{self, KnobKind, PlannerSpec};
-    let recipe = match &sweep.recipe {
-        Some(r) => r
-            .resolve()
-            .map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?,
+    use crate::search::space::Dim;
+    let recipe = match sweep.resolve_recipe() {
+        Some(r) => r.map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?,
         None => return Err(vec![loaded.error_at("sweep", "internal: no recipe")]),
     };
     let mut errors = Vec::new();
@@ -81,28 +79,39 @@ pub(super) fn adaptive_plan(
         ));
     }
     check_recipe_sla(loaded, &recipe, sweep, &mut errors);
-    let mut knob = recipe.knobs[0].clone();
-    let path = paths::canonical_path(knob.path.as_deref().unwrap_or_default());
-    let leaf = paths::leaf(&path).to_string();
-    for (key, o) in &sweep.knobs {
-        if paths::canonical_path(key) == path || key == &leaf {
-            knob.lo = o.lo.or(knob.lo);
-            knob.hi = o.hi.or(knob.hi);
-        } else {
+    let mut dims = Vec::new();
+    let mut used_overrides = std::collections::HashSet::new();
+    for knob in &recipe.knobs {
+        let mut knob = knob.clone();
+        let path = paths::canonical_path(knob.path.as_deref().unwrap_or_default());
+        let leaf = paths::leaf(&path).to_string();
+        for (key, o) in &sweep.knobs {
+            if paths::canonical_path(key) == path || key == &leaf {
+                used_overrides.insert(key.clone());
+                knob.lo = o.lo.or(knob.lo);
+                knob.hi = o.hi.or(knob.hi);
+            }
+        }
+        let (lo, hi) = (knob.lo.unwrap_or(1.0), knob.hi.unwrap_or(1.0));
+        if !(lo > 0.0 && lo <= hi) {
             errors.push(loaded.error_at(
-                &format!("sweep.knobs.{key}"),
-                format!(
-                    "recipe '{}' has no knob '{key}' (knobs: {leaf})",
-                    recipe.name
-                ),
+                "sweep.knobs",
+                format!("the bounds of {leaf}, [{lo}, {hi}], need 0 < lo <= hi"),
             ));
         }
+        dims.push(Dim::from_knob(&knob, path, leaf));
     }
-    let (lo, hi) = (knob.lo.unwrap_or(1.0), knob.hi.unwrap_or(1.0));
-    if !(lo > 0.0 && lo <= hi) {
+    for key in sweep.knobs.keys().filter(|k| !used_overrides.contains(*k)) {
         errors.push(loaded.error_at(
-            "sweep.knobs",
-            format!("the knob bounds [{lo}, {hi}] need 0 < lo <= hi"),
+            &format!("sweep.knobs.{key}"),
+            format!(
+                "recipe '{}' has no knob '{key}' (knobs: {})",
+                recipe.name,
+                dims.iter()
+                    .map(|d| d.leaf.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     let draft = CellDraft {
@@ -140,35 +149,17 @@ pub(super) fn adaptive_plan(
         return Err(dedupe(errors));
     }
     let base = base.ok_or_else(Vec::new)?;
-    let PlannerSpec::Boundary {
-        precision,
-        max_iterations,
-        max_replicates,
-    } = recipe.planner.clone()
-    else {
-        return Err(vec![
-            loaded.error_at("sweep.recipe", "internal: not an adaptive recipe"),
-        ]);
-    };
     let mut base_json = loaded.benchmark_raw.clone();
     for (p, v) in &draft.fixed {
         let _ = paths::set(&mut base_json, p, v.clone());
     }
     Ok(AdaptivePlan {
-        slas: recipe::resolve_constraints(&recipe, &sweep.sla),
-        settings: crate::search::boundary::BoundarySettings {
-            lo,
-            hi,
-            integer: knob.kind == KnobKind::Int,
-            precision,
-            max_points: max_iterations,
-        },
-        max_replicates,
+        slas: crate::search::recipe::resolve_constraints(&recipe, &sweep.sla),
+        dims,
         recipe,
-        path,
-        leaf,
         base,
         base_json,
+        seed: sweep.search_seed.or(seed).unwrap_or(0),
     })
 }
 
@@ -176,17 +167,17 @@ pub(super) fn adaptive_plan(
 /// move together), with the experiment's bound overrides applied.
 pub(super) fn recipe_drafts(
     loaded: &LoadedExperiment,
-    name: &crate::spec::experiment::RecipeRef,
     sweep: &crate::spec::experiment::SweepSpec,
     errors: &mut Vec<SpecError>,
 ) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
     use crate::search::recipe;
-    let recipe = match name.resolve() {
-        Ok(r) => r,
-        Err(e) => {
+    let recipe = match sweep.resolve_recipe() {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
             errors.push(loaded.error_at("sweep.recipe", e));
             return (vec![], vec![]);
         }
+        None => return (vec![], vec![]),
     };
     if !sweep.parameters.is_empty() || !sweep.runs.is_empty() {
         errors.push(loaded.error_at(

@@ -2,6 +2,7 @@
 //! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions; the runner writes the files.
 
 use super::recipe::AnalysisSpec;
+use super::verdict::Sla;
 use serde_json::{Map, Value, json};
 
 /// The file an analysis is written to.
@@ -11,6 +12,7 @@ pub fn file_name(spec: &AnalysisSpec) -> &'static str {
         AnalysisSpec::PrefillCurve { .. } => "prefill_curve.json",
         AnalysisSpec::DecodeItlSurface { .. } => "decode_itl_surface.json",
         AnalysisSpec::ParetoSweep { .. } => "pareto_sweep.json",
+        AnalysisSpec::SlaBreach => "sla_breach.json",
     }
 }
 
@@ -42,8 +44,9 @@ fn num(v: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Runs an analysis; `params` are the swept parameter names in order.
-pub fn analyse(spec: &AnalysisSpec, sweep: &Value, params: &[String]) -> Value {
+/// Runs an analysis; `params` are the swept parameter names in order, `slas` the recipe's
+/// constraints with their thresholds.
+pub fn analyse(spec: &AnalysisSpec, sweep: &Value, params: &[String], slas: &[Sla]) -> Value {
     match spec {
         AnalysisSpec::DegradationKnee {
             metric,
@@ -62,7 +65,89 @@ pub fn analyse(spec: &AnalysisSpec, sweep: &Value, params: &[String]) -> Value {
             y_metric,
             y_stat,
         } => pareto(sweep, x_metric, x_stat, y_metric, y_stat),
+        AnalysisSpec::SlaBreach => sla_breach(sweep, params, slas),
     }
+}
+
+/// Which knob values meet every constraint: the highest that does, the first that does not and
+/// what it broke, and whether the verdicts are monotone (passes, then only failures). A value
+/// whose constrained statistic was not measured breaks that constraint.
+fn sla_breach(sweep: &Value, params: &[String], slas: &[Sla]) -> Value {
+    let param = params.first().cloned().unwrap_or_default();
+    let mut rows: Vec<(f64, Vec<Value>)> = sweep["per_combination_metrics"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|cell| {
+            let x = cell["parameters"][&param].as_f64()?;
+            let breaches = slas
+                .iter()
+                .filter_map(|sla| {
+                    let observed =
+                        cell["metrics"][format!("{}_{}", sla.metric, sla.stat)]["mean"].as_f64();
+                    if observed.is_some_and(|v| sla.holds(v)) {
+                        return None;
+                    }
+                    let mut b = serde_json::to_value(sla).unwrap_or_default();
+                    b["observed"] = observed.map(num).unwrap_or(Value::Null);
+                    Some(b)
+                })
+                .collect();
+            Some((x, breaches))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let first_fail = rows.iter().find(|(_, b)| !b.is_empty());
+    let max_pass = rows
+        .iter()
+        .filter(|(_, b)| b.is_empty())
+        .map(|(x, _)| *x)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let passes_after_failure: Vec<Value> = match first_fail {
+        Some((f, _)) => rows
+            .iter()
+            .filter(|(x, b)| x > f && b.is_empty())
+            .map(|(x, _)| num(*x))
+            .collect(),
+        None => vec![],
+    };
+    let mut doc = Map::new();
+    doc.insert("swept_param".into(), json!(param));
+    doc.insert(
+        format!("max_passing_{param}"),
+        max_pass.map(num).unwrap_or(Value::Null),
+    );
+    doc.insert(
+        format!("first_failing_{param}"),
+        first_fail.map(|(x, _)| num(*x)).unwrap_or(Value::Null),
+    );
+    doc.insert(
+        "first_failing_breach".into(),
+        first_fail
+            .and_then(|(_, b)| b.first().cloned())
+            .unwrap_or(Value::Null),
+    );
+    doc.insert(
+        "all_points".into(),
+        Value::Array(
+            rows.iter()
+                .map(|(x, b)| json!({param.clone(): num(*x), "feasible": b.is_empty(), "breaches": b}))
+                .collect(),
+        ),
+    );
+    doc.insert(
+        "monotonicity_check".into(),
+        json!({"monotone": passes_after_failure.is_empty(), "passes_after_first_failure": passes_after_failure}),
+    );
+    doc.insert(
+        "filters".into(),
+        serde_json::to_value(slas).unwrap_or_default(),
+    );
+    if rows.is_empty() {
+        doc.insert("error_reason".into(), json!("no measured points"));
+    }
+    Value::Object(doc)
 }
 
 fn sorted_1d(sweep: &Value, param: &str, metric: &str, stat: &str) -> Vec<(f64, f64)> {
@@ -303,10 +388,37 @@ mod tests {
             stat: "p99".into(),
             threshold_pct: 0.2,
         };
-        let doc = analyse(&spec, &s, &["concurrency".into()]);
+        let doc = analyse(&spec, &s, &["concurrency".into()], &[]);
         assert_eq!(doc["baseline_concurrency"], 1);
         assert_eq!(doc["knee_concurrency"], 16);
         assert_eq!(doc["knee_p99"], 130.0);
+    }
+
+    #[test]
+    fn sla_breach_finds_the_last_pass_and_the_first_failure() {
+        let s = sweep(&[
+            (json!({"concurrency": 1}), "time_to_first_token_p95", 10.0),
+            (json!({"concurrency": 8}), "time_to_first_token_p95", 12.0),
+            (json!({"concurrency": 16}), "time_to_first_token_p95", 90.0),
+            (json!({"concurrency": 32}), "time_to_first_token_p95", 40.0),
+        ]);
+        let slas = [Sla {
+            metric: "time_to_first_token".into(),
+            stat: "p95".into(),
+            op: super::super::recipe::ConstraintOp::Lt,
+            threshold: 50.0,
+        }];
+        let doc = analyse(&AnalysisSpec::SlaBreach, &s, &["concurrency".into()], &slas);
+        assert_eq!(doc["max_passing_concurrency"], 32);
+        assert_eq!(doc["first_failing_concurrency"], 16);
+        assert_eq!(doc["first_failing_breach"]["observed"], 90);
+        assert_eq!(doc["first_failing_breach"]["threshold"], 50.0);
+        assert_eq!(doc["monotonicity_check"]["monotone"], false);
+        assert_eq!(
+            doc["monotonicity_check"]["passes_after_first_failure"],
+            json!([32])
+        );
+        assert_eq!(doc["all_points"][2]["feasible"], false);
     }
 
     #[test]
@@ -343,7 +455,7 @@ mod tests {
             stat: "avg".into(),
             r_squared_floor: 0.999,
         };
-        let doc = analyse(&spec, &sweep(&cells), &["isl".into()]);
+        let doc = analyse(&spec, &sweep(&cells), &["isl".into()], &[]);
         assert_eq!(doc["fit_form"], "quadratic");
         assert!(doc["r_squared"].as_f64().unwrap() > 0.9999);
     }
@@ -364,7 +476,12 @@ mod tests {
             metric: "inter_token_latency".into(),
             stat: "avg".into(),
         };
-        let doc = analyse(&spec, &sweep(&cells), &["concurrency".into(), "osl".into()]);
+        let doc = analyse(
+            &spec,
+            &sweep(&cells),
+            &["concurrency".into(), "osl".into()],
+            &[],
+        );
         assert_eq!(doc["surface"]["itl_grid"], json!([[74, 266], [144, 336]]));
         assert_eq!(doc["surface_fit_failed"], false);
     }

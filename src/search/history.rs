@@ -47,9 +47,8 @@ pub struct SearchHistory {
 }
 
 impl SearchHistory {
-    /// Recomputes `best_trials` and `boundary_summary` from the iterations.
-    pub fn summarize(&mut self, path: &str, maximize: bool) {
-        let value_of = |it: &Iteration| it.variation_values.get(path).and_then(Value::as_f64);
+    /// Recomputes `best_trials` and, for a one-knob search (`path`), `boundary_summary`.
+    pub fn summarize(&mut self, path: Option<&str>, maximize: bool) {
         let scored: Vec<&Iteration> = self
             .iterations
             .iter()
@@ -88,6 +87,11 @@ impl SearchHistory {
                 "feasible_count": feasible.len(),
             })]
         });
+        let Some(path) = path else {
+            self.boundary_summary = None;
+            return;
+        };
+        let value_of = |it: &Iteration| it.variation_values.get(path).and_then(Value::as_f64);
         let feasible_max = self
             .iterations
             .iter()

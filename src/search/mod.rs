@@ -2,7 +2,10 @@
 //! of an experiment, and the post-run analyses they write (`analysis`).
 
 pub mod analysis;
+pub mod bayesian;
 pub mod boundary;
 pub mod history;
+pub mod planner;
 pub mod recipe;
+pub mod space;
 pub mod verdict;

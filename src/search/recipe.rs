@@ -25,6 +25,9 @@ pub struct Recipe {
     /// Settings fixed for every trial, by dotted path (e.g. `concurrency: 1`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fixed: BTreeMap<String, Value>,
+    /// Per-request SLOs set on every trial (`benchmark.slos`), for goodput: metric tag → threshold.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slos: BTreeMap<String, Threshold>,
     /// The metric optimised, for searches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective: Option<Objective>,
@@ -56,6 +59,9 @@ pub struct SlaParameter {
     /// Whether the recipe cannot run without it.
     #[serde(default)]
     pub required: bool,
+    /// The value used when the user gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<f64>,
 }
 
 /// Integer or real values.
@@ -203,6 +209,48 @@ pub enum PlannerSpec {
         #[serde(default = "default_max_replicates")]
         max_replicates: u32,
     },
+    /// Efficient Global Optimisation (Gaussian-process surrogate, log expected improvement under
+    /// the constraints' models): a space-filling design first, then one proposal per point.
+    Bayesian {
+        /// Most points measured.
+        #[serde(default = "default_bo_iterations")]
+        max_iterations: u32,
+        /// Points of the initial space-filling design.
+        #[serde(default = "default_initial_points")]
+        initial_points: u32,
+        /// Stop after this many points without a better feasible objective.
+        #[serde(default = "default_patience")]
+        patience: u32,
+        /// Points in the plateau window.
+        #[serde(default = "default_plateau_window")]
+        plateau_window: u32,
+        /// Stop when the window's objectives vary by less than this (coefficient of variation).
+        #[serde(default = "default_plateau_threshold")]
+        plateau_threshold: f64,
+        /// Extra runs at a point whose runs disagree about an SLA (0: judge by the mean).
+        #[serde(default)]
+        max_replicates: u32,
+    },
+}
+
+fn default_bo_iterations() -> u32 {
+    30
+}
+
+fn default_initial_points() -> u32 {
+    5
+}
+
+fn default_patience() -> u32 {
+    10
+}
+
+fn default_plateau_window() -> u32 {
+    8
+}
+
+fn default_plateau_threshold() -> f64 {
+    0.01
 }
 
 fn default_precision() -> f64 {
@@ -248,6 +296,9 @@ pub enum AnalysisSpec {
         /// Statistic.
         stat: String,
     },
+    /// `sla_breach.json`: for a one-knob grid, which values meet every constraint, the highest
+    /// that does, the first that does not and what it broke.
+    SlaBreach,
     /// `pareto_sweep.json`: each cell's latency (x, lower is better) and throughput (y, higher is
     /// better), with the Pareto-optimal cells marked.
     ParetoSweep {
@@ -275,6 +326,10 @@ pub const BUILT_INS: &[(&str, &str)] = &[
     (
         "max-concurrency-under-sla",
         include_str!("../../recipes/max-concurrency-under-sla.yaml"),
+    ),
+    (
+        "max-goodput-under-slo",
+        include_str!("../../recipes/max-goodput-under-slo.yaml"),
     ),
     (
         "concurrency-ramp",
@@ -353,11 +408,21 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
                 .map(|p| format!("knobs[{i}]: {p}")),
         );
     }
-    for c in &recipe.constraints {
-        if let Threshold::Sla { sla } = &c.threshold
+    let thresholds = recipe
+        .constraints
+        .iter()
+        .map(|c| (&c.metric, &c.threshold))
+        .chain(recipe.slos.iter());
+    for (metric, threshold) in thresholds {
+        if let Threshold::Sla { sla } = threshold
             && !recipe.sla_parameters.contains_key(sla)
         {
-            problems.push(format!("constraint on {} uses SLA parameter '{sla}', which `sla_parameters` does not declare", c.metric));
+            problems.push(format!("the threshold of {metric} uses SLA parameter '{sla}', which `sla_parameters` does not declare"));
+        }
+    }
+    for tag in recipe.slos.keys() {
+        if let Err(e) = crate::spec::check_slo_tag(tag) {
+            problems.push(format!("slos: {e}"));
         }
     }
     let tags = [recipe.objective.as_ref().map(|o| o.metric.as_str())]
@@ -390,11 +455,137 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
             problems.push("planner.max_iterations must be at least 2".into());
         }
     }
+    if let PlannerSpec::Bayesian {
+        max_iterations,
+        initial_points,
+        plateau_threshold,
+        ..
+    } = &recipe.planner
+    {
+        if recipe.objective.is_none() {
+            problems.push("the bayesian planner needs an `objective`".into());
+        }
+        if recipe
+            .knobs
+            .iter()
+            .any(|k| k.path.is_none() || !k.values.is_empty())
+        {
+            problems.push(
+                "the bayesian planner searches knobs with a `path` and bounds (no `values`)".into(),
+            );
+        }
+        if !(2..=200).contains(max_iterations) {
+            problems.push(format!(
+                "planner.max_iterations must be between 2 and 200, got {max_iterations}"
+            ));
+        }
+        if *initial_points == 0 || initial_points >= max_iterations {
+            problems.push(format!(
+                "planner.initial_points must be at least 1 and below max_iterations ({max_iterations}), got {initial_points}"
+            ));
+        }
+        if plateau_threshold.is_nan() || *plateau_threshold < 0.0 {
+            problems.push(format!(
+                "planner.plateau_threshold must be >= 0, got {plateau_threshold}"
+            ));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// The recipe with a sweep's planner choice and budget applied, and its constraint thresholds
+/// resolved from the user's SLA values (constraints on values not given are dropped).
+pub fn restyle(
+    mut recipe: Recipe,
+    style: Option<crate::spec::experiment::SearchStyle>,
+    max_iterations: Option<u32>,
+    initial_points: Option<u32>,
+    sla: &BTreeMap<String, f64>,
+) -> Result<Recipe, String> {
+    use crate::spec::experiment::SearchStyle;
+    // A style the recipe already has keeps the recipe's own settings.
+    match (style, &recipe.planner) {
+        (Some(SearchStyle::Grid), p) if *p != PlannerSpec::Grid => {
+            recipe.planner = PlannerSpec::Grid;
+            for knob in &mut recipe.knobs {
+                knob.steps = knob.steps.or(Some(8));
+            }
+            if recipe.analysis.is_none() && !recipe.constraints.is_empty() {
+                recipe.analysis = Some(AnalysisSpec::SlaBreach);
+            }
+        }
+        (Some(SearchStyle::Boundary), p) if !matches!(p, PlannerSpec::Boundary { .. }) => {
+            recipe.planner = PlannerSpec::Boundary {
+                precision: default_precision(),
+                max_iterations: default_max_iterations(),
+                max_replicates: default_max_replicates(),
+            };
+        }
+        (Some(SearchStyle::Bayesian), p) if !matches!(p, PlannerSpec::Bayesian { .. }) => {
+            recipe.planner = PlannerSpec::Bayesian {
+                max_iterations: default_bo_iterations(),
+                initial_points: default_initial_points(),
+                patience: default_patience(),
+                plateau_window: default_plateau_window(),
+                plateau_threshold: default_plateau_threshold(),
+                max_replicates: 0,
+            };
+        }
+        _ => {}
+    }
+    match &mut recipe.planner {
+        PlannerSpec::Grid if max_iterations.is_some() || initial_points.is_some() => {
+            return Err(format!(
+                "`max_iterations` and `initial_points` apply to adaptive searches; recipe '{}' runs a grid",
+                recipe.name
+            ));
+        }
+        PlannerSpec::Boundary { .. } if initial_points.is_some() => {
+            return Err(
+                "`initial_points` applies to the bayesian planner, not the boundary planner".into(),
+            );
+        }
+        PlannerSpec::Boundary {
+            max_iterations: m, ..
+        } => *m = max_iterations.unwrap_or(*m),
+        PlannerSpec::Bayesian {
+            max_iterations: m,
+            initial_points: i,
+            ..
+        } => {
+            *m = max_iterations.unwrap_or(*m);
+            *i = initial_points.unwrap_or(*i);
+        }
+        PlannerSpec::Grid => {}
+    }
+    validate(&recipe).map_err(|p| p.join("; "))?;
+    // Thresholds are resolved after validation, so a missing SLA value is reported as such (by
+    // the planner's SLA check) rather than as a recipe without constraints.
+    let slos: Vec<(String, f64)> = recipe
+        .slos
+        .iter()
+        .filter_map(|(tag, t)| Some((tag.clone(), threshold_value(&recipe, t, sla)?)))
+        .collect();
+    for (tag, value) in slos {
+        recipe.slos.insert(tag.clone(), Threshold::Value(value));
+        recipe
+            .fixed
+            .insert(format!("slos.{tag}"), Value::from(value));
+    }
+    recipe.constraints = resolve_constraints(&recipe, sla)
+        .into_iter()
+        .map(|s| Constraint {
+            metric: s.metric,
+            stat: s.stat,
+            op: s.op,
+            threshold: Threshold::Value(s.threshold),
+        })
+        .collect();
+    Ok(recipe)
 }
 
 /// The constraints with thresholds resolved from the user's SLA values; constraints on SLA values
@@ -407,10 +598,7 @@ pub fn resolve_constraints(
         .constraints
         .iter()
         .filter_map(|c| {
-            let threshold = match &c.threshold {
-                Threshold::Value(v) => *v,
-                Threshold::Sla { sla: name } => *sla.get(name)?,
-            };
+            let threshold = threshold_value(recipe, &c.threshold, sla)?;
             Some(super::verdict::Sla {
                 metric: c.metric.clone(),
                 stat: c.stat.clone(),
@@ -419,6 +607,17 @@ pub fn resolve_constraints(
             })
         })
         .collect()
+}
+
+/// A threshold's value: fixed, the user's SLA value, or the SLA parameter's default.
+fn threshold_value(recipe: &Recipe, t: &Threshold, sla: &BTreeMap<String, f64>) -> Option<f64> {
+    match t {
+        Threshold::Value(v) => Some(*v),
+        Threshold::Sla { sla: name } => sla
+            .get(name)
+            .copied()
+            .or_else(|| recipe.sla_parameters.get(name)?.default),
+    }
 }
 
 /// Loads a built-in recipe by name, or a recipe file by path.

@@ -147,6 +147,50 @@ pub struct SweepSpec {
     /// (`concurrency: {lo: 1, hi: 64, steps: 7}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub knobs: BTreeMap<String, KnobOverride>,
+    /// The planner to use instead of the recipe's (AIPerf's `--search-style`): `boundary`,
+    /// `bayesian` or `grid` (a log-spaced grid with `sla_breach.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_style: Option<SearchStyle>,
+    /// Most points an adaptive search measures (overrides the recipe's budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    /// Points of the bayesian planner's initial space-filling design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_points: Option<u32>,
+    /// Seed of the bayesian planner (default: the experiment's `random_seed`, else 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_seed: Option<u64>,
+}
+
+impl SweepSpec {
+    /// The recipe with this sweep's planner overrides applied, if the sweep has one.
+    pub fn resolve_recipe(&self) -> Option<Result<crate::search::recipe::Recipe, String>> {
+        let recipe = self.recipe.as_ref()?.resolve();
+        Some(recipe.and_then(|r| {
+            crate::search::recipe::restyle(
+                r,
+                self.search_style,
+                self.max_iterations,
+                self.initial_points,
+                &self.sla,
+            )
+        }))
+    }
+}
+
+/// A planner chosen for a recipe in place of its own.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchStyle {
+    /// Exponential bracketing, then bisection (one monotone knob). AIPerf's `monotonic` and
+    /// `smooth_isotonic` are accepted as names for it.
+    #[serde(alias = "monotonic", alias = "smooth_isotonic")]
+    Boundary,
+    /// Gaussian-process Bayesian optimisation. AIPerf's `bo` and `optuna` name it too.
+    #[serde(alias = "bo", alias = "optuna")]
+    Bayesian,
+    /// Every value of a log-spaced grid (the knob's `steps`, default 8), with `sla_breach.json`.
+    Grid,
 }
 
 /// New bounds or values for a recipe knob.

@@ -17,7 +17,7 @@ mod validate;
 pub mod yaml;
 
 pub use distribution::TokenDistribution;
-pub use goodput::parse_goodput;
+pub use goodput::{check_slo_tag, parse_goodput};
 pub use validate::{Problem, validate};
 
 use forms::{DurationForm, OneOrMany, one_or_many, opt_seconds, seconds};
