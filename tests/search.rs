@@ -446,3 +446,39 @@ fn iterations_on_disk(dir: &Path) -> usize {
         .and_then(|h| h["iterations"].as_array().map(Vec::len))
         .unwrap_or(0)
 }
+
+/// Every SLA given must hold: request latency p99 < 150 ms breaks at 13 (a request in 13 waits a
+/// whole ~105 ms generation), while the error-rate SLA holds everywhere (the mock makes none).
+#[test]
+fn max_concurrency_under_sla_binds_on_the_tightest_sla() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "{recipe: max-concurrency-under-sla, sla: {e2e_p99_ms: 150, error_rate_pct: 1}, knobs: {concurrency: {hi: 64}}}",
+        "",
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let history = json(tmp.path().join("out/search_history.json"));
+    assert_eq!(
+        history["boundary_summary"]["feasible_max"]["value"],
+        12.0,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(history["boundary_summary"]["infeasible_min"]["value"], 13.0);
+    assert_eq!(
+        history["boundary_summary"]["infeasible_min"]["first_breach"]["metric"],
+        "request_latency"
+    );
+    assert_eq!(
+        history["config"]["sla_filters"].as_array().unwrap().len(),
+        2
+    );
+    let trials: usize = iterations(&tmp.path().join("out"))
+        .iter()
+        .map(|i| i["runs"].as_array().unwrap().len())
+        .sum();
+    assert!(trials <= 12, "{trials} trials");
+}

@@ -132,7 +132,8 @@ impl BayesianPlanner {
     /// requests stuck at 1.0) makes the constraint model place the boundary right next to the
     /// last feasible point. The best feasible point then sits on an unresolved boundary, so
     /// bisect (in the unit cube) towards the nearest infeasible point. `None` once that midpoint
-    /// is itself measured: the boundary is resolved to the knobs' resolution.
+    /// is itself measured, or the two points are within 1% of the cube: the boundary is resolved
+    /// to the knobs' resolution.
     fn refine_boundary(&self) -> Option<Vec<f64>> {
         let unit = |p: &[f64]| -> Vec<f64> {
             self.dims
@@ -162,6 +163,10 @@ impl BayesianPlanner {
             .filter(|(_, o)| !o.feasible)
             .map(|(p, _)| p)
             .min_by(|x, y| distance(x).total_cmp(&distance(y)))?;
+        // Real knobs never round onto a measured point: stop within 1% of the unit cube.
+        if distance(nearest).sqrt() < 0.01 {
+            return None;
+        }
         let mid: Vec<f64> = self
             .dims
             .iter()
@@ -422,6 +427,35 @@ mod tests {
             .fold(0.0, f64::max);
         assert!((11.0..=12.0).contains(&best), "best {best} from {asked:?}");
         assert!(asked.len() <= 14, "{asked:?}");
+    }
+
+    #[test]
+    fn real_log_knobs_converge_near_the_boundary() {
+        let rate = Dim {
+            path: "phases.profiling.rate".into(),
+            leaf: "rate".into(),
+            lo: 0.5,
+            hi: 50.0,
+            integer: false,
+            log: true,
+        };
+        let mut planner = BayesianPlanner::new(vec![rate], 1, settings(30));
+        let observe = |x: f64| {
+            let margin = (x - 7.3) / 7.3;
+            Observation {
+                objective: Some(x),
+                margins: vec![Some(margin)],
+                feasible: margin <= 0.0,
+            }
+        };
+        let (asked, reason) = run(&mut planner, observe);
+        let best = asked
+            .iter()
+            .copied()
+            .filter(|x| *x <= 7.3)
+            .fold(0.0, f64::max);
+        assert!(best > 7.3 * 0.95, "best {best} from {asked:?}");
+        assert_ne!(reason, "max_iterations", "{asked:?}");
     }
 
     #[test]
