@@ -121,21 +121,7 @@ fn a_killed_search_resumes_where_it_stopped() {
         "",
     );
     let dir = tmp.path().join("out");
-    let mut child = aiperf()
-        .arg("run")
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(12, || {
-        std::fs::read_to_string(dir.join("search_history.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|h| h["iterations"].as_array().is_some_and(|i| i.len() >= 3))
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_points(&file, &dir, 3);
     let before = iterations(&dir).len();
     assert!(before >= 3);
     let first = std::fs::read(
@@ -143,10 +129,12 @@ fn a_killed_search_resumes_where_it_stopped() {
     )
     .unwrap();
     let out = aiperf()
-        .arg("run")
-        .arg(&file)
-        .arg("--resume")
-        .arg(&dir)
+        .args([
+            "run".as_ref(),
+            file.as_os_str(),
+            "--resume".as_ref(),
+            dir.as_os_str(),
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -182,26 +170,20 @@ fn impossible_slas_and_missing_sla_values_are_reported() {
         "{stdout}"
     );
 
-    for (sweep, expected) in [
-        ("{recipe: max-throughput-ttft-sla}", "needs sla.ttft_p95_ms"),
-        (
-            "{recipe: max-concurrency-under-sla}",
-            "needs at least one SLA value",
-        ),
-        (
-            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, knobs: {rate: {hi: 5}}}",
-            "has no knob 'rate'",
-        ),
-    ] {
-        let file = write(tmp.path(), "mock://", sweep, "");
-        let out = aiperf().arg("validate").arg(&file).output().unwrap();
-        assert_exit(&out, 2);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(expected),
-            "{sweep}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    assert_invalid(
+        tmp.path(),
+        &[
+            ("{recipe: max-throughput-ttft-sla}", "needs sla.ttft_p95_ms"),
+            (
+                "{recipe: max-concurrency-under-sla}",
+                "needs at least one SLA value",
+            ),
+            (
+                "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, knobs: {rate: {hi: 5}}}",
+                "has no knob 'rate'",
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -365,33 +347,27 @@ fn search_style_swaps_the_planner_of_a_recipe() {
     assert_eq!(breach["monotonicity_check"]["monotone"], true);
     assert_eq!(breach["all_points"].as_array().unwrap().len(), 8);
 
-    for (sweep, expected) in [
-        (
-            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, search_style: grid, initial_points: 3}",
-            "apply to adaptive searches",
-        ),
-        (
-            "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, initial_points: 3}",
-            "applies to the bayesian planner",
-        ),
-        (
-            "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40, e2e_ms: 1000}, initial_points: 12, max_iterations: 12}",
-            "initial_points must be at least 1 and below max_iterations",
-        ),
-        (
-            "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40}}",
-            "needs sla.e2e_ms",
-        ),
-    ] {
-        let file = write(tmp.path(), "mock://", sweep, "");
-        let out = aiperf().arg("validate").arg(&file).output().unwrap();
-        assert_exit(&out, 2);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(expected),
-            "{sweep}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    assert_invalid(
+        tmp.path(),
+        &[
+            (
+                "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, search_style: grid, initial_points: 3}",
+                "apply to adaptive searches",
+            ),
+            (
+                "{recipe: max-throughput-ttft-sla, sla: {ttft_p95_ms: 50}, initial_points: 3}",
+                "applies to the bayesian planner",
+            ),
+            (
+                "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40, e2e_ms: 1000}, initial_points: 12, max_iterations: 12}",
+                "initial_points must be at least 1 and below max_iterations",
+            ),
+            (
+                "{recipe: max-goodput-under-slo, sla: {ttft_ms: 50, itl_ms: 40}}",
+                "needs sla.e2e_ms",
+            ),
+        ],
+    );
 }
 
 /// A Bayesian search killed mid-way resumes from its history: measured points are told to the
@@ -406,22 +382,15 @@ fn a_killed_bayesian_search_resumes() {
         "",
     );
     let dir = tmp.path().join("out");
-    let mut child = aiperf()
-        .arg("run")
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(12, || iterations_on_disk(&dir) >= 6);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_points(&file, &dir, 6);
     let before = iterations(&dir).len();
     let out = aiperf()
-        .arg("run")
-        .arg(&file)
-        .arg("--resume")
-        .arg(&dir)
+        .args([
+            "run".as_ref(),
+            file.as_os_str(),
+            "--resume".as_ref(),
+            dir.as_os_str(),
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -437,6 +406,35 @@ fn a_killed_bayesian_search_resumes() {
         history["best_trials"][0]["variation_values"]["phases.profiling.concurrency"],
         12
     );
+}
+
+/// Starts a search and kills it once `points` points are in its history.
+fn kill_after_points(file: &Path, dir: &Path, points: usize) {
+    let mut child = aiperf()
+        .arg("run")
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = wait_until(60, || iterations_on_disk(dir) >= points);
+    assert!(reached, "the search measured fewer than {points} points in 60 s");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Validates each sweep and expects exit 2 with the message.
+fn assert_invalid(dir: &Path, cases: &[(&str, &str)]) {
+    for (sweep, expected) in cases {
+        let file = write(dir, "mock://", sweep, "");
+        let out = aiperf().arg("validate").arg(&file).output().unwrap();
+        assert_exit(&out, 2);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{sweep}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 fn iterations_on_disk(dir: &Path) -> usize {
