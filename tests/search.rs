@@ -418,7 +418,10 @@ fn kill_after_points(file: &Path, dir: &Path, points: usize) {
         .spawn()
         .unwrap();
     let reached = wait_until(60, || iterations_on_disk(dir) >= points);
-    assert!(reached, "the search measured fewer than {points} points in 60 s");
+    assert!(
+        reached,
+        "the search measured fewer than {points} points in 60 s"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
