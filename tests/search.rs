@@ -210,28 +210,7 @@ fn inline_recipes_and_profile_sla_flags_run_the_same_search() {
     assert_eq!(history["boundary_summary"]["feasible_max"]["value"], 12.0);
 
     let dir = tmp.path().join("flags");
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
-            "--streaming",
-            "--request-count",
-            "48",
-            "--isl",
-            "16",
-            "--osl",
-            "20",
-            "--search-recipe",
-            "max-throughput-ttft-sla",
-            "--ttft-sla-ms",
-            "50",
-            "--concurrency-max",
-            "64",
-        ],
-    );
+    let out = ttft_search_profile(&dir, &[]);
     assert_exit(&out, 0);
     assert_eq!(
         json(dir.join("search_history.json"))["boundary_summary"]["feasible_max"]["value"],
@@ -293,31 +272,9 @@ fn goodput_recipe_finds_the_slot_count_by_bayesian_optimisation() {
 fn search_style_swaps_the_planner_of_a_recipe() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bo");
-    let out = profile(
+    let out = ttft_search_profile(
         &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
-            "--streaming",
-            "--request-count",
-            "48",
-            "--isl",
-            "16",
-            "--osl",
-            "20",
-            "--search-recipe",
-            "max-throughput-ttft-sla",
-            "--ttft-sla-ms",
-            "50",
-            "--concurrency-max",
-            "64",
-            "--search-style",
-            "bo",
-            "--search-max-iterations",
-            "12",
-        ],
+        &["--search-style", "bo", "--search-max-iterations", "12"],
     );
     assert_exit(&out, 0);
     let history = json(dir.join("search_history.json"));
@@ -406,6 +363,32 @@ fn a_killed_bayesian_search_resumes() {
         history["best_trials"][0]["variation_values"]["phases.profiling.concurrency"],
         12
     );
+}
+
+/// `aiperf profile` searching max-throughput-ttft-sla (TTFT p95 < 50 ms, concurrency up to 64)
+/// on a mock with 12 slots, plus `extra` flags.
+fn ttft_search_profile(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "-m",
+        "m",
+        "-u",
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "--streaming",
+        "--request-count",
+        "48",
+        "--isl",
+        "16",
+        "--osl",
+        "20",
+        "--search-recipe",
+        "max-throughput-ttft-sla",
+        "--ttft-sla-ms",
+        "50",
+        "--concurrency-max",
+        "64",
+    ];
+    args.extend_from_slice(extra);
+    profile(dir, &args)
 }
 
 /// Starts a search and kills it once `points` points are in its history.

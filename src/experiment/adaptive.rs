@@ -32,21 +32,12 @@ fn point_spec(a: &AdaptivePlan, point: &[f64]) -> Result<crate::spec::BenchmarkS
     Ok(spec)
 }
 
-/// A knob value for people: integers without decimals.
-fn show_value(dim: &Dim, x: f64) -> String {
-    if dim.integer {
-        format!("{}", x as i64)
-    } else {
-        fmt_number(x)
-    }
-}
-
 /// A point for people: `concurrency=12` or `concurrency=12 isl=512`.
 fn show(a: &AdaptivePlan, point: &[f64]) -> String {
     a.dims
         .iter()
         .zip(point)
-        .map(|(d, x)| format!("{}={}", d.leaf, show_value(d, *x)))
+        .map(|(d, x)| format!("{}={}", d.leaf, d.show(*x)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -168,11 +159,7 @@ pub async fn run(
             } else {
                 Verdict::Fail
             };
-            let mut observation = observe(&summaries(&plan, cell), objective_key, &a.slas, verdict);
-            observation.objective = it
-                .objective_values
-                .as_ref()
-                .and_then(|v| v.first().copied());
+            let observation = observe(&summaries(&plan, cell), objective_key, &a.slas, verdict);
             if !planner.replay(&point, verdict, observation) {
                 return Err(AppError::config(format!(
                     "{} does not replay: the search changed since it was started",
@@ -418,24 +405,20 @@ fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
                 .map(|v| format!(" -> {} {unit}", fmt_number(v)))
                 .unwrap_or_default();
             let between = match f {
-                Some(f) => format!(
-                    " (boundary between {} and {})",
-                    show_value(dim, p),
-                    show_value(dim, f)
-                ),
-                None => format!(" (every {} up to {} passed)", dim.leaf, show_value(dim, p)),
+                Some(f) => format!(" (boundary between {} and {})", dim.show(p), dim.show(f)),
+                None => format!(" (every {} up to {} passed)", dim.leaf, dim.show(p)),
             };
             format!(
                 "Answer: {direction} {objective} with {slas}: {} {}{obj}{between} [{points} points, {reason}]",
                 dim.leaf,
-                show_value(dim, p),
+                dim.show(p),
             )
         }
         (None, Some(f)) => format!(
             "Answer: no {} from {} meets {slas} (it fails already at {}) [{reason}]",
             dim.leaf,
-            show_value(dim, dim.lo),
-            show_value(dim, f)
+            dim.show(dim.lo),
+            dim.show(f)
         ),
         (None, None) => {
             format!("Answer: the search stopped before any point was judged [{reason}]")

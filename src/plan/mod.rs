@@ -138,16 +138,7 @@ impl AdaptivePlan {
     pub fn space_text(&self) -> String {
         self.dims
             .iter()
-            .map(|d| {
-                let show = |x: f64| {
-                    if d.integer {
-                        format!("{}", x as i64)
-                    } else {
-                        crate::export::console::fmt_number(x)
-                    }
-                };
-                format!("{} in [{}, {}]", d.leaf, show(d.lo), show(d.hi))
-            })
+            .map(|d| format!("{} in [{}, {}]", d.leaf, d.show(d.lo), d.show(d.hi)))
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -39,6 +39,15 @@ impl Dim {
         if self.log { x.ln() } else { x }
     }
 
+    /// A knob value for people: integers without decimals.
+    pub fn show(&self, x: f64) -> String {
+        if self.integer {
+            format!("{}", x as i64)
+        } else {
+            crate::export::console::fmt_number(x)
+        }
+    }
+
     /// The unit coordinate of a knob value (0 at `lo`, 1 at `hi`).
     pub fn to_unit(&self, x: f64) -> f64 {
         let (a, b) = (self.warp(self.lo), self.warp(self.hi));
