@@ -20,6 +20,8 @@ impl ExitCode {
     pub const ALL_REQUESTS_FAILED: ExitCode = ExitCode(4);
     /// An experiment finished but at least one of its trials failed; the others are aggregated.
     pub const TRIALS_FAILED: ExitCode = ExitCode(5);
+    /// Plotting failed and was required (`--plot-required`); the results are on disk.
+    pub const PLOT_FAILED: ExitCode = ExitCode(6);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
     pub const INTERRUPTED: ExitCode = ExitCode(130);
 
@@ -38,6 +40,10 @@ impl ExitCode {
         (
             Self::ALL_REQUESTS_FAILED,
             "every request failed (results are on disk)",
+        ),
+        (
+            Self::PLOT_FAILED,
+            "plotting failed and --plot-required was given (results are on disk)",
         ),
         (
             Self::INTERRUPTED,

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mock;
 pub mod plan;
+pub mod plot;
 pub mod redact;
 pub mod run;
 pub mod search;

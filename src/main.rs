@@ -55,15 +55,31 @@ fn main() {
                     })?;
                     let options = aiperf::experiment::RunOptions {
                         command_line: redact_command_line(&args),
+                        plot: profile.plot.clone(),
                         ..Default::default()
                     };
                     return aiperf::experiment::run(&loaded, plan, &options).await;
                 }
+                let auto_plot = aiperf::plot::auto::AutoPlot::resolve(
+                    &profile.plot,
+                    &spec.artifacts,
+                    None,
+                    std::path::Path::new("."),
+                    false,
+                )
+                .map_err(AppError::config)?;
+                let dir = spec.artifacts.dir.clone();
                 let invocation = Invocation {
                     command_line: redact_command_line(&args),
                     ..Invocation::default()
                 };
-                Ok::<ExitCode, AppError>(run_benchmark(spec, &invocation).await?.exit_code)
+                let code = run_benchmark(spec, &invocation).await?.exit_code;
+                // Single-run plots after a successful run only.
+                Ok::<ExitCode, AppError>(if code == ExitCode::SUCCESS {
+                    auto_plot.after_run(&dir, code)
+                } else {
+                    code
+                })
             }
             Command::Run(run_args) => {
                 aiperf::cli::run::run(&run_args, redact_command_line(&args), cli.verbose).await
@@ -81,6 +97,7 @@ fn main() {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Recipes(command) => aiperf::cli::recipes::run(&command),
+            Command::Plot(plot_args) => aiperf::cli::plot::run(&plot_args),
             Command::MockServer(args) => {
                 args.config.validate().map_err(AppError::config)?;
                 aiperf::mock::serve_forever(args.config, &args.host, args.port)

@@ -2,6 +2,7 @@
 //! rest of the program never sees raw flags.
 
 pub mod mock_server;
+pub mod plot;
 pub mod profile;
 pub mod recipes;
 pub mod run;
@@ -37,6 +38,8 @@ pub enum Command {
         #[arg(value_enum, default_value = "experiment")]
         kind: SchemaKind,
     },
+    /// Draw PNG plots of the results in one or more directories.
+    Plot(plot::PlotArgs),
     /// List and show search recipes.
     #[command(subcommand)]
     Recipes(RecipesCommand),

@@ -128,6 +128,9 @@ pub struct ProfileArgs {
         help_heading = "Output"
     )]
     pub ui_type: UiType,
+    /// Auto-plot flags.
+    #[command(flatten)]
+    pub plot: crate::plot::auto::PlotFlags,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]
@@ -444,7 +447,8 @@ impl ProfileArgs {
             phases,
             artifacts: ArtifactsSpec {
                 dir,
-                ..ArtifactsSpec::default()
+                auto_plot: self.plot.choice(),
+                plot_required: self.plot.plot_required,
             },
             slos,
             tokenizer: TokenizerSpec {
@@ -452,6 +456,7 @@ impl ProfileArgs {
             },
             runtime: RuntimeSpec { ui: self.ui_type },
             random_seed: self.random_seed,
+            plot: None,
         })
     }
 }

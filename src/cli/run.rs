@@ -18,6 +18,9 @@ pub struct RunArgs {
     /// Continue the interrupted experiment in this directory, skipping finished trials.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Auto-plot flags (override the experiment's `artifacts.auto_plot` and `plot:` block).
+    #[command(flatten)]
+    pub plot: crate::plot::auto::PlotFlags,
 }
 
 /// Flags of `aiperf validate`.
@@ -110,6 +113,7 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
             resume: args.resume.clone(),
             command_line,
             verbose: verbose > 0,
+            plot: args.plot.clone(),
         },
     )
     .await

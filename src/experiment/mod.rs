@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// The command line, secrets redacted.
     pub command_line: String,
+    /// Auto-plot flags from the command line.
+    pub plot: crate::plot::auto::PlotFlags,
 }
 
 /// A fingerprint of the plan: what each trial runs and where (secrets redacted).
@@ -245,6 +247,19 @@ pub async fn run(
     mut plan: Plan,
     opts: &RunOptions,
 ) -> Result<ExitCode, AppError> {
+    let recipe_plots = plan
+        .recipe
+        .as_ref()
+        .or(plan.adaptive.as_ref().map(|a| &a.recipe))
+        .is_some_and(|r| r.auto_plot);
+    let auto_plot = crate::plot::auto::AutoPlot::resolve(
+        &opts.plot,
+        &loaded.experiment.benchmark.artifacts,
+        loaded.experiment.benchmark.plot.as_ref(),
+        loaded.file.parent().unwrap_or(Path::new(".")),
+        recipe_plots,
+    )
+    .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
     prepare(&mut plan, loaded, opts)?;
     let experiment = &loaded.experiment;
     let interrupt = CancellationToken::new();
@@ -420,9 +435,15 @@ pub async fn run(
         );
         return Ok(ExitCode::INTERRUPTED);
     }
-    Ok(if failed > 0 {
+    let code = if failed > 0 {
         ExitCode::TRIALS_FAILED
     } else {
         ExitCode::SUCCESS
+    };
+    // Multi-run plots once, over the whole experiment, when at least one trial succeeded.
+    Ok(if completed > 0 {
+        auto_plot.after_run(&plan.base_dir, code)
+    } else {
+        code
     })
 }

@@ -63,6 +63,10 @@ pub struct BenchmarkSpec {
     /// Seed for every random choice (prompt lengths, prompt text, Poisson arrivals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_seed: Option<u64>,
+    /// Plot configuration: a plot-config file path (relative to the experiment file) or the
+    /// configuration in place. Its presence turns auto-plot on unless `artifacts.auto_plot` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot: Option<crate::plot::config::PlotEnvelope>,
 }
 
 /// The models requests name. Requests use the first model.
@@ -420,10 +424,11 @@ pub struct ArtifactsSpec {
     /// The run directory.
     #[serde(default = "default_artifact_dir")]
     pub dir: PathBuf,
-    /// Draw plots after the run.
-    #[serde(default)]
-    pub auto_plot: bool,
-    /// Fail the command when plotting fails.
+    /// Draw plots into `<dir>/plots` when the run (or the whole experiment) ends. Unset: on when
+    /// the experiment has a `plot:` block or its recipe plots by default, else off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_plot: Option<bool>,
+    /// Fail the command (exit code 6) when auto-plot fails, instead of warning.
     #[serde(default)]
     pub plot_required: bool,
 }
@@ -436,7 +441,7 @@ impl Default for ArtifactsSpec {
     fn default() -> Self {
         Self {
             dir: default_artifact_dir(),
-            auto_plot: false,
+            auto_plot: None,
             plot_required: false,
         }
     }
@@ -572,6 +577,7 @@ pub mod test_support {
             tokenizer: TokenizerSpec::default(),
             runtime: RuntimeSpec::default(),
             random_seed: Some(1),
+            plot: None,
         }
     }
 }

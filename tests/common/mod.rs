@@ -85,3 +85,43 @@ pub fn has_content(path: &Path) -> bool {
         .map(|m| m.len() > 0)
         .unwrap_or(false)
 }
+
+/// Decodes a PNG and checks it is a full-size plot with something drawn on it (more than 1% of
+/// its pixels differ from the background at the top-left corner). Returns the top-left pixel.
+pub fn assert_plot_png(path: &Path) -> [u8; 3] {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("decodable frame");
+    assert_eq!((info.width, info.height), (1280, 720), "{}", path.display());
+    assert_eq!(info.color_type, png::ColorType::Rgb, "{}", path.display());
+    let bg = [pixels[0], pixels[1], pixels[2]];
+    let drawn = pixels[..info.buffer_size()]
+        .chunks_exact(3)
+        .filter(|p| *p != bg)
+        .count();
+    let total = (info.width * info.height) as usize;
+    assert!(
+        drawn * 100 > total,
+        "{} is blank ({drawn} of {total} pixels drawn)",
+        path.display()
+    );
+    bg
+}
+
+/// The PNG file names in a directory, sorted.
+pub fn pngs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".png"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}

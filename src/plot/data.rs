@@ -1,0 +1,245 @@
+//! Reading what plots are made from: per-request records (`profile_export.jsonl`), run summaries
+//! (`profile_export_aiperf.json`) and AIPerf's timeslice CSV. Reading only; nothing is drawn here.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+
+/// AIPerf's timeslice export (`--slice-duration`); plotted when a run directory has one.
+pub const TIMESLICES_CSV: &str = "profile_export_aiperf_timeslices.csv";
+
+/// The per-request metrics every single-run plot may use.
+pub const STANDARD_COLUMNS: &[&str] = &[
+    "time_to_first_token",
+    "inter_token_latency",
+    "request_latency",
+    "output_sequence_length",
+];
+
+/// The profiling-phase requests of one run, ordered by send time, as columns.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// Seconds from the first request's send to this request's send.
+    pub start_s: Vec<f64>,
+    /// Seconds from the first request's send to this request's end.
+    pub end_s: Vec<f64>,
+    /// Whether the request succeeded.
+    pub ok: Vec<bool>,
+    /// Metric tag → value per request (display units), `None` where the request has none.
+    pub columns: BTreeMap<String, Vec<Option<f64>>>,
+    /// Lines that were not valid records (for example a line cut short by a crash).
+    pub unreadable_lines: usize,
+}
+
+impl Records {
+    /// Number of requests.
+    pub fn len(&self) -> usize {
+        self.start_s.len()
+    }
+
+    /// Whether there are no requests.
+    pub fn is_empty(&self) -> bool {
+        self.start_s.is_empty()
+    }
+
+    /// The values of `tag`, `None` where a request has none (empty when the tag is unknown).
+    pub fn column(&self, tag: &str) -> &[Option<f64>] {
+        self.columns.get(tag).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `(request index, value)` for every request that has `tag`.
+    pub fn present(&self, tag: &str) -> Vec<(usize, f64)> {
+        self.column(tag)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i, v)))
+            .collect()
+    }
+}
+
+struct Raw {
+    start_ns: u64,
+    end_ns: u64,
+    ok: bool,
+    values: Vec<Option<f64>>,
+}
+
+/// Reads the profiling-phase records of `path` with the standard columns plus `extra` tags.
+pub fn read_records(path: &Path, extra: &[String]) -> Result<Records> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut tags: Vec<String> = STANDARD_COLUMNS.iter().map(|t| t.to_string()).collect();
+    for t in extra {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    let mut raw = Vec::new();
+    let mut unreadable = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(record) = serde_json::from_str::<Value>(&line) else {
+            unreadable += 1;
+            continue;
+        };
+        let meta = &record["metadata"];
+        let phase = meta["phase_kind"]
+            .as_str()
+            .or(meta["benchmark_phase"].as_str());
+        if phase == Some("warmup") {
+            continue;
+        }
+        let (Some(start_ns), Some(end_ns)) = (
+            meta["request_start_ns"].as_u64(),
+            meta["request_end_ns"].as_u64(),
+        ) else {
+            unreadable += 1;
+            continue;
+        };
+        let values = tags
+            .iter()
+            .map(|t| record["metrics"][t.as_str()]["value"].as_f64())
+            .collect();
+        raw.push(Raw {
+            start_ns,
+            end_ns: end_ns.max(start_ns),
+            ok: record["error"].is_null() && !meta["was_cancelled"].as_bool().unwrap_or(false),
+            values,
+        });
+    }
+    raw.sort_by_key(|r| r.start_ns);
+    let origin = raw.first().map_or(0, |r| r.start_ns);
+    let seconds = |ns: u64| (ns - origin) as f64 / 1e9;
+    let mut records = Records {
+        start_s: raw.iter().map(|r| seconds(r.start_ns)).collect(),
+        end_s: raw.iter().map(|r| seconds(r.end_ns)).collect(),
+        ok: raw.iter().map(|r| r.ok).collect(),
+        columns: BTreeMap::new(),
+        unreadable_lines: unreadable,
+    };
+    for (i, tag) in tags.into_iter().enumerate() {
+        records
+            .columns
+            .insert(tag, raw.iter().map(|r| r.values[i]).collect());
+    }
+    Ok(records)
+}
+
+/// A run's `profile_export_aiperf.json`.
+#[derive(Debug, Clone)]
+pub struct Summary(pub Value);
+
+impl Summary {
+    /// Reads a summary file.
+    pub fn read(path: &Path) -> Result<Summary> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        Ok(Summary(value))
+    }
+
+    /// One statistic of a metric (`avg`, `p99`, ...), if the run has it.
+    pub fn stat(&self, tag: &str, stat: &str) -> Option<f64> {
+        self.0[tag][stat].as_f64().filter(|v| v.is_finite())
+    }
+
+    /// The unit a metric is exported in.
+    pub fn unit(&self, tag: &str) -> Option<&str> {
+        self.0[tag]["unit"].as_str()
+    }
+}
+
+/// One value of AIPerf's timeslice CSV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeslice {
+    /// Slice index.
+    pub index: usize,
+    /// Display name of the metric ("Time to First Token").
+    pub metric: String,
+    /// Unit.
+    pub unit: String,
+    /// Statistic ("avg").
+    pub stat: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// Reads `Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value` rows; unparsable rows are skipped.
+pub fn read_timeslices(path: &Path) -> Result<Vec<Timeslice>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in reader.records().flatten() {
+        let field = |i: usize| row.get(i).unwrap_or("").trim();
+        let (Ok(index), Ok(value)) = (field(0).parse::<usize>(), field(6).parse::<f64>()) else {
+            continue;
+        };
+        out.push(Timeslice {
+            index,
+            metric: field(3).to_string(),
+            unit: field(4).to_string(),
+            stat: field(5).to_string(),
+            value,
+        });
+    }
+    Ok(out)
+}
+
+/// The `q`-quantile (0..=1) of sorted values, linearly interpolated.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_skip_warmup_and_broken_lines_and_sort_by_send_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let line = |start: u64, phase: &str, ttft: f64| {
+            format!(
+                r#"{{"metadata":{{"request_start_ns":{start},"request_end_ns":{},"phase_kind":"{phase}"}},"metrics":{{"time_to_first_token":{{"value":{ttft},"unit":"ms"}}}},"error":null}}"#,
+                start + 2_000_000_000
+            )
+        };
+        let text = [
+            line(3_000_000_000, "profiling", 30.0),
+            line(1_000_000_000, "warmup", 99.0),
+            line(2_000_000_000, "profiling", 20.0),
+            "{\"metadata\":".to_string(),
+        ]
+        .join("\n");
+        std::fs::write(&path, text).unwrap();
+        let r = read_records(&path, &[]).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.start_s, vec![0.0, 1.0]);
+        assert_eq!(r.end_s, vec![2.0, 3.0]);
+        assert_eq!(r.column("time_to_first_token"), &[Some(20.0), Some(30.0)]);
+        assert_eq!(r.column("inter_token_latency"), &[None, None]);
+        assert_eq!(r.unreadable_lines, 1);
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.0), Some(1.0));
+        assert_eq!(quantile(&v, 0.5), Some(2.5));
+        assert_eq!(quantile(&v, 1.0), Some(4.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,722 @@
+//! Plots of search recipes, drawn from the files the recipes write: the concurrency-ramp knee,
+//! the prefill TTFT curve with its fit, the decode ITL surface as a heatmap, the pareto-sweep
+//! cells, and the trajectory of an adaptive search with its SLA and answer.
+
+use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
+use super::data::Summary;
+use super::detect::Source;
+use super::multi::show;
+use super::{Drawn, PlotContext, metric_label, metric_name};
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use serde_json::Value;
+use std::path::Path;
+
+/// Draws the recipe plot `name` from whichever source has its file.
+pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Drawn> {
+    let file = match name {
+        "concurrency_ramp" => "degradation_knee.json",
+        "prefill_ttft_curve" => "prefill_curve.json",
+        "decode_itl_surface" => "decode_itl_surface.json",
+        "pareto_sweep" => "pareto_sweep.json",
+        "search_trajectory" => crate::search::history::SEARCH_HISTORY_JSON,
+        other => return Ok(Drawn::Skipped(format!("'{other}' is not a recipe plot"))),
+    };
+    let found = sources.iter().find_map(|s| {
+        if name == "search_trajectory" {
+            s.search_history.clone()
+        } else {
+            s.analysis(file)
+        }
+    });
+    let Some(path) = found else {
+        return Ok(Drawn::Skipped(format!(
+            "no {file} (written by the recipe that makes this plot)"
+        )));
+    };
+    let doc = Summary::read(&path)?.0;
+    if let Some(reason) = doc["error_reason"].as_str() {
+        return Ok(Drawn::Skipped(format!("{}: {reason}", path.display())));
+    }
+    let out = ctx.png(name);
+    let subtitle = format!(
+        "{}  ·  from {}",
+        doc["recipe"].as_str().unwrap_or("recipe"),
+        path.display()
+    );
+    match name {
+        "concurrency_ramp" => concurrency_ramp(ctx, &doc, &out, &subtitle),
+        "prefill_ttft_curve" => prefill_curve(ctx, &doc, &out, &subtitle),
+        "decode_itl_surface" => itl_surface(ctx, &doc, &out, &subtitle),
+        "pareto_sweep" => pareto_sweep(ctx, &doc, &out, &subtitle),
+        _ => search_trajectory(ctx, &doc, &path, &out),
+    }
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+fn concurrency_ramp(
+    ctx: &PlotContext<'_>,
+    doc: &Value,
+    out: &Path,
+    subtitle: &str,
+) -> Result<Drawn> {
+    let param = doc["swept_param"].as_str().unwrap_or("concurrency");
+    let (metric, stat) = (
+        doc["swept_metric"].as_str().unwrap_or("request_latency"),
+        doc["stat"].as_str().unwrap_or("p99"),
+    );
+    let key = format!("{metric}_{stat}");
+    let mut pts: Vec<(f64, f64)> = doc["all_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((f(&p[param])?, f(&p[&key])?)))
+        .collect();
+    if pts.is_empty() {
+        return Ok(Drawn::Skipped("the ramp has no measured points".into()));
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let baseline = f(&doc[format!("baseline_{stat}")]);
+    let threshold = f(&doc["threshold_pct"])
+        .zip(baseline)
+        .map(|(t, b)| b * (1.0 + t));
+    let knee = f(&doc[format!("knee_{param}")]);
+    let x = Axis::categories(param, pts.iter().map(|p| format_value(p.0)).collect());
+    let y = Axis::linear(
+        format!("{} {stat}", metric_label(metric)),
+        pts.iter().map(|p| p.1).chain(threshold),
+        true,
+    );
+    let slot = |c: f64| pts.iter().position(|p| p.0 == c).map(|i| i as f64);
+    let title = match knee {
+        Some(k) => format!(
+            "Concurrency ramp: the knee is at {param} {}",
+            format_value(k)
+        ),
+        None => "Concurrency ramp: no knee within the ramp".to_string(),
+    };
+    canvas::xy_plot(
+        out,
+        ctx.theme,
+        &title,
+        Some(subtitle),
+        &x,
+        &y,
+        Some(SeriesLabelPosition::UpperLeft),
+        |chart, palette| {
+            let color = palette.series(0);
+            let line: Vec<(f64, f64)> = pts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as f64, p.1))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(3)))
+                .map_err(canvas::drawing)?;
+            chart
+                .draw_series(line.iter().map(|&p| Circle::new(p, 6, color.filled())))
+                .map_err(canvas::drawing)?
+                .label(format!("{} {stat}", metric_name(metric)))
+                .legend(legend_dot(color));
+            if let Some(t) = threshold {
+                let c = palette.bad;
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(x.range.start, t), (x.range.end, t)],
+                        10,
+                        6,
+                        c.stroke_width(2),
+                    ))
+                    .map_err(canvas::drawing)?
+                    .label(format!(
+                        "baseline + {:.0}% = {}",
+                        f(&doc["threshold_pct"]).unwrap_or(0.0) * 100.0,
+                        format_value(t)
+                    ))
+                    .legend(legend_line(c));
+            }
+            if let Some(i) = knee.and_then(slot) {
+                let c = palette.highlight;
+                let v = pts[i as usize].1;
+                chart
+                    .draw_series([Circle::new((i, v), 12, c.stroke_width(4))])
+                    .map_err(canvas::drawing)?
+                    .label(format!("knee: {param} {}", format_value(pts[i as usize].0)))
+                    .legend(legend_dot(c));
+                chart
+                    .draw_series([Text::new(
+                        format!("knee ({})", format_value(v)),
+                        (i, v),
+                        canvas::text(16, palette),
+                    )])
+                    .map_err(canvas::drawing)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Drawn::File(out.to_path_buf()))
+}
+
+/// Evaluates a polynomial with coefficients highest degree first.
+fn polyval(coefficients: &[f64], x: f64) -> f64 {
+    coefficients.iter().fold(0.0, |acc, c| acc * x + c)
+}
+
+fn prefill_curve(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+    let param = doc["swept_param"].as_str().unwrap_or("isl");
+    let mut pts: Vec<(f64, f64)> = doc["raw_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((f(&p[param])?, f(&p["ttft_ms"])?)))
+        .collect();
+    if pts.is_empty() {
+        return Ok(Drawn::Skipped("the curve has no measured points".into()));
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let coefficients: Vec<f64> = doc["coefficients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(f)
+        .collect();
+    let (lo, hi) = canvas::extent(pts.iter().map(|p| p.0));
+    let fit: Vec<(f64, f64)> = if coefficients.is_empty() {
+        vec![]
+    } else {
+        (0..=100)
+            .map(|i| lo + (hi - lo) * i as f64 / 100.0)
+            .map(|x| (x, polyval(&coefficients, x)))
+            .collect()
+    };
+    let x = Axis::linear(
+        format!("Input sequence length ({param}, tokens)"),
+        pts.iter().map(|p| p.0),
+        true,
+    );
+    let y = Axis::linear(
+        format!(
+            "Time to First Token {} (ms)",
+            doc["stat"].as_str().unwrap_or("avg")
+        ),
+        pts.iter().map(|p| p.1).chain(fit.iter().map(|p| p.1)),
+        true,
+    );
+    let form = doc["fit_form"].as_str().unwrap_or("fit");
+    let equation = match coefficients.as_slice() {
+        [a, b] => format!("TTFT = {a:.4} ms/token × ISL + {b:.2} ms"),
+        [a, b, c] => format!("TTFT = {a:.3e} × ISL² + {b:.4} × ISL + {c:.2} ms"),
+        _ => String::new(),
+    };
+    let r2 = f(&doc["r_squared"])
+        .map(|r| format!(", R² = {r:.4}"))
+        .unwrap_or_default();
+    canvas::xy_plot(
+        out,
+        ctx.theme,
+        "Prefill cost: TTFT against input length",
+        Some(subtitle),
+        &x,
+        &y,
+        Some(SeriesLabelPosition::UpperLeft),
+        |chart, palette| {
+            if !fit.is_empty() {
+                let c = palette.series(1);
+                chart
+                    .draw_series(LineSeries::new(fit.iter().copied(), c.stroke_width(3)))
+                    .map_err(canvas::drawing)?
+                    .label(format!("{form} fit: {equation}{r2}"))
+                    .legend(legend_line(c));
+            }
+            let color = palette.series(0);
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 7, color.filled())))
+                .map_err(canvas::drawing)?
+                .label(format!("measured ({} points)", pts.len()))
+                .legend(legend_dot(color));
+            Ok(())
+        },
+    )?;
+    Ok(Drawn::File(out.to_path_buf()))
+}
+
+fn itl_surface(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+    let surface = &doc["surface"];
+    let params: Vec<String> = doc["swept_params"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let (row_name, col_name) = match params.as_slice() {
+        [r, c] => (r.clone(), c.clone()),
+        _ => ("concurrency".to_string(), "osl".to_string()),
+    };
+    let axis = |name: &str| -> Vec<f64> {
+        surface[format!("{name}_axis")]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(f)
+            .collect()
+    };
+    let (rows, cols) = (axis(&row_name), axis(&col_name));
+    let grid: Vec<Vec<Option<f64>>> = surface["itl_grid"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r.as_array().into_iter().flatten().map(f).collect())
+        .collect();
+    let values: Vec<f64> = grid.iter().flatten().flatten().copied().collect();
+    if rows.is_empty() || cols.is_empty() || values.is_empty() {
+        return Ok(Drawn::Skipped("the surface has no measured cells".into()));
+    }
+    let (lo, hi) = canvas::extent(values.iter().copied());
+    let x = Axis::categories(
+        col_name.clone(),
+        cols.iter().map(|v| format_value(*v)).collect(),
+    );
+    let y = Axis::categories(
+        row_name.clone(),
+        rows.iter().map(|v| format_value(*v)).collect(),
+    );
+    let theme = ctx.theme;
+    let palette = theme.palette();
+    let colour =
+        |v: f64| ViridisRGB.get_color_normalized(v as f32, lo as f32, hi.max(lo + 1e-9) as f32);
+    canvas::render_png(out, theme, |root| {
+        let area = canvas::titled(
+            root,
+            "Decode: inter-token latency by concurrency and output length",
+            Some(subtitle),
+            &palette,
+        )?;
+        let (w, _) = area.dim_in_pixel();
+        let (main, bar) = area.split_horizontally(w.saturating_sub(150));
+        let mut chart = canvas::chart(&main, &x, &y, &palette)?;
+        for (i, row) in grid.iter().enumerate() {
+            for (j, cell) in row.iter().enumerate() {
+                let (cx, cy) = (j as f64, i as f64);
+                let Some(v) = cell else {
+                    chart
+                        .draw_series([Rectangle::new(
+                            [(cx - 0.5, cy - 0.5), (cx + 0.5, cy + 0.5)],
+                            palette.grid.filled(),
+                        )])
+                        .map_err(canvas::drawing)?;
+                    continue;
+                };
+                chart
+                    .draw_series([Rectangle::new(
+                        [(cx - 0.49, cy - 0.49), (cx + 0.49, cy + 0.49)],
+                        colour(*v).filled(),
+                    )])
+                    .map_err(canvas::drawing)?;
+                // Dark text on the bright end of viridis, light text on the dark end.
+                let bright = (*v - lo) / (hi - lo).max(1e-9) > 0.6;
+                let ink = if bright {
+                    RGBColor(20, 20, 20)
+                } else {
+                    RGBColor(245, 245, 245)
+                };
+                let style = (canvas::FONT, 16).into_font().color(&ink).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Center,
+                    ),
+                );
+                chart
+                    .draw_series([Text::new(
+                        format!("{} ms", format_value(*v)),
+                        (cx, cy),
+                        style,
+                    )])
+                    .map_err(canvas::drawing)?;
+            }
+        }
+        // Colour bar: the value scale of the cells.
+        let scale_axis = Axis::linear("ITL (ms)", [lo, hi], false);
+        let slot = Axis::linear("", [0.0, 1.0], false);
+        let mut legend = ChartBuilder::on(&bar)
+            .margin_top(8)
+            .margin_bottom(72)
+            .margin_right(10)
+            .y_label_area_size(70)
+            .build_cartesian_2d(slot.range.clone(), scale_axis.range.clone())
+            .map_err(canvas::drawing)?;
+        legend
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_y_mesh()
+            .x_labels(0)
+            .y_desc("ITL (ms)")
+            .y_label_formatter(&|v: &f64| format_value(*v))
+            .y_label_style(canvas::text(13, &palette))
+            .axis_desc_style(canvas::text(15, &palette))
+            .axis_style(palette.foreground)
+            .draw()
+            .map_err(canvas::drawing)?;
+        let steps = 100;
+        let (s0, s1) = (scale_axis.range.start, scale_axis.range.end);
+        legend
+            .draw_series((0..steps).map(|k| {
+                let a = s0 + (s1 - s0) * k as f64 / steps as f64;
+                let b = s0 + (s1 - s0) * (k + 1) as f64 / steps as f64;
+                Rectangle::new([(0.0, a), (1.0, b)], colour((a + b) / 2.0).filled())
+            }))
+            .map_err(canvas::drawing)?;
+        Ok(())
+    })
+    .context("drawing the ITL surface")?;
+    Ok(Drawn::File(out.to_path_buf()))
+}
+
+fn pareto_sweep(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+    let (xm, xs) = (
+        doc["x"]["metric"].as_str().unwrap_or("time_to_first_token"),
+        doc["x"]["stat"].as_str().unwrap_or("p95"),
+    );
+    let (ym, ys) = (
+        doc["y"]["metric"]
+            .as_str()
+            .unwrap_or("output_token_throughput"),
+        doc["y"]["stat"].as_str().unwrap_or("avg"),
+    );
+    struct Cell {
+        x: f64,
+        y: f64,
+        front: bool,
+        label: String,
+    }
+    let cells: Vec<Cell> = doc["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let label = c
+                .as_object()?
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "x" | "y" | "pareto_optimal"))
+                .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(Cell {
+                x: f(&c["x"])?,
+                y: f(&c["y"])?,
+                front: c["pareto_optimal"] == true,
+                label,
+            })
+        })
+        .collect();
+    if cells.is_empty() {
+        return Ok(Drawn::Skipped(
+            "the pareto sweep has no measured cells".into(),
+        ));
+    }
+    let x = Axis::linear(
+        format!("{} {xs} (lower is better)", metric_label(xm)),
+        cells.iter().map(|c| c.x),
+        true,
+    );
+    let y = Axis::linear(
+        format!("{} {ys} (higher is better)", metric_label(ym)),
+        cells.iter().map(|c| c.y),
+        true,
+    );
+    canvas::xy_plot(
+        out,
+        ctx.theme,
+        "Pareto sweep: shapes and loads",
+        Some(subtitle),
+        &x,
+        &y,
+        Some(SeriesLabelPosition::LowerRight),
+        |chart, palette| {
+            let (dim, hl) = (palette.series(0), palette.highlight);
+            chart
+                .draw_series(
+                    cells
+                        .iter()
+                        .filter(|c| !c.front)
+                        .map(|c| Circle::new((c.x, c.y), 5, dim.filled())),
+                )
+                .map_err(canvas::drawing)?
+                .label("dominated")
+                .legend(legend_dot(dim));
+            let mut front: Vec<(f64, f64)> = cells
+                .iter()
+                .filter(|c| c.front)
+                .map(|c| (c.x, c.y))
+                .collect();
+            front.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(front.iter().copied(), hl.stroke_width(3)))
+                .map_err(canvas::drawing)?;
+            chart
+                .draw_series(front.iter().map(|&p| Circle::new(p, 7, hl.filled())))
+                .map_err(canvas::drawing)?
+                .label(format!("Pareto optimal ({})", front.len()))
+                .legend(legend_dot(hl));
+            if cells.len() <= 40 {
+                let style = canvas::text(12, palette);
+                chart
+                    .draw_series(cells.iter().map(|c| {
+                        EmptyElement::at((c.x, c.y))
+                            + Text::new(c.label.clone(), (8, -14), style.clone())
+                    }))
+                    .map_err(canvas::drawing)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Drawn::File(out.to_path_buf()))
+}
+
+/// One constraint of a search, with its value at each point.
+struct Constraint {
+    metric: String,
+    stat: String,
+    threshold: f64,
+    op: String,
+    values: Vec<Option<f64>>,
+}
+
+/// The mean of `metric stat` over a point's runs, read from their summaries.
+fn mean_over_runs(base: &Path, runs: &[Value], metric: &str, stat: &str) -> Option<f64> {
+    let values: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.as_str())
+        .filter_map(|r| Summary::read(&base.join(r).join(crate::export::PROFILE_EXPORT_JSON)).ok())
+        .filter_map(|s| s.stat(metric, stat))
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+fn search_trajectory(
+    ctx: &PlotContext<'_>,
+    doc: &Value,
+    history: &Path,
+    out: &Path,
+) -> Result<Drawn> {
+    let base = history.parent().unwrap_or(Path::new("."));
+    let iterations: Vec<&Value> = doc["iterations"].as_array().into_iter().flatten().collect();
+    let objective: Vec<Option<f64>> = iterations
+        .iter()
+        .map(|i| f(&i["objective_values"][0]))
+        .collect();
+    if objective.iter().all(Option::is_none) {
+        return Ok(Drawn::Skipped(
+            "the search has no measured points yet".into(),
+        ));
+    }
+    let feasible: Vec<bool> = iterations.iter().map(|i| i["feasible"] == true).collect();
+    let knob = |i: &Value| -> String {
+        i["variation_values"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let obj = &doc["config"]["objective"];
+    let (om, os) = (
+        obj["metric"].as_str().unwrap_or("objective"),
+        obj["stat"].as_str().unwrap_or("avg"),
+    );
+    let constraints: Vec<Constraint> = doc["config"]["sla_filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let (metric, stat) = (
+                s["metric"].as_str()?.to_string(),
+                s["stat"].as_str()?.to_string(),
+            );
+            let values = iterations
+                .iter()
+                .map(|i| {
+                    let runs = i["runs"].as_array().cloned().unwrap_or_default();
+                    mean_over_runs(base, &runs, &metric, &stat)
+                })
+                .collect();
+            Some(Constraint {
+                threshold: f(&s["threshold"])?,
+                op: s["op"].as_str().unwrap_or("lt").to_string(),
+                metric,
+                stat,
+                values,
+            })
+        })
+        .collect();
+    // The answer: the boundary planner's highest passing point, else the best feasible point.
+    let answer_idx = f(&doc["boundary_summary"]["feasible_max"]["iteration_idx"])
+        .or_else(|| {
+            doc["best_trials"][0]["feasible"]
+                .as_bool()
+                .filter(|b| *b)
+                .and(f(&doc["best_trials"][0]["iteration_idx"]))
+        })
+        .map(|i| i as usize)
+        .filter(|i| *i < iterations.len());
+    let reason = doc["convergence_reason"].as_str().unwrap_or("running");
+    let recipe = doc["recipe"].as_str().unwrap_or("search");
+    let title = match answer_idx {
+        Some(i) => format!(
+            "Search trajectory: answer {} at point {}",
+            knob(iterations[i]),
+            i + 1
+        ),
+        None => "Search trajectory: no point met the SLA".to_string(),
+    };
+    let direction = obj["direction"].as_str().unwrap_or("maximize");
+    let subtitle = format!(
+        "{recipe}  ·  objective: {direction} {} {os}  ·  {} points  ·  stopped: {reason}  ·  from {}",
+        metric_name(om),
+        iterations.len(),
+        history.display()
+    );
+    let palette = ctx.theme.palette();
+    let n = iterations.len() as f64;
+    canvas::render_png(out, ctx.theme, |root| {
+        let area = canvas::titled(root, &title, Some(&subtitle), &palette)?;
+        let panels: Vec<_> = if constraints.is_empty() {
+            vec![area]
+        } else {
+            let (_, h) = area.dim_in_pixel();
+            let (top, bottom) = area.split_vertically(h / 2);
+            vec![top, bottom]
+        };
+        let x = Axis::linear("Point (in the order measured)", [1.0, n], false);
+        // Top: the objective, feasible and infeasible points, the answer.
+        // The metric's full name is in the subtitle; half a canvas has room only for the unit.
+        let unit = crate::metrics::MetricId::from_tag(om)
+            .map(|m| m.def().unit.as_str())
+            .unwrap_or("");
+        let y = Axis::linear(
+            format!("Objective ({unit})"),
+            objective.iter().flatten().copied(),
+            true,
+        );
+        let mut chart = canvas::chart(&panels[0], &x, &y, &palette)?;
+        let pts: Vec<(f64, Option<f64>, bool)> = objective
+            .iter()
+            .enumerate()
+            .map(|(i, o)| ((i + 1) as f64, *o, feasible[i]))
+            .collect();
+        let line: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|(x, o, _)| Some((*x, (*o)?)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line, palette.grid.stroke_width(2)))
+            .map_err(canvas::drawing)?;
+        chart
+            .draw_series(
+                pts.iter().filter(|p| p.2).filter_map(|(x, o, _)| {
+                    Some(Circle::new((*x, (*o)?), 7, palette.good.filled()))
+                }),
+            )
+            .map_err(canvas::drawing)?
+            .label("meets the SLA")
+            .legend(legend_dot(palette.good));
+        chart
+            .draw_series(pts.iter().filter(|p| !p.2).filter_map(|(x, o, _)| {
+                Some(Cross::new((*x, (*o)?), 8, palette.bad.stroke_width(3)))
+            }))
+            .map_err(canvas::drawing)?
+            .label("breaks the SLA")
+            .legend(legend_dot(palette.bad));
+        if let Some(i) = answer_idx
+            && let Some(o) = objective[i]
+        {
+            chart
+                .draw_series([Circle::new(
+                    ((i + 1) as f64, o),
+                    14,
+                    palette.highlight.stroke_width(4),
+                )])
+                .map_err(canvas::drawing)?
+                .label(format!(
+                    "answer: {} -> {}",
+                    knob(iterations[i]),
+                    format_value(o)
+                ))
+                .legend(legend_dot(palette.highlight));
+        }
+        let style = canvas::text(12, &palette);
+        chart
+            .draw_series(pts.iter().enumerate().filter_map(|(i, (x, o, _))| {
+                Some(
+                    EmptyElement::at((*x, (*o)?))
+                        + Text::new(knob(iterations[i]), (8, 10), style.clone()),
+                )
+            }))
+            .map_err(canvas::drawing)?;
+        canvas::legend(&mut chart, &palette, SeriesLabelPosition::LowerRight)?;
+        // Bottom: the first constraint's metric against its threshold.
+        if let (Some(c), Some(panel)) = (constraints.first(), panels.get(1)) {
+            let y = Axis::linear(
+                format!("{} {}", metric_label(&c.metric), c.stat),
+                c.values.iter().flatten().copied().chain([c.threshold]),
+                true,
+            );
+            let mut chart = canvas::chart(panel, &x, &y, &palette)?;
+            let pts: Vec<(f64, f64, bool)> = c
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| Some(((i + 1) as f64, (*v)?, feasible[i])))
+                .collect();
+            chart
+                .draw_series(pts.iter().map(|(x, v, ok)| {
+                    Circle::new(
+                        (*x, *v),
+                        6,
+                        if *ok {
+                            palette.good.filled()
+                        } else {
+                            palette.bad.filled()
+                        },
+                    )
+                }))
+                .map_err(canvas::drawing)?
+                .label(format!("{} {}", metric_name(&c.metric), c.stat))
+                .legend(legend_dot(palette.series(0)));
+            let op = match c.op.as_str() {
+                "lt" => "<",
+                "le" => "≤",
+                "gt" => ">",
+                "ge" => "≥",
+                other => other,
+            };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x.range.start, c.threshold), (x.range.end, c.threshold)],
+                    10,
+                    6,
+                    palette.bad.stroke_width(2),
+                ))
+                .map_err(canvas::drawing)?
+                .label(format!("SLA: {op} {}", format_value(c.threshold)))
+                .legend(legend_line(palette.bad));
+            canvas::legend(&mut chart, &palette, SeriesLabelPosition::UpperLeft)?;
+        }
+        Ok(())
+    })?;
+    Ok(Drawn::File(out.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn polynomials_are_highest_degree_first() {
+        assert_eq!(super::polyval(&[2.0, 3.0], 10.0), 23.0);
+        assert_eq!(super::polyval(&[1.0, 0.0, 1.0], 3.0), 10.0);
+    }
+}
