@@ -34,3 +34,17 @@ fn ci_runs_the_readme_test_command() {
     assert!(readme.contains("```sh\ncargo test --locked\n```"));
     assert!(ci.lines().any(|l| l.trim() == "cargo test --locked"));
 }
+
+#[test]
+fn plots_doc_covers_every_plot() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plots.md")).unwrap();
+    for preset in aiperf::plot::catalogue::PRESETS {
+        assert!(
+            doc.contains(&format!("| `{}`", preset.name))
+                || doc.contains(&format!(", `{}`", preset.name)),
+            "docs/plots.md misses the plot {}",
+            preset.name
+        );
+    }
+}

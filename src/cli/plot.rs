@@ -49,8 +49,13 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, AppError> {
             for file in &report.files {
                 println!("{}", file.display());
             }
-            for (name, why) in &report.skipped {
-                eprintln!("skipped {name}: {why}");
+            // Plots that do not apply (a recipe plot of a plain sweep) are listed in summary.txt;
+            // printing each would bury the files made.
+            if !report.skipped.is_empty() {
+                eprintln!(
+                    "{} plots not drawn (their data is not in these results); see summary.txt",
+                    report.skipped.len()
+                );
             }
             println!(
                 "Plots: {} ({} PNGs, list in {})",

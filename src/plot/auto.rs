@@ -116,7 +116,11 @@ impl AutoPlot {
                 let skipped = if report.skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} skipped for lack of data", report.skipped.len())
+                    format!(
+                        ", {} not drawn: see {}",
+                        report.skipped.len(),
+                        report.dir.join(super::SUMMARY_TXT).display()
+                    )
                 };
                 println!(
                     "Plots: {} ({} PNGs{skipped})",

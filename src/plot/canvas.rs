@@ -455,6 +455,22 @@ pub fn legend_dot(color: RGBColor) -> impl Fn((i32, i32)) -> Circle<(i32, i32), 
     move |(x, y)| Circle::new((x + 11, y), 5, color.filled())
 }
 
+/// Where a point's label goes, in pixels from the point: to its right, or to its left in the
+/// right quarter of the chart, so labels near the edge are not cut off.
+pub fn label_offset(x: &Axis, value: f64, label: &str) -> (i32, i32) {
+    let (lo, hi) = (x.at(x.range.start), x.at(x.range.end));
+    let share = if hi > lo {
+        (x.at(value) - lo) / (hi - lo)
+    } else {
+        0.0
+    };
+    if share > 0.75 {
+        (-(label.chars().count() as i32 * 7) - 8, -16)
+    } else {
+        (8, -16)
+    }
+}
+
 /// A note in the lower right corner of the canvas (what the plot was made from).
 pub fn footnote(root: &Area<'_>, note: &str, palette: &Palette) -> Result<()> {
     let (w, h) = root.dim_in_pixel();
@@ -503,11 +519,14 @@ mod tests {
     #[test]
     fn ticks_are_round_numbers() {
         let lin = Axis::linear("x", [0.0, 97.0], true);
-        let t = lin.ticks();
-        assert_eq!(&t[..3], &[0.0, 10.0, 20.0]);
+        // 0..103 with its margin: about 8 steps of 12.9 round up to 20.
+        assert_eq!(lin.ticks(), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
         let log = Axis::auto("x", &[2.0, 900.0], 20.0, false);
         let shown: Vec<String> = log.ticks().iter().map(|c| log.tick(*c)).collect();
-        assert_eq!(shown, vec!["2", "5", "10", "20", "50", "100", "200", "500"]);
+        assert_eq!(
+            shown,
+            vec!["2", "5", "10", "20", "50", "100", "200", "500", "1000"]
+        );
     }
 
     #[test]

@@ -367,7 +367,8 @@ fn xy(
     let legend_at = if kind == MultiRunKind::Pareto {
         SeriesLabelPosition::LowerRight
     } else {
-        SeriesLabelPosition::UpperRight
+        // Throughput and latency rise together, so the upper left is usually empty.
+        SeriesLabelPosition::UpperLeft
     };
     canvas::xy_plot(
         &path,
@@ -443,9 +444,11 @@ fn xy(
             if pts.len() <= MAX_POINT_LABELS {
                 let style = canvas::text(13, palette);
                 chart
-                    .draw_series(pts.iter().map(|(p, x, y)| {
-                        EmptyElement::at((x.mean, y.mean))
-                            + Text::new(p.label(), (8, -16), style.clone())
+                    .draw_series(pts.iter().map(|(p, xs, ys)| {
+                        let label = p.label();
+                        let offset = canvas::label_offset(&x, xs.mean, &label);
+                        EmptyElement::at((xs.mean, ys.mean))
+                            + Text::new(label, offset, style.clone())
                     }))
                     .map_err(canvas::drawing)?;
             }

@@ -464,8 +464,9 @@ fn pareto_sweep(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) 
                 let style = canvas::text(12, palette);
                 chart
                     .draw_series(cells.iter().map(|c| {
+                        let offset = canvas::label_offset(&x, c.x, &c.label);
                         EmptyElement::at((c.x, c.y))
-                            + Text::new(c.label.clone(), (8, -14), style.clone())
+                            + Text::new(c.label.clone(), offset, style.clone())
                     }))
                     .map_err(canvas::drawing)?;
             }
