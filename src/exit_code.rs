@@ -22,6 +22,8 @@ impl ExitCode {
     pub const TRIALS_FAILED: ExitCode = ExitCode(5);
     /// Plotting failed and was required (`--plot-required`); the results are on disk.
     pub const PLOT_FAILED: ExitCode = ExitCode(6);
+    /// The W&B upload failed and was required (`--wandb-required`); the results are on disk.
+    pub const UPLOAD_FAILED: ExitCode = ExitCode(7);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
     pub const INTERRUPTED: ExitCode = ExitCode(130);
 
@@ -44,6 +46,10 @@ impl ExitCode {
         (
             Self::PLOT_FAILED,
             "plotting failed and --plot-required was given (results are on disk)",
+        ),
+        (
+            Self::UPLOAD_FAILED,
+            "the W&B upload failed and --wandb-required was given (results are on disk)",
         ),
         (
             Self::INTERRUPTED,

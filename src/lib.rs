@@ -24,6 +24,7 @@ pub mod run;
 pub mod search;
 pub mod spec;
 pub mod suggest;
+pub mod track;
 
 /// The version written into every export.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

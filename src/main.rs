@@ -56,6 +56,7 @@ fn main() {
                     let options = aiperf::experiment::RunOptions {
                         command_line: redact_command_line(&args),
                         plot: profile.plot.clone(),
+                        wandb: profile.wandb.clone(),
                         ..Default::default()
                     };
                     return aiperf::experiment::run(&loaded, plan, &options).await;
@@ -73,13 +74,23 @@ fn main() {
                     command_line: redact_command_line(&args),
                     ..Invocation::default()
                 };
+                let wandb = spec.wandb.clone();
                 let code = run_benchmark(spec, &invocation).await?.exit_code;
-                // Single-run plots after a successful run only.
-                Ok::<ExitCode, AppError>(if code == ExitCode::SUCCESS {
+                // Single-run plots after a successful run only; then the upload, so plots go too.
+                let code = if code == ExitCode::SUCCESS {
                     auto_plot.after_run(&dir, code)
                 } else {
                     code
-                })
+                };
+                Ok::<ExitCode, AppError>(
+                    if code != ExitCode::INTERRUPTED
+                        && dir.join(aiperf::export::PROFILE_EXPORT_JSON).is_file()
+                    {
+                        aiperf::track::wandb::export_after_run(&dir, &wandb, code).await
+                    } else {
+                        code
+                    },
+                )
             }
             Command::Run(run_args) => {
                 aiperf::cli::run::run(&run_args, redact_command_line(&args), cli.verbose).await
@@ -98,6 +109,9 @@ fn main() {
             }
             Command::Recipes(command) => aiperf::cli::recipes::run(&command),
             Command::Plot(plot_args) => aiperf::cli::plot::run(&plot_args),
+            Command::Export(aiperf::cli::ExportCommand::Wandb(args)) => {
+                aiperf::cli::export::wandb(&args).await
+            }
             Command::MockServer(args) => {
                 args.config.validate().map_err(AppError::config)?;
                 aiperf::mock::serve_forever(args.config, &args.host, args.port)

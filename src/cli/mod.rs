@@ -1,6 +1,7 @@
 //! Command-line definitions (clap), one file per command. Flags become a typed spec here; the
 //! rest of the program never sees raw flags.
 
+pub mod export;
 pub mod mock_server;
 pub mod plot;
 pub mod profile;
@@ -40,6 +41,9 @@ pub enum Command {
     },
     /// Draw PNG plots of the results in one or more directories.
     Plot(plot::PlotArgs),
+    /// Upload existing results.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// List and show search recipes.
     #[command(subcommand)]
     Recipes(RecipesCommand),
@@ -52,6 +56,13 @@ pub enum SchemaKind {
     Experiment,
     /// `schemas/recipe.schema.json`.
     Recipe,
+}
+
+/// `aiperf export ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Upload a run or experiment directory to Weights & Biases.
+    Wandb(export::WandbExportArgs),
 }
 
 /// `aiperf recipes ...`.

@@ -131,6 +131,9 @@ pub struct ProfileArgs {
     /// Auto-plot flags.
     #[command(flatten)]
     pub plot: crate::plot::auto::PlotFlags,
+    /// Weights & Biases flags.
+    #[command(flatten)]
+    pub wandb: crate::track::wandb::WandbFlags,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]
@@ -457,6 +460,7 @@ impl ProfileArgs {
             runtime: RuntimeSpec { ui: self.ui_type },
             random_seed: self.random_seed,
             plot: None,
+            wandb: self.wandb.to_spec().map_err(|e| vec![e])?,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct RunArgs {
     /// Auto-plot flags (override the experiment's `artifacts.auto_plot` and `plot:` block).
     #[command(flatten)]
     pub plot: crate::plot::auto::PlotFlags,
+    /// W&B flags (override the experiment's `benchmark.wandb`).
+    #[command(flatten)]
+    pub wandb: crate::track::wandb::WandbFlags,
 }
 
 /// Flags of `aiperf validate`.
@@ -114,6 +117,7 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
             command_line,
             verbose: verbose > 0,
             plot: args.plot.clone(),
+            wandb: args.wandb.clone(),
         },
     )
     .await

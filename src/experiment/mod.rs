@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub command_line: String,
     /// Auto-plot flags from the command line.
     pub plot: crate::plot::auto::PlotFlags,
+    /// W&B flags from the command line.
+    pub wandb: crate::track::wandb::WandbFlags,
 }
 
 /// A fingerprint of the plan: what each trial runs and where (secrets redacted).
@@ -260,6 +262,10 @@ pub async fn run(
         recipe_plots,
     )
     .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
+    let wandb = opts
+        .wandb
+        .over(&loaded.experiment.benchmark.wandb)
+        .map_err(AppError::config)?;
     prepare(&mut plan, loaded, opts)?;
     let experiment = &loaded.experiment;
     let interrupt = CancellationToken::new();
@@ -441,9 +447,10 @@ pub async fn run(
         ExitCode::SUCCESS
     };
     // Multi-run plots once, over the whole experiment, when at least one trial succeeded.
-    Ok(if completed > 0 {
-        auto_plot.after_run(&plan.base_dir, code)
-    } else {
-        code
-    })
+    if completed == 0 {
+        return Ok(code);
+    }
+    let code = auto_plot.after_run(&plan.base_dir, code);
+    // After the plots, so they are part of the upload.
+    Ok(crate::track::wandb::export_after_run(&plan.base_dir, &wandb, code).await)
 }

@@ -682,6 +682,25 @@ pub fn label(def: &MetricDef) -> String {
     format!("{} ({})", def.header, def.unit.as_str())
 }
 
+/// The short name tables with little room use (AIPerf's short headers), e.g. `TTFT`.
+pub fn short_header(id: MetricId) -> &'static str {
+    match id {
+        MetricId::TimeToFirstToken => "TTFT",
+        MetricId::TimeToSecondToken => "TTST",
+        MetricId::InterTokenLatency => "ITL",
+        MetricId::OutputTokenThroughputPerUser => "Output TPS Per User",
+        MetricId::OutputSequenceLength => "OSL",
+        MetricId::InputSequenceLength => "ISL",
+        MetricId::OutputTokenThroughput => "Output TPS",
+        other => other.def().header,
+    }
+}
+
+/// Short label with unit, e.g. `TTFT (ms)`.
+pub fn short_label(def: &MetricDef) -> String {
+    format!("{} ({})", short_header(def.id), def.unit.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,41 @@ pub struct BenchmarkSpec {
     /// configuration in place. Its presence turns auto-plot on unless `artifacts.auto_plot` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plot: Option<crate::plot::config::PlotEnvelope>,
+    /// Weights & Biases export; setting `project` enables it.
+    #[serde(default, skip_serializing_if = "WandbSpec::is_empty")]
+    pub wandb: WandbSpec,
+}
+
+/// Where results are uploaded in Weights & Biases. `project` enables the export; the other keys
+/// need it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WandbSpec {
+    /// The W&B project (created on first upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The entity (user or team); default: the API key's default entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    /// The run's display name; default `aiperf-<benchmark id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_name: Option<String>,
+    /// Tags added to `aiperf-<version>` and `benchmark-<id>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The W&B group; default for experiments: the experiment directory's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// An upload failure fails the command (exit code 7) instead of warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+}
+
+impl WandbSpec {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == WandbSpec::default()
+    }
 }
 
 /// The models requests name. Requests use the first model.
@@ -578,6 +613,7 @@ pub mod test_support {
             runtime: RuntimeSpec::default(),
             random_seed: Some(1),
             plot: None,
+            wandb: WandbSpec::default(),
         }
     }
 }

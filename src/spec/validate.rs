@@ -42,6 +42,7 @@ pub fn validate(spec: &BenchmarkSpec) -> Result<(), Vec<Problem>> {
     check_endpoint(spec, &mut problems);
     check_dataset(spec, &mut problems);
     check_phases(spec, &mut problems);
+    check_wandb(&spec.wandb, &mut problems);
     for tag in spec.slos.keys() {
         if let Err(e) = check_slo_tag(tag) {
             problems.push(format!("slos.{tag}"), e);
@@ -284,5 +285,36 @@ mod tests {
         let problems = super::validate(&spec).unwrap_err();
         assert!(problems[0].message.contains("grace period"), "{problems:?}");
         assert_eq!(problems[0].path, "phases[0].grace_period");
+    }
+}
+
+fn check_wandb(w: &super::WandbSpec, problems: &mut Problems) {
+    match &w.project {
+        Some(p) if p.trim().is_empty() => {
+            problems.push("wandb.project", "wandb.project cannot be empty.")
+        }
+        Some(_) => {}
+        None => {
+            let set: Vec<&str> = [
+                ("wandb.entity", w.entity.is_some()),
+                ("wandb.run_name", w.run_name.is_some()),
+                ("wandb.tags", !w.tags.is_empty()),
+                ("wandb.group", w.group.is_some()),
+                ("wandb.required", w.required),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect();
+            if !set.is_empty() {
+                problems.push(
+                    "wandb",
+                    format!("{} require wandb.project to be set.", set.join(", ")),
+                );
+            }
+        }
+    }
+    if w.entity.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        problems.push("wandb.entity", "wandb.entity cannot be empty when set.");
     }
 }

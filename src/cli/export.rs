@@ -1,0 +1,75 @@
+//! `aiperf export wandb DIR`: upload results that are already on disk.
+
+use crate::error::AppError;
+use crate::exit_code::ExitCode;
+use crate::spec::WandbSpec;
+use crate::track::wandb::{self, Mode, Settings, WandbFlags};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Flags of `aiperf export wandb`.
+#[derive(Debug, clap::Args)]
+pub struct WandbExportArgs {
+    /// A run directory or an experiment directory (sweep, repeated trials, search).
+    pub dir: PathBuf,
+    /// Where to upload; default: the `wandb` settings the results were run with.
+    #[command(flatten)]
+    pub wandb: WandbFlags,
+}
+
+/// The `wandb` settings the results in `dir` were run with, if any.
+fn recorded_spec(dir: &Path) -> WandbSpec {
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    };
+    let value = read(dir.join(crate::export::PROFILE_EXPORT_JSON))
+        .map(|s| s["input_config"]["wandb"].clone())
+        .or_else(|| {
+            read(dir.join(crate::experiment::PLAN_JSON))
+                .map(|p| p["trials"][0]["spec"]["wandb"].clone())
+        })
+        .unwrap_or(Value::Null);
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+/// Runs `aiperf export wandb`.
+pub async fn wandb(args: &WandbExportArgs) -> Result<ExitCode, AppError> {
+    if !args.dir.is_dir() {
+        return Err(AppError::config(format!(
+            "{} is not a directory",
+            args.dir.display()
+        )));
+    }
+    let spec = args
+        .wandb
+        .over(&recorded_spec(&args.dir))
+        .map_err(AppError::config)?;
+    let Some(settings) = Settings::from_env(&spec) else {
+        return Err(AppError::config("no W&B project: pass --wandb-project"));
+    };
+    if settings.mode != Mode::Online {
+        return Err(AppError::config(
+            "WANDB_MODE is offline or disabled; unset it to upload",
+        ));
+    }
+    let say = |line: String| eprintln!("{line}");
+    match wandb::export(&args.dir, &settings, &say).await {
+        Ok(runs) => {
+            println!(
+                "W&B: {} run(s) uploaded to {}",
+                runs.len(),
+                settings.project
+            );
+            for r in &runs {
+                println!("  {}", r.url);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(AppError {
+            message: format!("W&B upload failed: {e:#}"),
+            code: ExitCode::UPLOAD_FAILED,
+        }),
+    }
+}

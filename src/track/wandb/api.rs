@@ -1,0 +1,193 @@
+//! The W&B HTTP API as the official SDK speaks it (docs: wandb-protocol.md): GraphQL at
+//! `{base}/graphql`, the run's file stream, and signed-URL uploads. Every call retries 429 and
+//! 5xx answers and connection failures with exponential backoff, within one deadline for the
+//! whole upload, so a sick server can slow an upload but never hang the benchmark.
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A client for one W&B server.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    api_key: String,
+    deadline: Instant,
+}
+
+/// First retry delay; doubled after every failed attempt, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+enum Attempt {
+    Done(reqwest::Response),
+    Retry(String),
+}
+
+impl Api {
+    /// A client for `base` (no trailing slash needed) that gives up at `deadline`.
+    pub fn new(base: &str, api_key: &str, deadline: Instant) -> Result<Api> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .user_agent(format!("aiperf/{}", crate::VERSION))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            deadline,
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request built by `build` until it gets a non-retryable answer or time runs out.
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                bail!("{what}: gave up, the upload time budget ran out");
+            }
+            let attempt = match tokio::time::timeout(remaining, build().send()).await {
+                Err(_) => bail!("{what}: gave up, the upload time budget ran out"),
+                Ok(Err(e)) => Attempt::Retry(format!("{what}: {}", connection_error(&e))),
+                Ok(Ok(resp)) => {
+                    let status = resp.status();
+                    if status.as_u16() == 429 || status.is_server_error() {
+                        Attempt::Retry(format!("{what}: HTTP {status}"))
+                    } else {
+                        Attempt::Done(resp)
+                    }
+                }
+            };
+            match attempt {
+                Attempt::Done(resp) => return Ok(resp),
+                Attempt::Retry(why) => {
+                    if Instant::now() + backoff >= self.deadline {
+                        bail!("{why} (gave up after retries within the upload time budget)");
+                    }
+                    tracing::debug!("{why}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Runs a GraphQL operation and returns its `data`.
+    pub async fn graphql(&self, operation: &str, query: &str, variables: Value) -> Result<Value> {
+        let url = format!("{}/graphql", self.base);
+        let body = json!({"query": query, "variables": variables, "operationName": operation});
+        let resp = self
+            .send(operation, || {
+                self.http
+                    .post(&url)
+                    .basic_auth("api", Some(&self.api_key))
+                    .json(&body)
+            })
+            .await?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("{operation}: reading the answer"))?;
+        if !status.is_success() {
+            bail!("{operation}: HTTP {status}: {}", short(&text));
+        }
+        let doc: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{operation}: the answer is not JSON"))?;
+        if let Some(errors) = doc
+            .get("errors")
+            .and_then(Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            let messages: Vec<&str> = errors
+                .iter()
+                .filter_map(|e| e["message"].as_str())
+                .collect();
+            bail!("{operation}: {}", messages.join("; "));
+        }
+        doc.get("data")
+            .cloned()
+            .ok_or_else(|| anyhow!("{operation}: the answer has no data"))
+    }
+
+    /// Posts one file-stream request for a run.
+    pub async fn file_stream(
+        &self,
+        entity: &str,
+        project: &str,
+        run: &str,
+        body: &Value,
+    ) -> Result<()> {
+        let url = format!("{}/files/{entity}/{project}/{run}/file_stream", self.base);
+        let resp = self
+            .send("file_stream", || {
+                self.http
+                    .post(&url)
+                    .basic_auth("api", Some(&self.api_key))
+                    .json(body)
+            })
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!(
+                "file_stream: HTTP {status}: {}",
+                short(&resp.text().await.unwrap_or_default())
+            );
+        }
+        Ok(())
+    }
+
+    /// Uploads bytes to a signed URL: no credentials, only the headers the server returned.
+    pub async fn put(&self, url: &str, headers: &[String], bytes: &[u8], what: &str) -> Result<()> {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        };
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        let resp = self
+            .send(what, || {
+                let mut req = self.http.put(&url).body(body.clone());
+                for h in headers {
+                    if let Some((name, value)) = h.split_once(':') {
+                        req = req.header(name.trim(), value.trim());
+                    }
+                }
+                req
+            })
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!("uploading {what}: HTTP {status}");
+        }
+        Ok(())
+    }
+}
+
+fn connection_error(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "cannot connect to the W&B server".into()
+    } else if e.is_timeout() {
+        "the W&B server did not answer in time".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+fn short(text: &str) -> String {
+    let t: String = text.chars().take(200).collect();
+    t.replace('\n', " ")
+}

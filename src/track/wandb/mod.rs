@@ -1,0 +1,546 @@
+//! Weights & Biases export over the SDK's own HTTP protocol, with no Python and no SDK.
+//!
+//! The export reads results back from disk (like plots), after local files and plots are
+//! written: one W&B run per run directory, and for an experiment one run per trial, all in one
+//! group, plus a run carrying the aggregate tables, the search history and the multi-run plots.
+//! Uploading never fails or hangs the benchmark: retries and a time budget, then one warning and
+//! an unchanged exit code, unless `--wandb-required` makes the failure an error.
+
+pub mod api;
+pub mod content;
+pub mod digest;
+pub mod upload;
+
+use crate::exit_code::ExitCode;
+use crate::spec::WandbSpec;
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use upload::{RunContent, Uploaded, upload_run};
+
+/// The default W&B API.
+pub const DEFAULT_BASE_URL: &str = "https://api.wandb.ai";
+
+/// The flags `aiperf profile` and `aiperf run` share (AIPerf's names).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WandbFlags {
+    /// Upload the results to this Weights & Biases project (enables the export).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_project: Option<String>,
+    /// W&B entity (user or team); default: the API key's default entity.
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_entity: Option<String>,
+    /// W&B run name (default: aiperf-<benchmark id>).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_run_name: Option<String>,
+    /// W&B tag (repeatable), added to aiperf-<version> and benchmark-<id>.
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_tag: Vec<String>,
+    /// W&B group (default for experiments: the experiment directory's name).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_group: Option<String>,
+    /// Exit with code 7 when the upload fails (default: a warning, exit code unchanged).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_required: bool,
+}
+
+impl WandbFlags {
+    /// The spec the flags describe alone (for `aiperf profile`).
+    pub fn to_spec(&self) -> Result<WandbSpec, String> {
+        self.over(&WandbSpec::default())
+    }
+
+    /// `base` with the flags applied over it; secondary flags need a project from either.
+    pub fn over(&self, base: &WandbSpec) -> Result<WandbSpec, String> {
+        if self
+            .wandb_project
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err("--wandb-project cannot be empty.".into());
+        }
+        if self
+            .wandb_entity
+            .as_deref()
+            .is_some_and(|e| e.trim().is_empty())
+        {
+            return Err("--wandb-entity cannot be empty when set.".into());
+        }
+        let secondary = self.wandb_entity.is_some()
+            || self.wandb_run_name.is_some()
+            || !self.wandb_tag.is_empty()
+            || self.wandb_group.is_some()
+            || self.wandb_required;
+        if secondary && self.wandb_project.is_none() && base.project.is_none() {
+            return Err("--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set.".into());
+        }
+        let mut spec = base.clone();
+        if let Some(p) = &self.wandb_project {
+            spec.project = Some(p.clone());
+        }
+        if let Some(e) = &self.wandb_entity {
+            spec.entity = Some(e.clone());
+        }
+        if let Some(n) = &self.wandb_run_name {
+            spec.run_name = Some(n.clone());
+        }
+        if let Some(g) = &self.wandb_group {
+            spec.group = Some(g.clone());
+        }
+        for tag in &self.wandb_tag {
+            if !spec.tags.contains(tag) {
+                spec.tags.push(tag.clone());
+            }
+        }
+        spec.required |= self.wandb_required;
+        Ok(spec)
+    }
+}
+
+/// How the export runs, from the spec and the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Upload now.
+    Online,
+    /// `WANDB_MODE=offline`/`dryrun`: do not contact the server.
+    Offline,
+    /// `WANDB_MODE=disabled`: no export at all.
+    Disabled,
+}
+
+/// Everything the export needs, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The project.
+    pub project: String,
+    /// The entity, if given.
+    pub entity: Option<String>,
+    /// The display name, if given.
+    pub run_name: Option<String>,
+    /// User tags.
+    pub tags: Vec<String>,
+    /// The group, if given.
+    pub group: Option<String>,
+    /// Whether a failure is an error.
+    pub required: bool,
+    /// Online, offline or disabled.
+    pub mode: Mode,
+    /// The API base URL (`WANDB_BASE_URL`).
+    pub base_url: String,
+    /// The API key (`WANDB_API_KEY`, else `~/.netrc`). Never written anywhere.
+    pub api_key: Option<String>,
+    /// The time budget of one W&B run's upload (`AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS`, default 30).
+    pub budget: Duration,
+}
+
+/// The password of `machine <host>` in netrc text.
+pub fn netrc_password(text: &str, host: &str) -> Option<String> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let mut i = 0;
+    let mut in_host = false;
+    while i < tokens.len() {
+        match tokens[i] {
+            "machine" => {
+                in_host = tokens.get(i + 1) == Some(&host);
+                i += 2;
+            }
+            "default" => {
+                in_host = true;
+                i += 1;
+            }
+            "password" if in_host => return tokens.get(i + 1).map(|s| s.to_string()),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or(rest);
+    host.rsplit_once(':')
+        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+impl Settings {
+    /// Resolves the export of `spec`, or `None` when no project enables it. `env` reads
+    /// environment variables; `netrc` is the text of `~/.netrc`, if any.
+    pub fn resolve(
+        spec: &WandbSpec,
+        env: &dyn Fn(&str) -> Option<String>,
+        netrc: Option<&str>,
+    ) -> Option<Settings> {
+        let project = spec.project.clone()?;
+        let base_url = env("WANDB_BASE_URL")
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_BASE_URL.into())
+            .trim_end_matches('/')
+            .to_string();
+        let api_key = env("WANDB_API_KEY")
+            .filter(|k| !k.trim().is_empty())
+            .or_else(|| netrc.and_then(|t| netrc_password(t, host_of(&base_url))));
+        let mode = match env("WANDB_MODE").as_deref().map(str::trim) {
+            Some("offline") | Some("dryrun") => Mode::Offline,
+            Some("disabled") => Mode::Disabled,
+            _ => Mode::Online,
+        };
+        let budget = env("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS")
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .map_or(30.0, |s| s.clamp(1.0, 600.0));
+        Some(Settings {
+            project,
+            entity: spec.entity.clone(),
+            run_name: spec.run_name.clone(),
+            tags: spec.tags.clone(),
+            group: spec.group.clone(),
+            required: spec.required,
+            mode,
+            base_url,
+            api_key,
+            budget: Duration::from_secs_f64(budget),
+        })
+    }
+
+    /// Resolves from the process environment and `~/.netrc`.
+    pub fn from_env(spec: &WandbSpec) -> Option<Settings> {
+        let netrc = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".netrc"))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        Self::resolve(spec, &|k| std::env::var(k).ok(), netrc.as_deref())
+    }
+}
+
+/// One W&B run to upload: its content and when its benchmark started.
+struct Planned {
+    content: RunContent,
+    started: f64,
+    label: String,
+}
+
+/// Trials of an experiment directory: (run dir, cell label, parameters), from its plan or search.
+fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    };
+    let mut out = Vec::new();
+    if let Some(plan) = read(base.join(crate::experiment::PLAN_JSON)) {
+        for t in plan["trials"].as_array().into_iter().flatten() {
+            if let (Some(dir), Some(cell)) = (t["dir"].as_str(), t["cell"].as_str()) {
+                out.push((
+                    PathBuf::from(dir),
+                    cell.to_string(),
+                    t["parameters"].clone(),
+                ));
+            }
+        }
+    }
+    if out.is_empty()
+        && let Some(history) = read(base.join(crate::search::history::SEARCH_HISTORY_JSON))
+    {
+        for i in history["iterations"].as_array().into_iter().flatten() {
+            let label = format!(
+                "search_iter_{:04}",
+                i["iteration_idx"].as_u64().unwrap_or(0) + 1
+            );
+            let params: serde_json::Map<String, Value> = i["variation_values"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.rsplit('.').next().unwrap_or(k).to_string(), v.clone()))
+                .collect();
+            for r in i["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                out.push((base.join(r), label.clone(), Value::Object(params.clone())));
+            }
+        }
+    }
+    out.retain(|(dir, _, _)| dir.join(crate::export::PROFILE_EXPORT_JSON).is_file());
+    out
+}
+
+/// The W&B runs `dir` becomes: one for a run directory; for an experiment, one per trial plus the
+/// aggregate run.
+fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
+    if dir.join(crate::export::PROFILE_EXPORT_JSON).is_file() {
+        let (mut content, started) =
+            content::run_content(dir, s.run_name.as_deref(), &s.tags, None)?;
+        content.group = s.group.clone();
+        return Ok(vec![Planned {
+            label: content.display_name.clone(),
+            content,
+            started,
+        }]);
+    }
+    let trials = trials_of(dir);
+    if trials.is_empty() {
+        bail!("{} holds no aiperf results to upload", dir.display());
+    }
+    let experiment = dir
+        .canonicalize()
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "aiperf".into());
+    let group = s.group.clone().unwrap_or_else(|| experiment.clone());
+    let mut planned = Vec::new();
+    let mut first_start = f64::INFINITY;
+    for (run_dir, cell, params) in &trials {
+        let (mut content, started) = content::run_content(run_dir, None, &s.tags, Some(params))?;
+        let leaf = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let repetition = run_dir
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find(|c| c.starts_with("trial_") || c.starts_with("run_"))
+            .filter(|c| *c != leaf)
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
+        let base_name = s.run_name.clone().unwrap_or_else(|| group.clone());
+        content.display_name = format!("{base_name} {cell}{repetition}");
+        content.group = Some(group.clone());
+        content.job_type = Some(cell.clone());
+        first_start = first_start.min(started);
+        planned.push(Planned {
+            label: content.display_name.clone(),
+            content,
+            started,
+        });
+    }
+    planned.push(aggregate_run(dir, &group, s, &trials, first_start)?);
+    Ok(planned)
+}
+
+/// The run that carries an experiment's aggregates, search history and multi-run plots.
+fn aggregate_run(
+    dir: &Path,
+    group: &str,
+    s: &Settings,
+    trials: &[(PathBuf, String, Value)],
+    started: f64,
+) -> Result<Planned> {
+    let mut tables = Vec::new();
+    let detected = crate::plot::detect::discover(&[dir.to_path_buf()]).ok();
+    let source = detected.as_ref().and_then(|d| d.sources.first());
+    if let Some(path) = source.and_then(|s| s.sweep_json.as_ref()) {
+        let sweep: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        tables.extend(content::sweep_tables(&sweep));
+    }
+    if let Some(path) = source.and_then(|s| s.search_history.as_ref()) {
+        let history: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        tables.push(("search_history".into(), content::search_table(&history)));
+    }
+    let trial_dirs: Vec<PathBuf> = trials.iter().map(|(d, _, _)| d.clone()).collect();
+    // Trials carry their own artifacts; the aggregate run holds what lies outside them.
+    let artifact_files = content::artifact_files(dir, &|p: &Path| {
+        trial_dirs
+            .iter()
+            .any(|t| t.starts_with(p) || p.starts_with(t))
+    });
+    let mut config = serde_json::Map::new();
+    config.insert("experiment".into(), json!(group));
+    config.insert("trials".into(), json!(trials.len()));
+    let mut tags = vec![
+        format!("aiperf-{}", crate::VERSION),
+        "aggregate".to_string(),
+    ];
+    tags.extend(s.tags.iter().cloned());
+    let content = RunContent {
+        display_name: format!("{group} aggregate"),
+        group: Some(group.to_string()),
+        job_type: Some("aggregate".into()),
+        config,
+        tags,
+        tables,
+        scalars: Default::default(),
+        artifact_files,
+        artifact_type: "aiperf-experiment".into(),
+        exit_code: 0,
+    };
+    Ok(Planned {
+        label: content.display_name.clone(),
+        content,
+        started: if started.is_finite() {
+            started
+        } else {
+            chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+        },
+    })
+}
+
+/// Uploads the results in `dir` (a run directory or an experiment directory).
+pub async fn export(dir: &Path, s: &Settings, say: &dyn Fn(String)) -> Result<Vec<Uploaded>> {
+    let key = match &s.api_key {
+        Some(k) => k.clone(),
+        None => bail!(
+            "no W&B API key: set WANDB_API_KEY (or add {} to ~/.netrc)",
+            host_of(&s.base_url)
+        ),
+    };
+    let planned = plan_uploads(dir, s)?;
+    let mut entity = s.entity.clone();
+    let mut done = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        let api = api::Api::new(&s.base_url, &key, Instant::now() + s.budget)?;
+        if entity.is_none() {
+            let data = api.graphql("Viewer", "query Viewer { viewer { id entity username email flags teams { edges { node { name } } } } }", Value::Null).await?;
+            entity = data["viewer"]["entity"].as_str().map(str::to_string);
+            if entity.is_none() {
+                bail!(
+                    "the W&B server names no default entity for this API key; pass --wandb-entity"
+                );
+            }
+        }
+        let e = entity.as_deref().unwrap_or_default();
+        let up = upload_run(&api, e, &s.project, &p.content, p.started).await?;
+        say(format!(
+            "W&B [{}/{}] {}: {} files, {} in the artifact -> {}",
+            i + 1,
+            planned.len(),
+            p.label,
+            up.run_files,
+            up.artifact_files,
+            up.url
+        ));
+        done.push(up);
+    }
+    Ok(done)
+}
+
+/// Exports `dir` when `spec` enables W&B, and returns the exit code the command ends with:
+/// `code` unchanged unless the upload failed and is required.
+pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> ExitCode {
+    let Some(settings) = Settings::from_env(spec) else {
+        return code;
+    };
+    match settings.mode {
+        Mode::Disabled => {
+            eprintln!("note: WANDB_MODE=disabled: nothing uploaded to W&B");
+            return code;
+        }
+        Mode::Offline => {
+            eprintln!(
+                "note: WANDB_MODE=offline: nothing uploaded; upload later with: aiperf export wandb {} --wandb-project {}",
+                dir.display(),
+                settings.project
+            );
+            return code;
+        }
+        Mode::Online => {}
+    }
+    let say = |line: String| eprintln!("{line}");
+    match export(dir, &settings, &say).await {
+        Ok(runs) => {
+            if let Some(last) = runs.last() {
+                println!(
+                    "W&B: {} run(s) uploaded to {} ({})",
+                    runs.len(),
+                    settings.project,
+                    last.url
+                );
+            }
+            code
+        }
+        Err(e) if settings.required => {
+            eprintln!("error: W&B upload failed: {e:#}");
+            if code == ExitCode::SUCCESS {
+                ExitCode::UPLOAD_FAILED
+            } else {
+                code
+            }
+        }
+        Err(e) => {
+            eprintln!("warning: W&B upload failed (local results intact): {e:#}");
+            code
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn project_enables_and_the_environment_configures() {
+        assert!(Settings::resolve(&WandbSpec::default(), &env(&[]), None).is_none());
+        let spec = WandbSpec {
+            project: Some("p".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&spec, &env(&[]), None).unwrap();
+        assert_eq!(s.base_url, DEFAULT_BASE_URL);
+        assert_eq!(s.api_key, None);
+        assert_eq!(s.mode, Mode::Online);
+        assert_eq!(s.budget, Duration::from_secs(30));
+        let s = Settings::resolve(
+            &spec,
+            &env(&[
+                ("WANDB_BASE_URL", "http://127.0.0.1:9/"),
+                ("WANDB_MODE", "offline"),
+                ("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS", "0.1"),
+            ]),
+            Some("machine 127.0.0.1 login api password k123\n"),
+        )
+        .unwrap();
+        assert_eq!(s.base_url, "http://127.0.0.1:9");
+        assert_eq!(s.api_key.as_deref(), Some("k123"));
+        assert_eq!(s.mode, Mode::Offline);
+        assert_eq!(s.budget, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn secondary_flags_need_a_project() {
+        let flags = WandbFlags {
+            wandb_entity: Some("e".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            flags.to_spec().unwrap_err(),
+            "--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set."
+        );
+        let yaml = WandbSpec {
+            project: Some("from-yaml".into()),
+            ..Default::default()
+        };
+        assert_eq!(flags.over(&yaml).unwrap().entity.as_deref(), Some("e"));
+        let empty = WandbFlags {
+            wandb_project: Some(" ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            empty.to_spec().unwrap_err(),
+            "--wandb-project cannot be empty."
+        );
+    }
+
+    #[test]
+    fn netrc_lookup_by_host() {
+        let text =
+            "machine api.wandb.ai\n  login user\n  password secret1\nmachine other password x\n";
+        assert_eq!(
+            netrc_password(text, "api.wandb.ai").as_deref(),
+            Some("secret1")
+        );
+        assert_eq!(netrc_password(text, "nowhere"), None);
+        assert_eq!(host_of("https://api.wandb.ai"), "api.wandb.ai");
+        assert_eq!(host_of("http://127.0.0.1:8080/x"), "127.0.0.1");
+    }
+}

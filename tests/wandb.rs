@@ -1,0 +1,417 @@
+//! W&B export end to end: the real binary uploads to a loopback server that answers as the
+//! protocol describes and checks every request (tests/common/wandb_server.rs).
+
+mod common;
+#[path = "common/wandb_server.rs"]
+mod wandb_server;
+
+use common::*;
+use std::path::Path;
+use wandb_server::WandbServer;
+
+const KEY: &str = "local-0123456789abcdef0123456789abcdef01234567";
+const FAST: &str = "mock://?ttft_ms=3&itl_ms=1&max_batch=4";
+
+fn with_server(cmd: &mut std::process::Command, server_url: &str) {
+    cmd.env("WANDB_BASE_URL", server_url)
+        .env("WANDB_API_KEY", KEY)
+        .env_remove("WANDB_MODE")
+        .env("HOME", std::env::temp_dir());
+}
+
+fn profile_to(server_url: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = aiperf();
+    cmd.arg("profile")
+        .args([
+            "-m",
+            "m",
+            "-u",
+            FAST,
+            "--streaming",
+            "--concurrency",
+            "2",
+            "--request-count",
+            "12",
+            "--isl",
+            "16",
+            "--osl",
+            "8",
+        ])
+        .args([
+            "--artifact-dir",
+            dir.to_str().unwrap(),
+            "--ui-type",
+            "none",
+            "--api-key",
+            "sk-inference-secret",
+        ])
+        .args(extra);
+    with_server(&mut cmd, server_url);
+    cmd.output().unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_no_secret(server: &WandbServer) {
+    for r in server.requests() {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains(KEY),
+            "the W&B key is in a request body: {}",
+            r.path
+        );
+        assert!(
+            !body.contains("sk-inference-secret"),
+            "the endpoint key is in a request body: {}",
+            r.path
+        );
+    }
+}
+
+#[test]
+fn a_single_run_uploads_its_run_table_summary_and_artifact() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let o = profile_to(
+        &server.url,
+        &dir,
+        &[
+            "--wandb-project",
+            "bench",
+            "--wandb-entity",
+            "team",
+            "--wandb-tag",
+            "nightly",
+            "--auto-plot",
+        ],
+    );
+    assert_exit(&o, 0);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let runs = server.verify(KEY);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    let id = summary(&dir)["benchmark_id"].as_str().unwrap().to_string();
+    assert_eq!(run.display_name, format!("aiperf-{id}"));
+    assert!(
+        stdout.contains(&format!("{}/team/bench/runs/{}", server.url, run.name)),
+        "{stdout}"
+    );
+    assert_eq!(run.exit_code, 0);
+    for tag in [
+        format!("aiperf-{}", env!("CARGO_PKG_VERSION")),
+        format!("benchmark-{id}"),
+        "nightly".into(),
+    ] {
+        assert!(run.tags.contains(&tag), "{tag} missing from {:?}", run.tags);
+    }
+    assert!(
+        run.config["aiperf.cli_command"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("--wandb-project bench")
+    );
+    assert_eq!(run.config["models"]["value"]["items"][0]["name"], "m");
+    let (key, table) = &run.tables[0];
+    assert_eq!(key, "summary_metrics");
+    assert_eq!(
+        table["columns"],
+        serde_json::json!(["Metric", "avg", "min", "max", "p99", "p90", "p50", "std"])
+    );
+    assert_eq!(table["data"][0][0], "TTFT (ms)");
+    let throughput = table["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[0] == "Request Throughput (requests/sec)")
+        .unwrap();
+    assert!(
+        throughput[1].is_f64() && throughput[2].is_null(),
+        "{throughput}"
+    );
+    assert!(run.summary["request_throughput_avg"].is_f64());
+    for f in [
+        "profile_export_aiperf.json",
+        "profile_export_aiperf.csv",
+        "profile_export.jsonl",
+        "inputs.json",
+        "plots/ttft_over_time.png",
+    ] {
+        assert!(
+            run.artifact_files.iter().any(|a| a == f),
+            "{f} missing from the artifact {:?}",
+            run.artifact_files
+        );
+    }
+    assert_no_secret(&server);
+}
+
+#[test]
+fn a_sweep_uploads_one_run_per_trial_in_a_group_and_an_aggregate_run() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("wsweep");
+    let file = tmp.path().join("e.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: '{FAST}', streaming: true}}
+  dataset: {{entries: 8, prompts: {{isl: 16, osl: 8}}}}
+  phases: {{type: concurrency, requests: 8, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+  wandb: {{project: bench, entity: team, tags: [sweep]}}
+multiRun: {{numRuns: 2}}
+sweep: {{parameters: {{concurrency: [1, 2]}}}}
+",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = aiperf();
+    cmd.arg("run").arg(&file).arg("--auto-plot");
+    with_server(&mut cmd, &server.url);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    let runs = server.verify(KEY);
+    assert_eq!(runs.len(), 5, "4 trials and the aggregate");
+    assert!(
+        runs.iter().all(|r| r.group.as_deref() == Some("wsweep")),
+        "{:?}",
+        runs.iter().map(|r| &r.group).collect::<Vec<_>>()
+    );
+    let trials: Vec<_> = runs
+        .iter()
+        .filter(|r| r.job_type.as_deref() != Some("aggregate"))
+        .collect();
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        let c = t.config["parameters"]["value"]["concurrency"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            t.job_type.as_deref(),
+            Some(format!("concurrency_{c}").as_str())
+        );
+        assert!(t.tags.contains(&"sweep".to_string()));
+    }
+    let aggregate = runs
+        .iter()
+        .find(|r| r.job_type.as_deref() == Some("aggregate"))
+        .unwrap();
+    let keys: Vec<&str> = aggregate.tables.iter().map(|(k, _)| k.as_str()).collect();
+    for k in [
+        "per_combination_metrics",
+        "best_configurations",
+        "pareto_optimal",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    let per = &aggregate
+        .tables
+        .iter()
+        .find(|(k, _)| k == "per_combination_metrics")
+        .unwrap()
+        .1;
+    assert_eq!(per["data"].as_array().unwrap().len(), 2);
+    assert!(
+        aggregate
+            .artifact_files
+            .iter()
+            .any(|f| f.ends_with("profile_export_aiperf_sweep.json")),
+        "{:?}",
+        aggregate.artifact_files
+    );
+    assert!(
+        aggregate
+            .artifact_files
+            .iter()
+            .any(|f| f == "plots/pareto_throughput_vs_latency.png"),
+        "{:?}",
+        aggregate.artifact_files
+    );
+    assert!(
+        !aggregate
+            .artifact_files
+            .iter()
+            .any(|f| f.ends_with("profile_export.jsonl")),
+        "trial files belong to the trial runs"
+    );
+}
+
+#[test]
+fn injected_server_errors_are_retried() {
+    let server = WandbServer::start();
+    server.fail_next(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = profile_to(
+        &server.url,
+        &tmp.path().join("run"),
+        &["--wandb-project", "bench", "--wandb-entity", "team"],
+    );
+    assert_exit(&o, 0);
+    assert!(server.requests().iter().filter(|r| r.failed).count() == 3);
+    assert_eq!(server.verify(KEY).len(), 1);
+}
+
+#[test]
+fn a_dead_server_is_a_warning_unless_the_upload_is_required() {
+    // A port that nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let run = |extra: &[&str]| {
+        let mut cmd = aiperf();
+        cmd.arg("profile")
+            .args([
+                "-m",
+                "m",
+                "-u",
+                FAST,
+                "--streaming",
+                "--concurrency",
+                "2",
+                "--request-count",
+                "6",
+            ])
+            .args([
+                "--artifact-dir",
+                dir.to_str().unwrap(),
+                "--ui-type",
+                "none",
+                "--wandb-project",
+                "bench",
+                "--wandb-entity",
+                "team",
+            ])
+            .args(extra)
+            .env("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS", "2");
+        with_server(&mut cmd, &url);
+        cmd.output().unwrap()
+    };
+    let o = run(&[]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("warning: W&B upload failed (local results intact)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
+    assert!(has_content(&dir.join("profile_export_aiperf.json")));
+    let o = run(&["--wandb-required"]);
+    assert_exit(&o, 7);
+    assert!(has_content(&dir.join("profile_export_aiperf.json")));
+}
+
+#[test]
+fn secondary_options_need_a_project_and_a_key_is_needed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = profile(
+        &tmp.path().join("r"),
+        &["-m", "m", "-u", FAST, "--wandb-entity", "team"],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set."
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let file = tmp.path().join("e.yaml");
+    std::fs::write(
+        &file,
+        format!("benchmark:\n  model: m\n  endpoint: {{url: '{FAST}'}}\n  phases: {{type: concurrency, requests: 2, concurrency: 1}}\n  artifacts: {{dir: '{}'}}\n  wandb: {{entity: team, run_name: x}}\n", tmp.path().join("never").display()),
+    )
+    .unwrap();
+    let o = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("wandb.entity, wandb.run_name require wandb.project to be set."),
+        "{}",
+        stderr(&o)
+    );
+    // No key anywhere: one warning, exit 0.
+    let o = aiperf()
+        .arg("profile")
+        .args([
+            "-m",
+            "m",
+            "-u",
+            FAST,
+            "--request-count",
+            "4",
+            "--concurrency",
+            "1",
+            "--ui-type",
+            "none",
+            "--wandb-project",
+            "bench",
+        ])
+        .args(["--artifact-dir", tmp.path().join("nokey").to_str().unwrap()])
+        .env_remove("WANDB_API_KEY")
+        .env("HOME", tmp.path())
+        .env("WANDB_BASE_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    assert!(stderr(&o).contains("no W&B API key"), "{}", stderr(&o));
+}
+
+#[test]
+fn existing_results_upload_afterwards_with_export_wandb() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    assert_exit(
+        &profile(
+            &dir,
+            &[
+                "-m",
+                "m",
+                "-u",
+                FAST,
+                "--streaming",
+                "--concurrency",
+                "2",
+                "--request-count",
+                "6",
+            ],
+        ),
+        0,
+    );
+    assert!(server.requests().is_empty());
+    let mut cmd = aiperf();
+    cmd.args([
+        "export",
+        "wandb",
+        dir.to_str().unwrap(),
+        "--wandb-project",
+        "later",
+    ]);
+    with_server(&mut cmd, &server.url);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    let runs = server.verify(KEY);
+    assert_eq!(runs.len(), 1);
+    // No entity given: the key's default entity, from the Viewer query.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.op.as_deref() == Some("Viewer"))
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("/default-entity/later/runs/"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
