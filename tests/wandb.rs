@@ -415,3 +415,155 @@ fn existing_results_upload_afterwards_with_export_wandb() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// The official `wandb` CLI (0.31.0, installed by .ci/run). Outside CI a machine without it
+/// skips the offline checks; in CI its absence fails them.
+fn wandb_cli() -> Option<std::process::Command> {
+    let found = std::process::Command::new("wandb")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the wandb CLI is missing; .ci/run installs wandb==0.31.0"
+        );
+        eprintln!("skipped: the wandb CLI is not installed (pip install wandb==0.31.0)");
+        return None;
+    }
+    let mut cmd = std::process::Command::new("wandb");
+    let config = tempfile::tempdir().unwrap().keep();
+    cmd.env("WANDB_ERROR_REPORTING", "false")
+        .env("WANDB_CONFIG_DIR", config)
+        .env("WANDB_SILENT", "true");
+    Some(cmd)
+}
+
+#[test]
+fn offline_mode_writes_a_run_the_official_cli_reads_and_syncs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut cmd = aiperf();
+    cmd.arg("profile")
+        .args([
+            "-m",
+            "m",
+            "-u",
+            FAST,
+            "--streaming",
+            "--concurrency",
+            "2",
+            "--request-count",
+            "8",
+            "--isl",
+            "16",
+            "--osl",
+            "8",
+        ])
+        .args([
+            "--artifact-dir",
+            dir.to_str().unwrap(),
+            "--ui-type",
+            "none",
+            "--wandb-project",
+            "bench",
+            "--wandb-tag",
+            "offline-test",
+        ])
+        .env("WANDB_MODE", "offline")
+        .env_remove("WANDB_API_KEY")
+        .env("WANDB_BASE_URL", "http://127.0.0.1:9");
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("wandb sync"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let runs: Vec<_> = std::fs::read_dir(dir.join("wandb"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run_dir = &runs[0];
+    let Some(mut inspect) = wandb_cli() else {
+        return;
+    };
+    let out = inspect
+        .args(["leet", "inspect", "--summary", "--json"])
+        .arg(run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("leet inspect prints JSON");
+    let id = summary(&dir)["benchmark_id"].as_str().unwrap().to_string();
+    assert_eq!(doc["project"], "bench");
+    assert_eq!(doc["name"], format!("aiperf-{id}"));
+    assert_eq!(doc["state"], "finished");
+    assert_eq!(doc["exit_code"], 0);
+    assert!(
+        doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "offline-test")
+    );
+    assert!(
+        doc["config"]["aiperf.cli_command"]
+            .as_str()
+            .unwrap()
+            .contains("--wandb-project bench")
+    );
+    assert!(doc["summary"]["request_throughput_avg"].is_f64());
+    let table = &doc["summary"]["summary_metrics"];
+    assert_eq!(table["_type"], "table-file");
+    assert_eq!(table["ncols"], 8);
+    let bytes = std::fs::read(run_dir.join("files").join(table["path"].as_str().unwrap())).unwrap();
+    assert_eq!(table["size"].as_u64(), Some(bytes.len() as u64));
+    let rows: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(rows["data"][0][0], "TTFT (ms)");
+
+    // `wandb sync` uploads the offline run to the loopback server, which checks every request.
+    let server = WandbServer::start();
+    let mut sync = wandb_cli().unwrap();
+    let out = sync
+        .arg("sync")
+        .arg(run_dir)
+        .env("WANDB_BASE_URL", &server.url)
+        .env("WANDB_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wandb sync failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let synced = server.verify(KEY);
+    assert_eq!(
+        synced.len(),
+        1,
+        "{:?}",
+        server
+            .requests()
+            .iter()
+            .map(|r| (&r.path, &r.op))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(synced[0].exit_code, 0);
+    assert!(synced[0].tables.iter().any(|(k, _)| k == "summary_metrics"));
+    assert!(
+        synced[0]
+            .artifact_files
+            .iter()
+            .any(|f| f == "profile_export_aiperf.json"),
+        "{:?}",
+        synced[0].artifact_files
+    );
+}

@@ -95,6 +95,20 @@ pub struct WandbSpec {
     /// An upload failure fails the command (exit code 7) instead of warning.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
+    /// `online` uploads now; `offline` writes W&B offline runs under `<dir>/wandb/` for
+    /// `wandb sync`. Default: `WANDB_MODE`, else online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<WandbMode>,
+}
+
+/// When W&B results are uploaded.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WandbMode {
+    /// Upload at the end of the run.
+    Online,
+    /// Write an offline run for `wandb sync`.
+    Offline,
 }
 
 impl WandbSpec {

@@ -301,6 +301,7 @@ fn check_wandb(w: &super::WandbSpec, problems: &mut Problems) {
                 ("wandb.tags", !w.tags.is_empty()),
                 ("wandb.group", w.group.is_some()),
                 ("wandb.required", w.required),
+                ("wandb.mode", w.mode.is_some()),
             ]
             .into_iter()
             .filter(|(_, on)| *on)

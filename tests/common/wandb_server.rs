@@ -162,22 +162,48 @@ impl WandbServer {
             }
         }
         let mut runs = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for upsert in reqs
             .iter()
             .filter(|r| r.op.as_deref() == Some("UpsertBucket"))
         {
-            let v = upsert.vars();
-            let name = v["name"]
+            let name = upsert.vars()["name"]
                 .as_str()
                 .expect("UpsertBucket has name")
                 .to_string();
-            let config_text = v["config"].as_str().expect("config is a JSONString");
-            let config: Value = serde_json::from_str(config_text).expect("config is JSON");
-            for (k, wrapped) in config.as_object().expect("config object") {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            // The SDK upserts a run more than once (the second time with `tags: null`, unchanged).
+            let upserts: Vec<Value> = reqs
+                .iter()
+                .filter(|r| {
+                    r.op.as_deref() == Some("UpsertBucket") && r.vars()["name"] == name.as_str()
+                })
+                .map(Recorded::vars)
+                .collect();
+            let v = upserts[0].clone();
+            let mut config = Value::Null;
+            for u in &upserts {
                 assert!(
-                    wrapped.as_object().is_some_and(|o| o.contains_key("value")),
-                    "config key {k} is not wrapped in {{value}}"
+                    u["tags"].is_null() || u["tags"].is_array(),
+                    "tags are [String] or null"
                 );
+                if u["config"].is_null() {
+                    continue;
+                }
+                let parsed: Value =
+                    serde_json::from_str(u["config"].as_str().expect("config is a JSONString"))
+                        .expect("config is JSON");
+                for (k, wrapped) in parsed.as_object().expect("config object") {
+                    assert!(
+                        wrapped.as_object().is_some_and(|o| o.contains_key("value")),
+                        "config key {k} is not wrapped in {{value}}"
+                    );
+                }
+                config = parsed;
             }
             let tags: Vec<String> = v["tags"]
                 .as_array()
@@ -444,7 +470,9 @@ async fn graphql(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         Some("UpsertBucket") => json!({"upsertBucket": {"bucket": {
             "id": format!("bucket-{}", inner.ids.fetch_add(1, Ordering::SeqCst)), "name": vars["name"],
             "displayName": vars["displayName"], "description": null, "config": vars["config"], "sweepName": null,
-            "project": {"id": "project-1", "name": vars["project"], "entity": {"id": "entity-1", "name": vars["entity"]}},
+            // An empty entity means the key's default one, as on the real server.
+            "project": {"id": "project-1", "name": vars["project"], "entity": {"id": "entity-1",
+                "name": vars["entity"].as_str().filter(|e| !e.is_empty()).unwrap_or("default-entity")}},
             "historyLineCount": 0}, "inserted": true}}),
         Some("ServerFeaturesQuery") => json!({"serverInfo": {"features": []}}),
         Some("CreateRunFiles") => {

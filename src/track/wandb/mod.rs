@@ -9,6 +9,7 @@
 pub mod api;
 pub mod content;
 pub mod digest;
+pub mod offline;
 pub mod upload;
 
 use crate::exit_code::ExitCode;
@@ -181,9 +182,11 @@ impl Settings {
         let api_key = env("WANDB_API_KEY")
             .filter(|k| !k.trim().is_empty())
             .or_else(|| netrc.and_then(|t| netrc_password(t, host_of(&base_url))));
-        let mode = match env("WANDB_MODE").as_deref().map(str::trim) {
-            Some("offline") | Some("dryrun") => Mode::Offline,
-            Some("disabled") => Mode::Disabled,
+        let mode = match (spec.mode, env("WANDB_MODE").as_deref().map(str::trim)) {
+            (Some(crate::spec::WandbMode::Offline), _) => Mode::Offline,
+            (Some(crate::spec::WandbMode::Online), _) => Mode::Online,
+            (None, Some("offline") | Some("dryrun")) => Mode::Offline,
+            (None, Some("disabled")) => Mode::Disabled,
             _ => Mode::Online,
         };
         let budget = env("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS")
@@ -416,6 +419,24 @@ pub async fn export(dir: &Path, s: &Settings, say: &dyn Fn(String)) -> Result<Ve
     Ok(done)
 }
 
+/// Writes the results in `dir` as W&B offline runs under `dir/wandb/`; returns their directories.
+pub fn export_offline(dir: &Path, s: &Settings) -> Result<Vec<PathBuf>> {
+    let planned = plan_uploads(dir, s)?;
+    let wandb_dir = dir.join("wandb");
+    planned
+        .iter()
+        .map(|p| {
+            offline::write_run(
+                &wandb_dir,
+                &s.project,
+                s.entity.as_deref(),
+                &p.content,
+                p.started,
+            )
+        })
+        .collect()
+}
+
 /// Exports `dir` when `spec` enables W&B, and returns the exit code the command ends with:
 /// `code` unchanged unless the upload failed and is required.
 pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> ExitCode {
@@ -428,12 +449,21 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
             return code;
         }
         Mode::Offline => {
-            eprintln!(
-                "note: WANDB_MODE=offline: nothing uploaded; upload later with: aiperf export wandb {} --wandb-project {}",
-                dir.display(),
-                settings.project
-            );
-            return code;
+            return match export_offline(dir, &settings) {
+                Ok(runs) => {
+                    println!(
+                        "W&B offline: {} run(s) in {}; upload them with: wandb sync {}",
+                        runs.len(),
+                        dir.join("wandb").display(),
+                        runs.iter()
+                            .map(|r| r.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                    code
+                }
+                Err(e) => failed(&settings, &format!("{e:#}"), code),
+            };
         }
         Mode::Online => {}
     }
@@ -450,18 +480,22 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
             }
             code
         }
-        Err(e) if settings.required => {
-            eprintln!("error: W&B upload failed: {e:#}");
-            if code == ExitCode::SUCCESS {
-                ExitCode::UPLOAD_FAILED
-            } else {
-                code
-            }
-        }
-        Err(e) => {
-            eprintln!("warning: W&B upload failed (local results intact): {e:#}");
+        Err(e) => failed(&settings, &format!("{e:#}"), code),
+    }
+}
+
+/// One line about a failed export, and the exit code it leaves.
+fn failed(settings: &Settings, error: &str, code: ExitCode) -> ExitCode {
+    if settings.required {
+        eprintln!("error: W&B upload failed: {error}");
+        if code == ExitCode::SUCCESS {
+            ExitCode::UPLOAD_FAILED
+        } else {
             code
         }
+    } else {
+        eprintln!("warning: W&B upload failed (local results intact): {error}");
+        code
     }
 }
 
