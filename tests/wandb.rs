@@ -146,6 +146,23 @@ fn a_single_run_uploads_its_run_table_summary_and_artifact() {
         );
     }
     assert_no_secret(&server);
+    // Nor in any file the run wrote.
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(KEY) && !text.contains("sk-inference-secret"),
+                    "a secret is in {}",
+                    e.path().display()
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -419,19 +436,29 @@ fn existing_results_upload_afterwards_with_export_wandb() {
 /// The official `wandb` CLI (0.31.0, installed by .ci/run). Outside CI a machine without it
 /// skips the offline checks; in CI its absence fails them.
 fn wandb_cli() -> Option<std::process::Command> {
-    let found = std::process::Command::new("wandb")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
+    let works = |mut c: std::process::Command| {
+        c.arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let plain = || std::process::Command::new("wandb");
+    let module = || {
+        let mut c = std::process::Command::new("python3");
+        c.args(["-m", "wandb"]);
+        c
+    };
+    let mut cmd = if works(plain()) {
+        plain()
+    } else if works(module()) {
+        module()
+    } else {
         assert!(
             std::env::var_os("CI").is_none(),
             "the wandb CLI is missing; .ci/run installs wandb==0.31.0"
         );
         eprintln!("skipped: the wandb CLI is not installed (pip install wandb==0.31.0)");
         return None;
-    }
-    let mut cmd = std::process::Command::new("wandb");
+    };
     let config = tempfile::tempdir().unwrap().keep();
     cmd.env("WANDB_ERROR_REPORTING", "false")
         .env("WANDB_CONFIG_DIR", config)

@@ -556,15 +556,21 @@ fn search_trajectory(
         })
         .collect();
     // The answer: the boundary planner's highest passing point, else the best feasible point.
-    let answer_idx = f(&doc["boundary_summary"]["feasible_max"]["iteration_idx"])
-        .or_else(|| {
-            doc["best_trials"][0]["feasible"]
-                .as_bool()
-                .filter(|b| *b)
-                .and(f(&doc["best_trials"][0]["iteration_idx"]))
-        })
-        .map(|i| i as usize)
-        .filter(|i| *i < iterations.len());
+    // The answer as the search states it: the boundary planner's highest passing point, the
+    // Bayesian (and grid) planner's best feasible point.
+    let best_feasible = || {
+        doc["best_trials"][0]["feasible"]
+            .as_bool()
+            .filter(|b| *b)
+            .and(f(&doc["best_trials"][0]["iteration_idx"]))
+    };
+    let answer_idx = if doc["config"]["planner"]["type"] == "boundary" {
+        f(&doc["boundary_summary"]["feasible_max"]["iteration_idx"]).or_else(best_feasible)
+    } else {
+        best_feasible()
+    }
+    .map(|i| i as usize)
+    .filter(|i| *i < iterations.len());
     let reason = doc["convergence_reason"].as_str().unwrap_or("running");
     let recipe = doc["recipe"].as_str().unwrap_or("search");
     let title = match answer_idx {
@@ -706,7 +712,13 @@ fn search_trajectory(
                 .map_err(canvas::drawing)?
                 .label(format!("SLA: {op} {}", format_value(c.threshold)))
                 .legend(legend_line(palette.bad));
-            canvas::legend(&mut chart, &palette, SeriesLabelPosition::UpperLeft)?;
+            // Upper limits keep passing points low, lower limits keep them high.
+            let corner = if matches!(c.op.as_str(), "lt" | "le") {
+                SeriesLabelPosition::UpperLeft
+            } else {
+                SeriesLabelPosition::LowerLeft
+            };
+            canvas::legend(&mut chart, &palette, corner)?;
         }
         Ok(())
     })?;

@@ -252,6 +252,38 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
     }
 }
 
+fn check_wandb(w: &super::WandbSpec, problems: &mut Problems) {
+    match &w.project {
+        Some(p) if p.trim().is_empty() => {
+            problems.push("wandb.project", "wandb.project cannot be empty.")
+        }
+        Some(_) => {}
+        None => {
+            let set: Vec<&str> = [
+                ("wandb.entity", w.entity.is_some()),
+                ("wandb.run_name", w.run_name.is_some()),
+                ("wandb.tags", !w.tags.is_empty()),
+                ("wandb.group", w.group.is_some()),
+                ("wandb.required", w.required),
+                ("wandb.mode", w.mode.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect();
+            if !set.is_empty() {
+                problems.push(
+                    "wandb",
+                    format!("{} require wandb.project to be set.", set.join(", ")),
+                );
+            }
+        }
+    }
+    if w.entity.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        problems.push("wandb.entity", "wandb.entity cannot be empty when set.");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::spec::test_support::minimal_spec;
@@ -285,37 +317,5 @@ mod tests {
         let problems = super::validate(&spec).unwrap_err();
         assert!(problems[0].message.contains("grace period"), "{problems:?}");
         assert_eq!(problems[0].path, "phases[0].grace_period");
-    }
-}
-
-fn check_wandb(w: &super::WandbSpec, problems: &mut Problems) {
-    match &w.project {
-        Some(p) if p.trim().is_empty() => {
-            problems.push("wandb.project", "wandb.project cannot be empty.")
-        }
-        Some(_) => {}
-        None => {
-            let set: Vec<&str> = [
-                ("wandb.entity", w.entity.is_some()),
-                ("wandb.run_name", w.run_name.is_some()),
-                ("wandb.tags", !w.tags.is_empty()),
-                ("wandb.group", w.group.is_some()),
-                ("wandb.required", w.required),
-                ("wandb.mode", w.mode.is_some()),
-            ]
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(k, _)| k)
-            .collect();
-            if !set.is_empty() {
-                problems.push(
-                    "wandb",
-                    format!("{} require wandb.project to be set.", set.join(", ")),
-                );
-            }
-        }
-    }
-    if w.entity.as_deref().is_some_and(|e| e.trim().is_empty()) {
-        problems.push("wandb.entity", "wandb.entity cannot be empty when set.");
     }
 }

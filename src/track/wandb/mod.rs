@@ -297,15 +297,14 @@ fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
     let mut first_start = f64::INFINITY;
     for (run_dir, cell, params) in &trials {
         let (mut content, started) = content::run_content(run_dir, None, &s.tags, Some(params))?;
-        let leaf = run_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        // The repetition, in every layout: profile_runs/trial_NNNN/<cell>,
+        // <cell>/profile_runs/trial_NNNN, search_iter_NNNN/profile_runs/run_NNNN.
         let repetition = run_dir
+            .strip_prefix(dir)
+            .unwrap_or(run_dir)
             .components()
             .filter_map(|c| c.as_os_str().to_str())
             .find(|c| c.starts_with("trial_") || c.starts_with("run_"))
-            .filter(|c| *c != leaf)
             .map(|c| format!(" {c}"))
             .unwrap_or_default();
         let base_name = s.run_name.clone().unwrap_or_else(|| group.clone());
