@@ -459,9 +459,12 @@ fn wandb_cli() -> Option<std::process::Command> {
         eprintln!("skipped: the wandb CLI is not installed (pip install wandb==0.31.0)");
         return None;
     };
-    let config = tempfile::tempdir().unwrap().keep();
-    cmd.env("WANDB_ERROR_REPORTING", "false")
-        .env("WANDB_CONFIG_DIR", config)
+    // The CLI writes debug logs under ./wandb: keep them out of the source tree.
+    let scratch = tempfile::tempdir().unwrap().keep();
+    cmd.current_dir(&scratch)
+        .env("WANDB_ERROR_REPORTING", "false")
+        .env("WANDB_CONFIG_DIR", scratch.join("config"))
+        .env("WANDB_DIR", &scratch)
         .env("WANDB_SILENT", "true");
     Some(cmd)
 }
