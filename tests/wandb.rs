@@ -597,3 +597,89 @@ fn offline_mode_writes_a_run_the_official_cli_reads_and_syncs() {
         synced[0].artifact_files
     );
 }
+
+#[test]
+fn a_search_uploads_its_history_and_trajectory() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wsearch");
+    let mut cmd = aiperf();
+    cmd.arg("profile")
+        .args([
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=3&itl_ms=1&max_batch=4",
+            "--streaming",
+            "--request-count",
+            "8",
+            "--isl",
+            "16",
+            "--osl",
+            "8",
+        ])
+        .args([
+            "--artifact-dir",
+            dir.to_str().unwrap(),
+            "--ui-type",
+            "none",
+            "--search-recipe",
+            "max-throughput-ttft-sla",
+            "--ttft-sla-ms",
+            "30",
+        ])
+        .args([
+            "--concurrency-max",
+            "32",
+            "--auto-plot",
+            "--wandb-project",
+            "bench",
+            "--wandb-entity",
+            "team",
+        ]);
+    with_server(&mut cmd, &server.url);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    let runs = server.verify(KEY);
+    let aggregate = runs
+        .iter()
+        .find(|r| r.job_type.as_deref() == Some("aggregate"))
+        .expect("aggregate run");
+    let measured: usize = json(dir.join("search_history.json"))["iterations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["runs"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        runs.len() - 1,
+        measured,
+        "one W&B run per measured run, plus the aggregate"
+    );
+    let history = &aggregate
+        .tables
+        .iter()
+        .find(|(k, _)| k == "search_history")
+        .expect("search_history table")
+        .1;
+    assert_eq!(history["columns"][0], "point");
+    assert!(
+        aggregate
+            .artifact_files
+            .iter()
+            .any(|f| f == "plots/search_trajectory.png"),
+        "{:?}",
+        aggregate.artifact_files
+    );
+    assert!(
+        aggregate
+            .artifact_files
+            .iter()
+            .any(|f| f == "search_history.json")
+    );
+    assert!(
+        runs.iter()
+            .filter(|r| r.job_type.as_deref() != Some("aggregate"))
+            .all(|r| r.job_type.as_deref().unwrap().starts_with("search_iter_"))
+    );
+}

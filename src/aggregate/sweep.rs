@@ -67,6 +67,18 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
         .collect()
 }
 
+/// The swept parameter names of a sweep aggregate document, in sweep order.
+pub fn sweep_parameter_names(doc: &Value) -> Vec<String> {
+    doc["metadata"]["sweep_parameters"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Builds the sweep aggregate document.
 pub fn sweep_json(input: &SweepInput<'_>) -> Value {
     let measured: Vec<&Combination<'_>> = input
@@ -247,14 +259,7 @@ pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
                 .join(",")
         ));
     }
-    let names: Vec<String> = doc["metadata"]["sweep_parameters"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<String> = sweep_parameter_names(doc);
     out.push_str(&format!(
         "\nMetadata\nAggregation Type,sweep\nSweep Parameters,{}\nNumber of Combinations,{}\nNumber of Profile Runs,{}\nNumber of Successful Runs,{}\n",
         csv_cell(&Value::from(names.join(" "))),

@@ -140,14 +140,7 @@ fn stat_of(v: &Value, runs: u64) -> Option<Stat> {
 }
 
 fn sweep_points(doc: &Value, series: &str) -> (Vec<Point>, Vec<String>, String) {
-    let mut names: Vec<String> = doc["metadata"]["sweep_parameters"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names: Vec<String> = crate::aggregate::sweep::sweep_parameter_names(doc);
     let mut points = Vec::new();
     for cell in doc["per_combination_metrics"]
         .as_array()

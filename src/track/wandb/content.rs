@@ -164,14 +164,7 @@ fn show(v: &Value) -> Value {
 
 /// Tables of the sweep aggregate: per-combination metrics with CIs, best configurations, Pareto points.
 pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
-    let names: Vec<String> = sweep["metadata"]["sweep_parameters"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<String> = crate::aggregate::sweep::sweep_parameter_names(sweep);
     let mut tables = Vec::new();
     let mut columns = names.clone();
     columns.push("runs".into());

@@ -467,7 +467,16 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
         Mode::Online => {}
     }
     let say = |line: String| eprintln!("{line}");
-    match export(dir, &settings, &say).await {
+    // Ctrl-C abandons the upload (the run's own handler is gone by now; without this the
+    // signal would be swallowed until the time budget ran out).
+    let outcome = tokio::select! {
+        outcome = export(dir, &settings, &say) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: W&B upload abandoned (local results intact; upload later with aiperf export wandb {})", dir.display());
+            return ExitCode::INTERRUPTED;
+        }
+    };
+    match outcome {
         Ok(runs) => {
             if let Some(last) = runs.last() {
                 println!(
