@@ -683,3 +683,37 @@ fn a_search_uploads_its_history_and_trajectory() {
             .all(|r| r.job_type.as_deref().unwrap().starts_with("search_iter_"))
     );
 }
+
+#[test]
+fn a_failed_benchmark_is_uploaded_as_a_failed_run() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = aiperf();
+    cmd.arg("profile")
+        .args([
+            "-m",
+            "m",
+            "-u",
+            "mock://?error_rate=1",
+            "--concurrency",
+            "1",
+            "--request-count",
+            "3",
+        ])
+        .args([
+            "--artifact-dir",
+            tmp.path().join("run").to_str().unwrap(),
+            "--ui-type",
+            "none",
+        ])
+        .args(["--wandb-project", "bench", "--wandb-entity", "team"]);
+    with_server(&mut cmd, &server.url);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 4);
+    let runs = server.verify(KEY);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].exit_code, 4,
+        "marked failed with the benchmark's exit code"
+    );
+}
