@@ -4,7 +4,6 @@ use aiperf::cli::{Cli, Command};
 use aiperf::error::AppError;
 use aiperf::exit_code::ExitCode;
 use aiperf::redact::redact_command_line;
-use aiperf::run::{Invocation, run_benchmark};
 use clap::Parser;
 
 fn main() {
@@ -31,66 +30,7 @@ fn main() {
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Profile(profile) => {
-                let spec = profile
-                    .to_spec()
-                    .map_err(|problems| AppError::config(problems.join("\n")))?;
-                if let Some(sweep) = profile.recipe_sweep() {
-                    let experiment = aiperf::spec::experiment::Experiment {
-                        schema_version: None,
-                        benchmark: spec,
-                        sweep: Some(sweep),
-                        multi_run: Default::default(),
-                        variables: Default::default(),
-                        random_seed: None,
-                    };
-                    let loaded = aiperf::spec::load::LoadedExperiment::from_flags(experiment);
-                    let plan = aiperf::plan::expand(&loaded).map_err(|errors| {
-                        AppError::config(
-                            errors
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        )
-                    })?;
-                    let options = aiperf::experiment::RunOptions {
-                        command_line: redact_command_line(&args),
-                        plot: profile.plot.clone(),
-                        wandb: profile.wandb.clone(),
-                        ..Default::default()
-                    };
-                    return aiperf::experiment::run(&loaded, plan, &options).await;
-                }
-                let auto_plot = aiperf::plot::auto::AutoPlot::resolve(
-                    &profile.plot,
-                    &spec.artifacts,
-                    None,
-                    std::path::Path::new("."),
-                    false,
-                )
-                .map_err(AppError::config)?;
-                let dir = spec.artifacts.dir.clone();
-                let invocation = Invocation {
-                    command_line: redact_command_line(&args),
-                    ..Invocation::default()
-                };
-                let wandb = spec.wandb.clone();
-                let code = run_benchmark(spec, &invocation).await?.exit_code;
-                // Single-run plots after a successful run only; then the upload, so plots go too.
-                let code = if code == ExitCode::SUCCESS {
-                    auto_plot.after_run(&dir, code)
-                } else {
-                    code
-                };
-                Ok::<ExitCode, AppError>(
-                    if code != ExitCode::INTERRUPTED
-                        && dir.join(aiperf::export::PROFILE_EXPORT_JSON).is_file()
-                    {
-                        aiperf::track::wandb::export_after_run(&dir, &wandb, code).await
-                    } else {
-                        code
-                    },
-                )
+                aiperf::cli::profile_command::run(&profile, redact_command_line(&args)).await
             }
             Command::Run(run_args) => {
                 aiperf::cli::run::run(&run_args, redact_command_line(&args), cli.verbose).await

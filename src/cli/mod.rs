@@ -5,6 +5,7 @@ pub mod export;
 pub mod mock_server;
 pub mod plot;
 pub mod profile;
+pub mod profile_command;
 pub mod recipes;
 pub mod run;
 
