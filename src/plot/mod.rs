@@ -13,9 +13,11 @@ pub mod config;
 pub mod data;
 pub mod detect;
 pub mod multi;
+pub mod points;
 pub mod recipe_plots;
 pub mod single;
 pub mod theme;
+pub mod trajectory;
 
 use catalogue::PlotMode;
 use config::PlotConfig;
