@@ -446,3 +446,32 @@ fn an_invalid_plot_block_stops_the_experiment_before_it_starts() {
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("visualisation"), "{}", stderr(&o));
 }
+
+/// Several directories given: multi-run mode, one series per directory.
+#[test]
+fn several_directories_are_compared_as_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("server-a"), tmp.path().join("server-b"));
+    assert_exit(&single_run(&a, &[]), 0);
+    assert_exit(&single_run(&b, &["--osl-stddev", "2"]), 0);
+    let out = tmp.path().join("cmp");
+    let o = plot(&[
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    let names = check_all(&out);
+    assert!(
+        names.contains(&"pareto_throughput_vs_latency.png".to_string()),
+        "{names:?}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("multi run"), "{summary}");
+    let log = std::fs::read_to_string(out.join("aiperf_plot.log")).unwrap();
+    assert!(
+        log.contains("server-a") && log.contains("server-b"),
+        "{log}"
+    );
+}
