@@ -20,12 +20,6 @@ fn spec(dir: &Path, extra: &str, phases: &str) -> String {
 
 const PHASE: &str = "{type: concurrency, requests: 6, concurrency: 2}";
 
-fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
-    let file = dir.join(name);
-    std::fs::write(&file, content).unwrap();
-    file
-}
-
 fn run(file: &Path, extra: &[&str]) -> std::process::Output {
     aiperf().arg("run").arg(file).args(extra).output().unwrap()
 }

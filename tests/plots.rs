@@ -5,15 +5,9 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FAST: &str = "mock://?ttft_ms=3&itl_ms=1&max_batch=4";
-
-fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
 
 fn experiment(out: &Path, url: &str, requests: u32, extra: &str) -> String {
     format!(
@@ -34,10 +28,6 @@ fn run(file: &Path, flags: &[&str]) -> std::process::Output {
 
 fn plot(args: &[&str]) -> std::process::Output {
     aiperf().arg("plot").args(args).output().unwrap()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Every PNG in `dir` is a real plot; returns their names.

@@ -50,10 +50,6 @@ fn profile_to(server_url: &str, dir: &Path, extra: &[&str]) -> std::process::Out
     cmd.output().unwrap()
 }
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn assert_no_secret(server: &WandbServer) {
     for r in server.requests() {
         let body = String::from_utf8_lossy(&r.body);

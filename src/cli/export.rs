@@ -19,11 +19,7 @@ pub struct WandbExportArgs {
 
 /// The `wandb` settings the results in `dir` were run with, if any.
 fn recorded_spec(dir: &Path) -> WandbSpec {
-    let read = |p: PathBuf| {
-        std::fs::read_to_string(p)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-    };
+    let read = |p: PathBuf| crate::export::read_json(&p).ok();
     let value = read(dir.join(crate::export::PROFILE_EXPORT_JSON))
         .map(|s| s["input_config"]["wandb"].clone())
         .or_else(|| {

@@ -36,6 +36,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Reads a JSON file; the error names the file and whether it was missing or not JSON.
+pub fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
 /// Serializes JSON with one-space indentation, as AIPerf's files are.
 pub fn to_pretty_json(value: &impl serde::Serialize) -> Vec<u8> {
     let mut out = Vec::new();

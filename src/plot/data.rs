@@ -137,11 +137,7 @@ pub struct Summary(pub Value);
 impl Summary {
     /// Reads a summary file.
     pub fn read(path: &Path) -> Result<Summary> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?;
-        Ok(Summary(value))
+        crate::export::read_json(path).map(Summary)
     }
 
     /// One statistic of a metric (`avg`, `p99`, ...), if the run has it.

@@ -94,7 +94,7 @@ impl MultiRun {
             };
             let (points, names, description) = match &source.sweep_json {
                 Some(path) => {
-                    let doc = Summary::read(path)?.0;
+                    let doc = crate::export::read_json(path)?;
                     if let Some(level) = doc["metadata"]["confidence_level"].as_f64() {
                         all.confidence_level = level;
                     }

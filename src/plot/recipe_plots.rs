@@ -3,7 +3,6 @@
 //! cells, and the trajectory of an adaptive search with its SLA and answer.
 
 use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
-use super::data::Summary;
 use super::detect::Source;
 use super::multi::show;
 use super::{Drawn, PlotContext, metric_label, metric_name};
@@ -34,7 +33,7 @@ pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Dra
             "no {file} (written by the recipe that makes this plot)"
         )));
     };
-    let doc = Summary::read(&path)?.0;
+    let doc = crate::export::read_json(&path)?;
     if let Some(reason) = doc["error_reason"].as_str() {
         return Ok(Drawn::Skipped(format!("{}: {reason}", path.display())));
     }

@@ -396,26 +396,20 @@ fn request_timeline(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Resu
                     None => gens.push(bar(start, end, row, generate)),
                 }
             }
-            let any_wait = !waits.is_empty();
-            let any_fail = !fails.is_empty();
-            chart
-                .draw_series(gens)
-                .map_err(canvas::drawing)?
-                .label("generating (first token to end)")
-                .legend(legend_line(generate));
-            if any_wait {
-                chart
-                    .draw_series(waits)
-                    .map_err(canvas::drawing)?
-                    .label("waiting for the first token")
-                    .legend(legend_line(wait));
-            }
-            if any_fail {
-                chart
-                    .draw_series(fails)
-                    .map_err(canvas::drawing)?
-                    .label("failed")
-                    .legend(legend_line(failed));
+            // Generation is always in the legend; waiting and failures only when there are any.
+            let groups = [
+                (gens, "generating (first token to end)", generate, true),
+                (waits, "waiting for the first token", wait, false),
+                (fails, "failed", failed, false),
+            ];
+            for (bars, label, color, always) in groups {
+                if always || !bars.is_empty() {
+                    chart
+                        .draw_series(bars)
+                        .map_err(canvas::drawing)?
+                        .label(label)
+                        .legend(legend_line(color));
+                }
             }
             Ok(())
         },

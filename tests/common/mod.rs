@@ -79,6 +79,18 @@ pub fn wait_until(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
+/// Writes `content` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// A command's stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Whether a file exists and is not empty.
 pub fn has_content(path: &Path) -> bool {
     std::fs::metadata(path)

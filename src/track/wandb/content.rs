@@ -5,7 +5,7 @@
 use super::digest::Table;
 use super::upload::RunContent;
 use crate::metrics::registry::{CONSOLE_METRICS, short_label};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -14,12 +14,6 @@ pub const TABLE_STATS: &[&str] = &["avg", "min", "max", "p99", "p90", "p50", "st
 
 /// The artifact type of every aiperf run.
 pub const ARTIFACT_TYPE: &str = "aiperf-run";
-
-fn read_json(path: &Path) -> Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-}
 
 fn rounded(v: &Value) -> Value {
     match v.as_f64() {
@@ -100,8 +94,9 @@ pub fn run_content(
     user_tags: &[String],
     parameters: Option<&Value>,
 ) -> Result<(RunContent, f64)> {
-    let summary = read_json(&dir.join(crate::export::PROFILE_EXPORT_JSON))?;
-    let metadata = read_json(&dir.join(crate::export::RUN_METADATA_JSON)).unwrap_or_default();
+    let summary = crate::export::read_json(&dir.join(crate::export::PROFILE_EXPORT_JSON))?;
+    let metadata =
+        crate::export::read_json(&dir.join(crate::export::RUN_METADATA_JSON)).unwrap_or_default();
     let id = summary["benchmark_id"]
         .as_str()
         .unwrap_or("unknown")

@@ -224,11 +224,7 @@ struct Planned {
 
 /// Trials of an experiment directory: (run dir, cell label, parameters), from its plan or search.
 fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
-    let read = |p: PathBuf| {
-        std::fs::read_to_string(p)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-    };
+    let read = |p: PathBuf| crate::export::read_json(&p).ok();
     let mut out = Vec::new();
     if let Some(plan) = read(base.join(crate::experiment::PLAN_JSON)) {
         for t in plan["trials"].as_array().into_iter().flatten() {
@@ -334,11 +330,11 @@ fn aggregate_run(
     let detected = crate::plot::detect::discover(&[dir.to_path_buf()]).ok();
     let source = detected.as_ref().and_then(|d| d.sources.first());
     if let Some(path) = source.and_then(|s| s.sweep_json.as_ref()) {
-        let sweep: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let sweep = crate::export::read_json(path)?;
         tables.extend(content::sweep_tables(&sweep));
     }
     if let Some(path) = source.and_then(|s| s.search_history.as_ref()) {
-        let history: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let history = crate::export::read_json(path)?;
         tables.push(("search_history".into(), content::search_table(&history)));
     }
     let trial_dirs: Vec<PathBuf> = trials.iter().map(|(d, _, _)| d.clone()).collect();
