@@ -16,7 +16,8 @@ impl ExitCode {
     pub const INVALID_CONFIG: ExitCode = ExitCode(2);
     /// A target server could not be reached before the benchmark started; nothing was measured.
     pub const SERVER_UNREACHABLE: ExitCode = ExitCode(3);
-    /// The benchmark ran but every request failed; results and the error summary are on disk.
+    /// The benchmark ran but no request succeeded (every one failed or was cancelled); results
+    /// and the error summary are on disk.
     pub const ALL_REQUESTS_FAILED: ExitCode = ExitCode(4);
     /// An experiment finished but at least one of its trials failed; the others are aggregated.
     pub const TRIALS_FAILED: ExitCode = ExitCode(5);
@@ -24,8 +25,16 @@ impl ExitCode {
     pub const PLOT_FAILED: ExitCode = ExitCode(6);
     /// The W&B upload failed and was required (`--wandb-required`); the results are on disk.
     pub const UPLOAD_FAILED: ExitCode = ExitCode(7);
+    /// The server went away mid-run (connections refused in a row); the run stopped issuing
+    /// requests and everything measured until then is on disk.
+    pub const SERVER_GONE: ExitCode = ExitCode(8);
+    /// Stopped by SIGHUP (the terminal closed); everything measured so far is on disk.
+    pub const HANGUP: ExitCode = ExitCode(129);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
     pub const INTERRUPTED: ExitCode = ExitCode(130);
+    /// Stopped by SIGTERM (`timeout`, `docker stop`, CI cancellation); everything measured so far
+    /// is on disk.
+    pub const TERMINATED: ExitCode = ExitCode(143);
 
     /// Every named code with a one-line meaning, for `--help` text and documentation tests.
     pub const ALL: &'static [(ExitCode, &'static str)] = &[
@@ -41,7 +50,11 @@ impl ExitCode {
         ),
         (
             Self::ALL_REQUESTS_FAILED,
-            "every request failed (results are on disk)",
+            "no request succeeded: every one failed or was cancelled (results are on disk)",
+        ),
+        (
+            Self::TRIALS_FAILED,
+            "an experiment finished but some trials failed (the others are aggregated)",
         ),
         (
             Self::PLOT_FAILED,
@@ -52,8 +65,25 @@ impl ExitCode {
             "the W&B upload failed and --wandb-required was given (results are on disk)",
         ),
         (
+            Self::SERVER_GONE,
+            "the server went away mid-run (results until then are on disk)",
+        ),
+        (
+            Self::HANGUP,
+            "stopped by SIGHUP (results so far are on disk)",
+        ),
+        (
             Self::INTERRUPTED,
             "interrupted by Ctrl-C (results so far are on disk)",
         ),
+        (
+            Self::TERMINATED,
+            "stopped by SIGTERM (results so far are on disk)",
+        ),
     ];
+
+    /// Whether this code means "stopped by a signal" (129, 130 or 143).
+    pub fn is_interruption(self) -> bool {
+        matches!(self.0, 129 | 130 | 143)
+    }
 }

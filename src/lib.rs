@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod cli;
+pub mod crash;
 pub mod dataset;
 pub mod endpoint;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod plot;
 pub mod redact;
 pub mod run;
 pub mod search;
+pub mod signals;
 pub mod spec;
 pub mod suggest;
 pub mod track;

@@ -52,6 +52,7 @@ pub fn init(verbosity: u8) {
     };
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .with_target(false)
         .without_time()
         .with_filter(stderr_level);
@@ -64,6 +65,13 @@ pub fn init(verbosity: u8) {
         .with(stderr)
         .with(file)
         .try_init();
+}
+
+/// Colour only for a person at a terminal: never into a redirected stderr, never with
+/// `NO_COLOR` set (<https://no-color.org>).
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Directs the log file to `path` (appending), creating its directory.

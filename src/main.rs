@@ -7,6 +7,7 @@ use aiperf::redact::redact_command_line;
 use clap::Parser;
 
 fn main() {
+    aiperf::crash::install_panic_hook();
     // Like other command-line tools, stop quietly when the reader of stdout goes away
     // (`aiperf validate f.yaml | head -1`) instead of panicking on a broken pipe.
     // SAFETY: resetting a signal disposition to its default before any thread starts.

@@ -8,6 +8,14 @@ use std::path::PathBuf;
 /// Flags of `aiperf profile` (names and aliases follow AIPerf 0.13).
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
+    /// With --search-recipe: continue the interrupted search in this directory, skipping the
+    /// points already measured.
+    #[arg(long, value_name = "DIR", help_heading = "Search")]
+    pub resume: Option<std::path::PathBuf>,
+    /// With --search-recipe: start afresh in a directory that holds an earlier search, after
+    /// moving it aside to DIR.old-N (nothing is deleted).
+    #[arg(long, conflicts_with = "resume", help_heading = "Search")]
+    pub force: bool,
     /// Model name sent in requests.
     #[arg(
         short = 'm',

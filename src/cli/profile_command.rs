@@ -32,11 +32,18 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         })?;
         let options = crate::experiment::RunOptions {
             command_line: command_line.clone(),
+            resume: profile.resume.clone(),
+            force: profile.force,
             plot: profile.plot.clone(),
             wandb: profile.wandb.clone(),
             ..Default::default()
         };
         return crate::experiment::run(&loaded, plan, &options).await;
+    }
+    if profile.resume.is_some() || profile.force {
+        return Err(AppError::config(
+            "--resume and --force apply to searches (--search-recipe); a single profile run writes its directory afresh",
+        ));
     }
     let auto_plot = crate::plot::auto::AutoPlot::resolve(
         &profile.plot,
@@ -60,7 +67,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         code
     };
     Ok(
-        if code != ExitCode::INTERRUPTED && dir.join(crate::export::PROFILE_EXPORT_JSON).is_file() {
+        if !code.is_interruption() && dir.join(crate::export::PROFILE_EXPORT_JSON).is_file() {
             crate::track::wandb::export_after_run(&dir, &wandb, code).await
         } else {
             code

@@ -18,6 +18,10 @@ pub struct RunArgs {
     /// Continue the interrupted experiment in this directory, skipping finished trials.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Start afresh in a directory that holds an earlier experiment's results, after moving them
+    /// aside to DIR.old-N (nothing is deleted). Without it such a directory is refused.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Auto-plot flags (override the experiment's `artifacts.auto_plot` and `plot:` block).
     #[command(flatten)]
     pub plot: crate::plot::auto::PlotFlags,
@@ -114,6 +118,7 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
         plan,
         &RunOptions {
             resume: args.resume.clone(),
+            force: args.force,
             command_line,
             verbose: verbose > 0,
             plot: args.plot.clone(),

@@ -298,7 +298,7 @@ pub async fn run(
     // The caller writes the final aggregates.
     println!("{}", answer(&a, &hist, &reason));
     let code = if interrupted {
-        ExitCode::INTERRUPTED
+        crate::signals::interrupted_exit_code()
     } else {
         ExitCode::SUCCESS
     };

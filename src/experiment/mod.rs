@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Continue the experiment in this directory.
     pub resume: Option<PathBuf>,
+    /// Start afresh in a directory that holds earlier results, moving them aside first.
+    pub force: bool,
     /// The command line, secrets redacted.
     pub command_line: String,
     /// Auto-plot flags from the command line.
@@ -100,13 +102,22 @@ fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Res
         }
         return Ok(());
     }
-    for t in &plan.trials {
-        status::clear(&t.dir);
+    if let Some(found) = earlier_results(plan) {
+        if !opts.force {
+            return Err(AppError::config(format!(
+                "{} already holds the results of an experiment ({found}); continue it with --resume {}, or pass \
+                 --force to move them aside (nothing is deleted)",
+                plan.base_dir.display(),
+                plan.base_dir.display()
+            )));
+        }
+        let aside = move_aside(&plan.base_dir)?;
+        eprintln!(
+            "--force: the earlier results in {} were moved to {}",
+            plan.base_dir.display(),
+            aside.display()
+        );
     }
-    let _ = std::fs::remove_file(
-        plan.base_dir
-            .join(crate::search::history::SEARCH_HISTORY_JSON),
-    );
     std::fs::create_dir_all(&plan.base_dir).map_err(|e| {
         AppError::failure(format!("cannot create {}: {e}", plan.base_dir.display()))
     })?;
@@ -128,6 +139,55 @@ fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Res
             plan.base_dir.join(PLAN_JSON).display()
         ))
     })
+}
+
+/// What marks the experiment directory as holding earlier results: its plan file, or a trial
+/// directory with files in it. `None` for a new or empty directory.
+fn earlier_results(plan: &Plan) -> Option<String> {
+    if plan.base_dir.join(PLAN_JSON).is_file() {
+        return Some(PLAN_JSON.to_string());
+    }
+    let trials = plan
+        .trials
+        .iter()
+        .filter(|t| {
+            t.dir != plan.base_dir
+                && std::fs::read_dir(&t.dir).is_ok_and(|mut entries| entries.next().is_some())
+        })
+        .count();
+    if trials > 0 {
+        return Some(format!("{trials} trial directories with files"));
+    }
+    let single = plan.base_dir.join(crate::export::PROFILE_EXPORT_JSONL);
+    single
+        .is_file()
+        .then(|| crate::export::PROFILE_EXPORT_JSONL.to_string())
+}
+
+/// Renames `dir` to the first free `DIR.old-N` beside it and returns the new path.
+fn move_aside(dir: &Path) -> Result<PathBuf, AppError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    for n in 1..10_000 {
+        let candidate = parent.join(format!("{name}.old-{n}"));
+        if !candidate.exists() {
+            std::fs::rename(dir, &candidate).map_err(|e| {
+                AppError::failure(format!(
+                    "--force: cannot move {} to {}: {e}",
+                    dir.display(),
+                    candidate.display()
+                ))
+            })?;
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::failure(format!(
+        "--force: no free name to move {} aside",
+        dir.display()
+    )))
 }
 
 /// Whether a cell's completed trials already meet the convergence criterion.
@@ -194,9 +254,7 @@ pub(crate) async fn run_trial(
         progress: multi.cloned(),
     };
     let (status, interrupted, line) = match run_benchmark(trial.spec.clone(), &invocation).await {
-        Ok(report) if report.exit_code == ExitCode::INTERRUPTED => {
-            (None, true, "interrupted".to_string())
-        }
+        Ok(report) if report.exit_code.is_interruption() => (None, true, "interrupted".to_string()),
         Ok(report) if report.exit_code == ExitCode::ALL_REQUESTS_FAILED => {
             let first = report
                 .summary
@@ -268,21 +326,7 @@ pub async fn run(
         .map_err(AppError::config)?;
     prepare(&mut plan, loaded, opts)?;
     let experiment = &loaded.experiment;
-    let interrupt = CancellationToken::new();
-    let listener = {
-        let token = interrupt.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ninterrupted: finishing the current trial's files, then stopping (Ctrl-C again to abort)"
-                );
-                token.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(ExitCode::INTERRUPTED.0);
-                }
-            }
-        })
-    };
+    let interrupt = crate::signals::shutdown_token();
     let total = plan.trials.len();
     let tty = std::io::stderr().is_terminal();
     let multi =
@@ -315,7 +359,7 @@ pub async fn run(
     if plan.adaptive.is_some() {
         let (code, searched) = adaptive::run(loaded, plan, opts, &interrupt, &say).await?;
         plan = searched;
-        interrupted = code == ExitCode::INTERRUPTED;
+        interrupted = code.is_interruption();
     } else {
         let mut previous_cell: Option<usize> = None;
         for trial in plan.trials.clone() {
@@ -391,7 +435,6 @@ pub async fn run(
             }
         }
     }
-    listener.abort();
     if let Some(bar) = &overall {
         bar.finish_and_clear();
     }
@@ -434,12 +477,16 @@ pub async fn run(
     }
     println!("Results: {}", plan.base_dir.display());
     if interrupted {
+        let again = if loaded.file == Path::new("command line") {
+            "the same aiperf profile command with".to_string()
+        } else {
+            format!("aiperf run {}", loaded.file.display())
+        };
         println!(
-            "Interrupted. Finished trials are kept; continue with:\n  aiperf run {} --resume {}",
-            loaded.file.display(),
+            "Interrupted. Finished trials are kept; continue with:\n  {again} --resume {}",
             plan.base_dir.display()
         );
-        return Ok(ExitCode::INTERRUPTED);
+        return Ok(crate::signals::interrupted_exit_code());
     }
     let code = if failed > 0 {
         ExitCode::TRIALS_FAILED

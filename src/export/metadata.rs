@@ -11,7 +11,11 @@ pub enum RunStatus {
     Completed,
     /// Finished, but every request failed.
     AllRequestsFailed,
-    /// Stopped by Ctrl-C.
+    /// Finished, but no request completed (all cancelled, or none sent).
+    NothingCompleted,
+    /// Stopped early: the server went away mid-run.
+    ServerGone,
+    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP).
     Interrupted,
 }
 
@@ -26,13 +30,20 @@ pub struct RequestCounts {
     pub errors: u64,
     /// Cancelled.
     pub cancelled: u64,
+    /// Of those sent, how many were re-sent once on a fresh connection because the server had
+    /// closed the reused one before answering (not errors; counted here, timed from the first
+    /// send).
+    pub reconnects: u64,
+    /// Failed for lack of a client resource (file descriptors, local ports): the client's fault.
+    pub client_resource_errors: u64,
 }
 
 /// Whether the client kept up with the schedule.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadVerdict {
-    /// True when arrivals were sent materially late, so latencies measured from the send time
-    /// understate what users would see (see the `effective_*` metrics).
+    /// True when the client, not the server, limited the run: arrivals were sent materially
+    /// late (latencies measured from the send time understate what users would see; see the
+    /// `effective_*` metrics), or requests failed for lack of a client resource.
     pub client_bound: bool,
     /// Median schedule lag in ms.
     pub schedule_lag_p50_ms: Option<f64>,
@@ -69,6 +80,9 @@ pub struct RunMetadata {
     pub requests: RequestCounts,
     /// Whether the client kept up.
     pub load_verdict: LoadVerdict,
+    /// What a person must know about this run (error rate, client limits, unstreamed
+    /// responses, a server that went away), one line each.
+    pub warnings: Vec<String>,
     /// The resolved benchmark spec.
     pub spec: serde_json::Value,
 }

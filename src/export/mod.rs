@@ -3,6 +3,7 @@
 pub mod console;
 pub mod csv_export;
 pub mod json_export;
+pub mod line_file;
 pub mod metadata;
 pub mod records;
 
@@ -22,18 +23,23 @@ pub const RUN_METADATA_JSON: &str = "run_metadata.json";
 /// `logs/aiperf.log`: the run log.
 pub const LOG_FILE: &str = "logs/aiperf.log";
 
-/// Writes a file atomically (temporary file + rename), so a crash never leaves half a file.
+/// Writes a file atomically (temporary file + rename), so a crash never leaves half a file. On
+/// failure (disk full) the temporary file is removed and any earlier version stays intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    {
+    let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    written
 }
 
 /// Reads a JSON file; the error names the file and whether it was missing or not JSON.

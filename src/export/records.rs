@@ -94,7 +94,7 @@ pub struct RecordError<'a> {
     pub message: &'a str,
 }
 
-/// Writes one record line.
+/// Writes one record line, without its newline.
 pub fn write_record_line(
     out: &mut impl Write,
     rec: &RawRecord,
@@ -133,6 +133,5 @@ pub fn write_record_line(
             message: e.message,
         }),
     };
-    serde_json::to_writer(&mut *out, &line)?;
-    out.write_all(b"\n")
+    serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)
 }

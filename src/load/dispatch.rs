@@ -38,6 +38,45 @@ impl Progress {
     }
 }
 
+/// Connection refusals in a row (no success between them) after which the server is taken to
+/// have gone away and the run stops issuing requests.
+pub const SERVER_GONE_REFUSALS: u32 = 20;
+
+/// Watches for a server that went away mid-run: after [`SERVER_GONE_REFUSALS`] connection
+/// failures in a row it says so, and the issuing loops stop within their next check (at most
+/// 50 ms for the pacer). Client-side resource errors never count: they are not the server's.
+#[derive(Debug, Default)]
+pub struct ServerHealth {
+    refusals_in_a_row: std::sync::atomic::AtomicU32,
+    gone: std::sync::atomic::AtomicBool,
+}
+
+impl ServerHealth {
+    /// Notes how a request ended.
+    pub fn observe(&self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Error(RequestError {
+                kind: ErrorKind::Connect,
+                ..
+            }) => {
+                let n = self.refusals_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if n >= SERVER_GONE_REFUSALS && !self.gone.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "the server refused {n} connections in a row: it has gone away; stopping the run"
+                    );
+                }
+            }
+            Outcome::Error(_) | Outcome::Cancelled => {}
+            Outcome::Success => self.refusals_in_a_row.store(0, Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the server is taken to have gone away.
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+}
+
 /// Everything a phase needs, shared by all its requests.
 pub struct LoadContext {
     /// Sends requests.
@@ -54,6 +93,8 @@ pub struct LoadContext {
     pub progress: Arc<Progress>,
     /// Per-request timeout.
     pub request_timeout: Duration,
+    /// Whether the server is still there.
+    pub health: ServerHealth,
 }
 
 /// How arrivals are generated.
@@ -98,6 +139,8 @@ pub struct PhaseResult {
     pub interrupted: bool,
     /// Whether the grace period expired with requests still in flight.
     pub grace_expired: bool,
+    /// Whether the phase stopped early because the server went away.
+    pub server_gone: bool,
 }
 
 /// Runs a phase to completion (or interruption) and returns once every issued request has a record.
@@ -146,6 +189,7 @@ pub async fn run_phase(ctx: &Arc<LoadContext>, plan: &PhasePlan) -> PhaseResult 
         end_ns: ctx.clock.now_ns(),
         interrupted: ctx.interrupt.is_cancelled(),
         grace_expired,
+        server_gone: ctx.health.is_gone(),
     }
 }
 
@@ -166,7 +210,7 @@ fn spawn_closed_loop(
         let (kind, limit) = (plan.kind, plan.requests);
         tracker.spawn(async move {
             loop {
-                if cancel.is_cancelled() {
+                if cancel.is_cancelled() || ctx.health.is_gone() {
                     break;
                 }
                 let index = next_index.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +253,7 @@ fn spawn_pacer(
                 break;
             }
             let offset = Duration::from_secs_f64(offset);
-            if !sleep_until_or_cancelled(start + offset, &cancel) {
+            if !sleep_until_or_cancelled(start + offset, &cancel, &ctx.health) {
                 break;
             }
             let intended_ns = start_ns + offset.as_nanos() as u64;
@@ -224,11 +268,15 @@ fn spawn_pacer(
     })
 }
 
-/// Sleeps on this thread until `deadline`; false if cancelled first. Wakes at least every 50 ms
-/// to notice cancellation.
-fn sleep_until_or_cancelled(deadline: Instant, cancel: &CancellationToken) -> bool {
+/// Sleeps on this thread until `deadline`; false if cancelled (or the server went away) first.
+/// Wakes at least every 50 ms to notice.
+fn sleep_until_or_cancelled(
+    deadline: Instant,
+    cancel: &CancellationToken,
+    health: &ServerHealth,
+) -> bool {
     loop {
-        if cancel.is_cancelled() {
+        if cancel.is_cancelled() || health.is_gone() {
             return false;
         }
         let now = Instant::now();
@@ -280,6 +328,7 @@ async fn send_one(
     if matches!(outcome, Outcome::Error(_)) {
         ctx.progress.failed.fetch_add(1, Ordering::Relaxed);
     }
+    ctx.health.observe(&outcome);
     rec.outcome = outcome;
     ctx.progress.finished.fetch_add(1, Ordering::Relaxed);
     // The receiver only goes away if the run is being torn down; nothing is left to record then.

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod dispatch;
+pub mod pool;
 pub mod record;
 pub mod schedule;
 pub mod sse;

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     ResponseParse,
     /// The server sent an error object instead of (or in the middle of) the response.
     ServerError,
+    /// The client ran out of a local resource (file descriptors, ephemeral ports, buffers):
+    /// a fault of the machine running aiperf, never of the server.
+    ClientResource,
     /// Any other transport failure.
     Request,
 }
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::StreamInterrupted => "stream_interrupted",
             ErrorKind::ResponseParse => "response_parse",
             ErrorKind::ServerError => "server_error",
+            ErrorKind::ClientResource => "client_resource",
             ErrorKind::Request => "request",
         }
     }
@@ -87,6 +91,9 @@ pub struct RawRecord {
     pub payload: Vec<u8>,
     /// Response bytes received.
     pub bytes_received: u64,
+    /// The first attempt failed on a reused connection before any response byte arrived and
+    /// the request was sent again on a fresh one. Times still run from the first send.
+    pub reconnected: bool,
     /// How it ended.
     pub outcome: Outcome,
 }
@@ -107,6 +114,7 @@ impl RawRecord {
             events: Vec::new(),
             payload: Vec::new(),
             bytes_received: 0,
+            reconnected: false,
             outcome: Outcome::Success,
         }
     }

@@ -4,20 +4,34 @@
 //! SSE events without JSON parsing, and each read is stamped once. Parsing happens later.
 
 use super::clock::RunClock;
+use super::pool::{KeepAlive, Origin, Pool};
 use super::record::{ErrorKind, Outcome, RawRecord, RequestError};
 use super::sse::SseParser;
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{
+    AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 /// The most of an error response body kept as its message.
 const ERROR_BODY_LIMIT: usize = 2048;
 
-/// An HTTP client bound to the target URLs (used round-robin).
+/// One server: where to connect, what to put in the request line and `Host`.
+struct Target {
+    pool: Pool,
+    /// Path and query (origin form), e.g. `/v1/chat/completions`.
+    path: hyper::Uri,
+    host: HeaderValue,
+    /// `Authorization: Basic` from URL user-info, unless an API key is given.
+    basic_auth: Option<HeaderValue>,
+}
+
+/// An HTTP/1.1 client bound to the target URLs (used round-robin), with connection reuse that
+/// follows what each server announces (see [`super::pool`]).
 pub struct Transport {
-    client: reqwest::Client,
-    urls: Vec<reqwest::Url>,
+    targets: Vec<Target>,
     headers: HeaderMap,
     next_url: AtomicUsize,
     streaming: bool,
@@ -38,10 +52,14 @@ pub struct TransportConfig<'a> {
 }
 
 impl Transport {
-    /// Builds the client: connection pool sized for the concurrency, Nagle off, no proxy.
+    /// Builds the client: one connection pool per URL, sized for the concurrency; Nagle off.
     pub fn new(cfg: TransportConfig<'_>) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("aiperf/", env!("CARGO_PKG_VERSION"))),
+        );
         if let Some(key) = cfg.api_key {
             let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
                 anyhow::anyhow!("the API key contains characters not allowed in a header")
@@ -58,78 +76,212 @@ impl Transport {
             value.set_sensitive(crate::redact::is_secret_header(name.as_str()));
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(cfg.pool_size.max(1))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .connect_timeout(Duration::from_secs(30))
-            .build()?;
+        let mut tls = None;
+        let mut targets = Vec::with_capacity(cfg.urls.len());
+        for url in &cfg.urls {
+            let shown = crate::redact::redact_url(url.as_str());
+            let host = url
+                .host_str()
+                .ok_or_else(|| anyhow::anyhow!("URL '{shown}' has no host"))?
+                .to_string();
+            let port = url
+                .port_or_known_default()
+                .ok_or_else(|| anyhow::anyhow!("URL '{shown}' has no port"))?;
+            let tls = match url.scheme() {
+                "https" => Some(match &tls {
+                    Some(config) => std::sync::Arc::clone(config),
+                    None => tls.insert(super::pool::tls_config()?).clone(),
+                }),
+                _ => None,
+            };
+            let mut path = url.path().to_string();
+            if let Some(query) = url.query() {
+                path.push('?');
+                path.push_str(query);
+            }
+            let host_header = match url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.clone(),
+            };
+            let basic_auth = if !url.username().is_empty() && cfg.api_key.is_none() {
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                let credentials = format!(
+                    "{}:{}",
+                    decode(url.username()),
+                    decode(url.password().unwrap_or(""))
+                );
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))?;
+                value.set_sensitive(true);
+                Some(value)
+            } else {
+                None
+            };
+            targets.push(Target {
+                pool: Pool::new(Origin { host, port, tls }, cfg.pool_size),
+                path: path.parse()?,
+                host: HeaderValue::from_str(&host_header)?,
+                basic_auth,
+            });
+        }
         Ok(Self {
-            client,
-            urls: cfg.urls,
+            targets,
             headers,
             next_url: AtomicUsize::new(0),
             streaming: cfg.streaming,
         })
     }
 
-    /// Sends `body` to the next URL and reads the response into `rec`. Returns how it ended.
-    pub async fn execute(&self, body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
-        let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.urls.len();
-        let request = match self
-            .client
-            .post(self.urls[url_index].clone())
-            .headers(self.headers.clone())
-            .body(body)
-            .build()
-        {
-            Ok(r) => r,
-            Err(e) => return error(ErrorKind::Request, None, e.to_string()),
-        };
-        rec.sent_ns = clock.now_ns();
-        let response = self.client.execute(request).await;
-        let now = clock.now_ns();
-        rec.end_ns = now;
-        let mut response = match response {
-            Ok(r) => r,
-            Err(e) => return error(classify(&e), None, describe(&e)),
-        };
-        rec.response_start_ns = Some(now);
-        let status = response.status();
-        rec.status = Some(status.as_u16());
-        if !status.is_success() {
-            let message = read_error_body(&mut response, rec, clock).await;
-            let message = if message.is_empty() {
-                status.to_string()
-            } else {
-                message
-            };
-            return error(ErrorKind::HttpStatus, Some(status.as_u16()), message);
+    fn request(&self, target: &Target, body: Bytes) -> hyper::Request<Full<Bytes>> {
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = hyper::Method::POST;
+        *request.uri_mut() = target.path.clone();
+        let headers = request.headers_mut();
+        headers.clone_from(&self.headers);
+        headers.insert(HOST, target.host.clone());
+        if let Some(auth) = &target.basic_auth {
+            headers.insert(AUTHORIZATION, auth.clone());
         }
-        let is_event_stream = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        if self.streaming && is_event_stream {
-            read_stream(response, rec, clock).await
-        } else {
-            read_body(response, rec, clock).await
+        request
+    }
+
+    /// Sends `body` to the next URL and reads the response into `rec`. Returns how it ended.
+    ///
+    /// A request that fails on a reused connection before any response byte arrived (the
+    /// server had closed the connection) is sent once more on a fresh connection; the record
+    /// says so (`reconnected`) and its times still run from the first send.
+    pub async fn execute(&self, body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
+        let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.targets.len();
+        let target = &self.targets[url_index];
+        rec.sent_ns = clock.now_ns();
+        let mut fresh = false;
+        loop {
+            let mut conn = match target.pool.checkout(fresh).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    rec.end_ns = clock.now_ns();
+                    let kind = if is_client_resource_error(&e) {
+                        ErrorKind::ClientResource
+                    } else {
+                        ErrorKind::Connect
+                    };
+                    return error(kind, None, format!("cannot connect: {}", describe(&e)));
+                }
+            };
+            let response = conn.send(self.request(target, body.clone())).await;
+            let now = clock.now_ns();
+            rec.end_ns = now;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) if conn.reused && !fresh && closed_before_answer(&e) => {
+                    target.pool.note_stale(&conn);
+                    rec.reconnected = true;
+                    fresh = true;
+                    continue;
+                }
+                Err(e) => {
+                    let kind = if is_client_resource_error(&e) {
+                        ErrorKind::ClientResource
+                    } else {
+                        ErrorKind::Request
+                    };
+                    return error(
+                        kind,
+                        None,
+                        format!("error sending request: {}", describe(&e)),
+                    );
+                }
+            };
+            rec.response_start_ns = Some(now);
+            let status = response.status();
+            rec.status = Some(status.as_u16());
+            let keep_alive = KeepAlive::from_headers(response.headers());
+            let is_event_stream = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"));
+            let mut body = response.into_body();
+            if !status.is_success() {
+                let (message, complete) = read_error_body(&mut body, rec, clock).await;
+                if complete {
+                    target.pool.checkin(conn, keep_alive, false);
+                }
+                let message = if message.is_empty() {
+                    status.to_string()
+                } else {
+                    message
+                };
+                return error(ErrorKind::HttpStatus, Some(status.as_u16()), message);
+            }
+            let streamed = self.streaming && is_event_stream;
+            let (outcome, complete) = if streamed {
+                read_stream(&mut body, rec, clock).await
+            } else {
+                read_body(&mut body, rec, clock).await
+            };
+            if complete {
+                target.pool.checkin(conn, keep_alive, streamed);
+            }
+            return outcome;
         }
     }
 }
 
+/// Whether a send failed because the server had closed the (reused) connection before it
+/// answered: the request never got a response byte, so sending it again cannot count twice.
+fn closed_before_answer(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The next data chunk of a body (trailers are skipped).
+async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> {
+    loop {
+        match body.frame().await {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            }
+        }
+    }
+}
+
+/// Reads an event stream; also says whether the body was read to its end (so the connection
+/// may be reused).
 async fn read_stream(
-    mut response: reqwest::Response,
+    body: &mut Incoming,
     rec: &mut RawRecord,
     clock: &RunClock,
-) -> Outcome {
+) -> (Outcome, bool) {
     rec.streamed = true;
     let mut parser = SseParser::new();
     let mut done = false;
     loop {
-        match response.chunk().await {
+        match next_chunk(body).await {
             Ok(Some(chunk)) => {
                 let at = clock.now_ns();
                 rec.end_ns = at;
@@ -140,19 +292,20 @@ async fn read_stream(
                 let at = clock.now_ns();
                 rec.end_ns = at;
                 parser.finish(|event| push_event(rec, at, event.data, &mut done));
-                return Outcome::Success;
+                return (Outcome::Success, true);
             }
             Err(e) => {
                 rec.end_ns = clock.now_ns();
                 if done {
                     // The stream was complete ([DONE] seen); a broken close afterwards loses nothing.
-                    return Outcome::Success;
+                    return (Outcome::Success, false);
                 }
-                return error(
+                let failed = error(
                     ErrorKind::StreamInterrupted,
                     rec.status,
                     format!("stream interrupted: {}", describe(&e)),
                 );
+                return (failed, false);
             }
         }
     }
@@ -167,47 +320,59 @@ fn push_event(rec: &mut RawRecord, at: u64, data: &[u8], done: &mut bool) {
     rec.events.push((at, rec.payload.len() as u32));
 }
 
-async fn read_body(
-    mut response: reqwest::Response,
-    rec: &mut RawRecord,
-    clock: &RunClock,
-) -> Outcome {
+/// Reads a plain body; also says whether it was read to its end.
+async fn read_body(body: &mut Incoming, rec: &mut RawRecord, clock: &RunClock) -> (Outcome, bool) {
     loop {
-        match response.chunk().await {
+        match next_chunk(body).await {
             Ok(Some(chunk)) => {
                 rec.bytes_received += chunk.len() as u64;
                 rec.payload.extend_from_slice(&chunk);
             }
             Ok(None) => {
                 rec.end_ns = clock.now_ns();
-                return Outcome::Success;
+                return (Outcome::Success, true);
             }
             Err(e) => {
                 rec.end_ns = clock.now_ns();
-                return error(
+                let failed = error(
                     ErrorKind::StreamInterrupted,
                     rec.status,
                     format!("body interrupted: {}", describe(&e)),
                 );
+                return (failed, false);
             }
         }
     }
 }
 
+/// The message of an error response, and whether its body was read to the end.
 async fn read_error_body(
-    response: &mut reqwest::Response,
+    response: &mut Incoming,
     rec: &mut RawRecord,
     clock: &RunClock,
-) -> String {
+) -> (String, bool) {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        rec.bytes_received += chunk.len() as u64;
-        if body.len() < ERROR_BODY_LIMIT {
-            body.extend_from_slice(&chunk[..chunk.len().min(ERROR_BODY_LIMIT - body.len())]);
+    let complete = loop {
+        match next_chunk(response).await {
+            Ok(Some(chunk)) => {
+                rec.bytes_received += chunk.len() as u64;
+                if body.len() < ERROR_BODY_LIMIT {
+                    body.extend_from_slice(
+                        &chunk[..chunk.len().min(ERROR_BODY_LIMIT - body.len())],
+                    );
+                }
+            }
+            Ok(None) => break true,
+            Err(_) => break false,
         }
-    }
+    };
     rec.end_ns = clock.now_ns();
-    let text = String::from_utf8_lossy(&body);
+    (error_message(&body), complete)
+}
+
+/// The message of an error body: an OpenAI-style error object's message, else the text.
+fn error_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
     // Prefer the message of an OpenAI-style error object.
     serde_json::from_str::<serde_json::Value>(&text)
         .ok()
@@ -233,14 +398,29 @@ fn error(kind: ErrorKind, code: Option<u16>, message: String) -> Outcome {
     })
 }
 
-fn classify(e: &reqwest::Error) -> ErrorKind {
-    if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else {
-        ErrorKind::Request
+/// Whether an error (or any of its causes) is the client running out of a local resource: file
+/// descriptors (EMFILE, ENFILE), ephemeral ports (EADDRNOTAVAIL), buffers or memory. Such
+/// failures are the machine's, never the server's.
+pub fn is_client_resource_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.raw_os_error(),
+                Some(
+                    libc::EMFILE
+                        | libc::ENFILE
+                        | libc::EADDRNOTAVAIL
+                        | libc::ENOBUFS
+                        | libc::ENOMEM
+                )
+            )
+        {
+            return true;
+        }
+        current = err.source();
     }
+    false
 }
 
 /// The error and its causes in one line ("error sending request: connection refused").

@@ -2,6 +2,7 @@
 //! phases, and write every result file. This is the one place that wires the pipeline stages
 //! together for a single run; each stage lives in its own module.
 
+mod finish;
 mod processor;
 pub mod progress_ui;
 pub mod targets;
@@ -19,7 +20,6 @@ use crate::load::transport::{Transport, TransportConfig};
 use crate::metrics::{MetricId, RunAccumulator, RunSummary};
 use crate::spec::{BenchmarkSpec, PhaseKind, PhaseSpec, PhaseType};
 use processor::Processor;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,21 +85,6 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
     }
 }
 
-/// Listens for Ctrl-C and cancels the token; a second Ctrl-C exits at once.
-fn spawn_interrupt_listener(token: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupted: stopping, cancelling in-flight requests and writing results (Ctrl-C again to abort)"
-            );
-            token.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(ExitCode::INTERRUPTED.0);
-            }
-        }
-    })
-}
-
 /// A short id for the run: 12 hex characters.
 fn new_benchmark_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
@@ -140,6 +125,7 @@ pub async fn run_benchmark(
 
     let dir = spec.artifacts.dir.clone();
     std::fs::create_dir_all(&dir).map_err(io_error("create the artifact directory", &dir))?;
+    crate::crash::set_results_dir(&dir);
     crate::logging::open_run_log(&dir.join(export::LOG_FILE))
         .map_err(io_error("open the log in", &dir))?;
     let benchmark_id = new_benchmark_id();
@@ -193,7 +179,8 @@ pub async fn run_benchmark(
     .map_err(|e| AppError::config(format!("{e:#}")))?;
 
     let jsonl_path = dir.join(export::PROFILE_EXPORT_JSONL);
-    let jsonl = std::fs::File::create(&jsonl_path).map_err(io_error("create", &jsonl_path))?;
+    let jsonl = export::line_file::LineFile::create(&jsonl_path)
+        .map_err(io_error("create", &jsonl_path))?;
     let clock = RunClock::start();
     let processor = Processor {
         endpoint,
@@ -204,7 +191,9 @@ pub async fn run_benchmark(
         produces_tokens: spec.endpoint.endpoint_type.produces_tokens(),
         warmup: RunAccumulator::new(&spec.slos),
         profiling: RunAccumulator::new(&spec.slos),
-        jsonl: BufWriter::with_capacity(1 << 16, jsonl),
+        jsonl,
+        streaming: spec.endpoint.streaming,
+        notes: Default::default(),
     };
     let (records_tx, records_rx) = mpsc::channel(RECORD_CHANNEL_CAPACITY);
     let processor_thread = std::thread::Builder::new()
@@ -212,13 +201,9 @@ pub async fn run_benchmark(
         .spawn(move || processor.run(records_rx))
         .map_err(|e| AppError::failure(format!("cannot start the record processor: {e}")))?;
 
-    let (interrupt, listener) = match &invocation.interrupt {
-        Some(token) => (token.clone(), None),
-        None => {
-            let token = CancellationToken::new();
-            let listener = spawn_interrupt_listener(token.clone());
-            (token, Some(listener))
-        }
+    let interrupt = match &invocation.interrupt {
+        Some(token) => token.clone(),
+        None => crate::signals::shutdown_token(),
     };
     let progress = Arc::new(Progress::default());
     let ctx = Arc::new(LoadContext {
@@ -229,9 +214,11 @@ pub async fn run_benchmark(
         interrupt: interrupt.clone(),
         progress: progress.clone(),
         request_timeout: Duration::from_secs_f64(spec.endpoint.timeout),
+        health: Default::default(),
     });
     let start_time = clock.wall_iso(0);
     let mut grace_expired = false;
+    let mut server_gone = false;
     for (i, phase) in spec.phases.iter().enumerate() {
         let plan = plan_for(phase, seed.wrapping_add(i as u64 + 1));
         let display = progress_ui::PhaseDisplay {
@@ -264,41 +251,45 @@ pub async fn run_benchmark(
             }
         );
         grace_expired |= result.grace_expired && phase.kind == PhaseKind::Profiling;
-        if result.interrupted {
+        server_gone |= result.server_gone;
+        if result.interrupted || result.server_gone {
             break;
         }
     }
     let end_ns = clock.now_ns();
-    if let Some(listener) = listener {
-        listener.abort();
-    }
     drop(ctx);
     let (processor, processed) = tokio::task::spawn_blocking(move || processor_thread.join())
         .await
         .map_err(|e| AppError::failure(format!("record processor failed: {e}")))?
         .map_err(|_| AppError::failure("record processor panicked"))?;
-    processed.map_err(io_error("write", &jsonl_path))?;
+    // A write error (disk full) must not lose what is in memory: every later file is still
+    // tried, the table is still printed, and the first error is returned at the end.
+    let mut write_error: Option<AppError> = None;
+    let mut keep_first = |result: Result<(), AppError>| {
+        if let Err(e) = result
+            && write_error.is_none()
+        {
+            write_error = Some(e);
+        }
+    };
+    keep_first(processed.map_err(io_error("write", &jsonl_path)));
 
-    let interrupted = interrupt.is_cancelled();
     let summary = processor.profiling.summarize();
     let warmup = processor.warmup.summarize();
-    let (status, exit_code) = if interrupted {
-        (RunStatus::Interrupted, ExitCode::INTERRUPTED)
-    } else if summary.success == 0 && summary.errors > 0 {
-        (RunStatus::AllRequestsFailed, ExitCode::ALL_REQUESTS_FAILED)
-    } else {
-        (RunStatus::Completed, ExitCode::SUCCESS)
-    };
-    let incomplete_reason = if interrupted {
-        Some("interrupted by Ctrl-C".to_string())
-    } else if grace_expired {
-        Some("grace period expired; in-flight requests were cancelled".to_string())
-    } else {
-        None
-    };
+    let judgement = finish::judge(
+        &summary,
+        finish::Ending {
+            interrupted: interrupt.is_cancelled(),
+            grace_expired,
+            server_gone,
+            streaming: spec.endpoint.streaming,
+        },
+        processor.notes,
+    );
+    let (status, exit_code) = (judgement.status, judgement.exit_code);
     let end_time = clock.wall_iso(end_ns);
     let input_config = serde_json::to_value(&spec).unwrap_or_default();
-    let verdict = load_verdict(&summary, &spec);
+    let verdict = load_verdict(&summary, &spec, judgement.client_resource_errors);
     let json = export::json_export::export_json(
         &summary,
         Some(&warmup),
@@ -307,19 +298,25 @@ pub async fn run_benchmark(
             input_config: input_config.clone(),
             cli_command: &invocation.command_line,
             random_seed: seed,
-            was_cancelled: interrupted,
-            incomplete_reason,
+            was_cancelled: status == RunStatus::Interrupted,
+            incomplete_reason: judgement.incomplete_reason.clone(),
             start_time: start_time.clone(),
             end_time: end_time.clone(),
         },
     );
     let json_path = dir.join(export::PROFILE_EXPORT_JSON);
-    export::write_atomic(&json_path, &export::to_pretty_json(&json))
-        .map_err(io_error("write", &json_path))?;
+    keep_first(
+        export::write_atomic(&json_path, &export::to_pretty_json(&json))
+            .map_err(io_error("write", &json_path)),
+    );
     let csv_path = dir.join(export::PROFILE_EXPORT_CSV);
-    let csv = export::csv_export::export_csv(&summary)
-        .map_err(|e| AppError::failure(format!("cannot render CSV: {e}")))?;
-    export::write_atomic(&csv_path, &csv).map_err(io_error("write", &csv_path))?;
+    keep_first(
+        export::csv_export::export_csv(&summary)
+            .map_err(|e| AppError::failure(format!("cannot render CSV: {e}")))
+            .and_then(|csv| {
+                export::write_atomic(&csv_path, &csv).map_err(io_error("write", &csv_path))
+            }),
+    );
     let metadata = RunMetadata {
         aiperf_version: crate::VERSION,
         benchmark_id: benchmark_id.clone(),
@@ -336,40 +333,61 @@ pub async fn run_benchmark(
             success: summary.success,
             errors: summary.errors,
             cancelled: summary.cancelled,
+            reconnects: processor.notes.reconnects,
+            client_resource_errors: judgement.client_resource_errors,
         },
         load_verdict: verdict.clone(),
+        warnings: judgement.warnings.clone(),
         spec: input_config,
     };
     let metadata_path = dir.join(export::RUN_METADATA_JSON);
-    export::write_atomic(&metadata_path, &export::to_pretty_json(&metadata))
-        .map_err(io_error("write", &metadata_path))?;
-    tracing::info!("results written to {}", dir.display());
-    crate::logging::close_run_log();
-
-    if invocation.quiet {
-        return Ok(RunReport {
-            exit_code,
-            dir,
-            summary,
-        });
-    }
-    println!(
-        "{}",
-        export::console::metrics_table(&summary, "aiperf | LLM Metrics")
+    keep_first(
+        export::write_atomic(&metadata_path, &export::to_pretty_json(&metadata))
+            .map_err(io_error("write", &metadata_path)),
     );
-    if let Some(errors) = export::console::error_table(&summary) {
-        println!("{errors}");
+    for warning in &judgement.warnings {
+        tracing::warn!("{warning}");
     }
     if verdict.client_bound {
-        println!("warning: {}", verdict.explanation);
+        tracing::warn!("{}", verdict.explanation);
     }
-    if status == RunStatus::AllRequestsFailed {
-        println!(
-            "every request failed: see the error summary above and {}",
-            json_path.display()
+    if processor.notes.reconnects > 0 {
+        tracing::info!(
+            "{} requests were re-sent on a fresh connection after the server closed a reused one",
+            processor.notes.reconnects
         );
     }
-    println!("Results: {}", dir.display());
+    match &write_error {
+        None => tracing::info!("results written to {}", dir.display()),
+        Some(e) => tracing::error!("{}", e.message),
+    }
+    crate::logging::close_run_log();
+
+    if !invocation.quiet {
+        println!(
+            "{}",
+            export::console::metrics_table(&summary, "aiperf | LLM Metrics")
+        );
+        if let Some(errors) = export::console::error_table(&summary) {
+            println!("{errors}");
+        }
+        match status {
+            RunStatus::AllRequestsFailed => eprintln!(
+                "every request failed: see the error summary above and {}",
+                json_path.display()
+            ),
+            RunStatus::NothingCompleted => {
+                eprintln!("no request completed: see {}", metadata_path.display())
+            }
+            _ => {}
+        }
+        if write_error.is_none() {
+            println!("Results: {}", dir.display());
+        }
+    }
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     Ok(RunReport {
         exit_code,
         dir,
@@ -377,14 +395,24 @@ pub async fn run_benchmark(
     })
 }
 
-/// Judges whether arrivals were sent materially late (only meaningful for open-loop phases).
-fn load_verdict(summary: &RunSummary, spec: &BenchmarkSpec) -> LoadVerdict {
+/// Judges whether the client limited the run: arrivals sent materially late (open-loop phases),
+/// or requests that failed for lack of a client resource.
+fn load_verdict(
+    summary: &RunSummary,
+    spec: &BenchmarkSpec,
+    client_resource_errors: u64,
+) -> LoadVerdict {
     let lag = summary.records.get(&MetricId::ScheduleLag);
     let p50 = lag.and_then(|s| s.percentile("p50"));
     let p99 = lag.and_then(|s| s.percentile("p99"));
     let open_loop = spec.profiling_phase().phase_type != PhaseType::Concurrency;
     let late = open_loop && (p50.unwrap_or(0.0) > 1.0 || p99.unwrap_or(0.0) > 10.0);
-    let explanation = if !open_loop {
+    let explanation = if client_resource_errors > 0 {
+        format!(
+            "{client_resource_errors} requests failed for lack of a client resource (file descriptors or local ports): \
+             the client, not the server, limited this run"
+        )
+    } else if !open_loop {
         "closed loop (concurrency): requests are sent when a slot frees, so there is no schedule to fall behind".into()
     } else if late {
         format!(
@@ -398,7 +426,7 @@ fn load_verdict(summary: &RunSummary, spec: &BenchmarkSpec) -> LoadVerdict {
         "requests were sent on schedule".into()
     };
     LoadVerdict {
-        client_bound: late,
+        client_bound: late || client_resource_errors > 0,
         schedule_lag_p50_ms: p50,
         schedule_lag_p99_ms: p99,
         explanation,

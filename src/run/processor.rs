@@ -5,13 +5,12 @@
 use crate::dataset::Dataset;
 use crate::dataset::tokenizer::Tokenizer;
 use crate::endpoint::{Endpoint, Usage};
+use crate::export::line_file::LineFile;
 use crate::export::records::{RecordError, write_record_line};
 use crate::load::{ErrorKind, Outcome, RawRecord, RequestError, RunClock};
 use crate::metrics::RunAccumulator;
 use crate::metrics::record_metrics::{Observation, compute};
 use crate::spec::PhaseKind;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -34,7 +33,20 @@ pub struct Processor {
     /// Profiling results.
     pub profiling: RunAccumulator,
     /// The JSONL writer.
-    pub jsonl: BufWriter<File>,
+    pub jsonl: LineFile,
+    /// Whether streamed responses were asked for.
+    pub streaming: bool,
+    /// What the transport noticed in the profiling phase.
+    pub notes: TransportNotes,
+}
+
+/// Profiling-phase facts about the connection that are not request errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransportNotes {
+    /// Requests re-sent on a fresh connection after a reused one was closed under them.
+    pub reconnects: u64,
+    /// Successful responses that were not event streams although streaming was asked for.
+    pub not_streamed: u64,
 }
 
 /// A parsed successful response, or the reason it is an error after all.
@@ -47,15 +59,38 @@ struct Parsed {
 
 impl Processor {
     /// Processes records until the channel closes; returns itself with the final accumulators.
+    ///
+    /// Lines reach the JSONL file whenever the queue runs empty and at least every
+    /// [`FLUSH_INTERVAL`](crate::export::line_file::FLUSH_INTERVAL) under load. A write error
+    /// (disk full) stops the file, never the accounting: every record is still counted.
     pub fn run(mut self, mut records: mpsc::Receiver<RawRecord>) -> (Self, std::io::Result<()>) {
+        use tokio::sync::mpsc::error::TryRecvError;
         let mut result = Ok(());
-        while let Some(rec) = records.blocking_recv() {
-            if let Err(e) = self.process(&rec) {
-                result = Err(e);
+        let keep = |r: std::io::Result<()>, result: &mut std::io::Result<()>| {
+            if let Err(e) = r
+                && result.is_ok()
+            {
+                *result = Err(e);
             }
+        };
+        loop {
+            let rec = match records.try_recv() {
+                Ok(rec) => rec,
+                Err(TryRecvError::Empty) => {
+                    keep(self.jsonl.flush(), &mut result);
+                    match records.blocking_recv() {
+                        Some(rec) => rec,
+                        None => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            let processed = self.process(&rec);
+            keep(processed, &mut result);
+            keep(self.jsonl.flush_if_due(), &mut result);
         }
-        let flushed = self.jsonl.flush();
-        (self, result.and(flushed))
+        keep(self.jsonl.flush(), &mut result);
+        (self, result)
     }
 
     fn parse(&self, rec: &RawRecord) -> Result<Parsed, RequestError> {
@@ -114,6 +149,12 @@ impl Processor {
             Outcome::Cancelled => Err(None),
         };
         let is_profiling = rec.phase == PhaseKind::Profiling;
+        if is_profiling {
+            self.notes.reconnects += u64::from(rec.reconnected);
+            if self.streaming && !rec.streamed && outcome.is_ok() {
+                self.notes.not_streamed += 1;
+            }
+        }
         let acc = if is_profiling {
             &mut self.profiling
         } else {
@@ -148,7 +189,9 @@ impl Processor {
             }
             Err(None) => {
                 acc.add_cancelled();
-                (None, None)
+                // Excluded from every latency statistic, but the record keeps the time to first
+                // token when the first token had arrived before the cancellation.
+                (self.partial_ttft(rec), None)
             }
         };
         // Only the measured phase is exported per request.
@@ -158,16 +201,42 @@ impl Processor {
                 kind: e.kind.as_str(),
                 message: &e.message,
             });
-            write_record_line(
-                &mut self.jsonl,
-                rec,
-                &self.clock,
-                &entry.session_id,
-                metrics.as_ref(),
-                record_error,
-            )?;
+            let clock = &self.clock;
+            self.jsonl.push(|out| {
+                write_record_line(
+                    out,
+                    rec,
+                    clock,
+                    &entry.session_id,
+                    metrics.as_ref(),
+                    record_error,
+                )
+            })?;
         }
         Ok(())
+    }
+}
+
+impl Processor {
+    /// For a cancelled stream: the metrics line holding only its time to first token, when one
+    /// had arrived.
+    fn partial_ttft(
+        &self,
+        rec: &RawRecord,
+    ) -> Option<crate::metrics::record_metrics::RequestMetrics> {
+        if !rec.streamed || rec.events.is_empty() {
+            return None;
+        }
+        let parsed = self.parse(rec).ok()?;
+        let &(first_at, _) = parsed.text_events.first()?;
+        let ttft_ms = first_at.checked_sub(rec.sent_ns)? as f64 / 1e6;
+        Some(crate::metrics::record_metrics::RequestMetrics {
+            values: vec![(crate::metrics::MetricId::TimeToFirstToken, ttft_ms)],
+            inter_chunk_latency: Vec::new(),
+            osl: None,
+            osl_mismatch: false,
+            usage_discrepancy: false,
+        })
     }
 }
 

@@ -195,6 +195,8 @@ impl LoadedExperiment {
     pub fn from_flags(experiment: Experiment) -> Self {
         let mut benchmark_raw = serde_json::to_value(&experiment.benchmark).unwrap_or_default();
         // The canonical form serializes secrets redacted; the raw form needs the real values.
+        benchmark_raw["endpoint"]["urls"] =
+            serde_json::Value::from(experiment.benchmark.endpoint.urls.clone());
         if let Some(key) = &experiment.benchmark.endpoint.api_key {
             benchmark_raw["endpoint"]["api_key"] = serde_json::Value::from(key.expose());
         }

@@ -205,7 +205,13 @@ impl EndpointType {
 pub struct EndpointSpec {
     /// Base URLs (or full endpoint URLs); several are used round-robin. `mock://` starts the
     /// embedded mock server. `url:` with one URL also works.
-    #[serde(alias = "url", deserialize_with = "one_or_many")]
+    /// User-info in a URL (`http://user:password@host`) is a secret: it serializes as
+    /// `<redacted>@host`, so no file, plan or upload ever holds it.
+    #[serde(
+        alias = "url",
+        deserialize_with = "one_or_many",
+        serialize_with = "serialize_redacted_urls"
+    )]
     #[schemars(with = "OneOrMany<String>")]
     pub urls: Vec<String>,
     /// The API flavour.
@@ -240,6 +246,13 @@ pub struct EndpointSpec {
     #[serde(default, deserialize_with = "seconds")]
     #[schemars(with = "DurationForm")]
     pub wait_for_model_timeout: f64,
+}
+
+fn serialize_redacted_urls<S: serde::Serializer>(
+    urls: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(urls.iter().map(|u| crate::redact::redact_url(u)))
 }
 
 fn default_timeout() -> f64 {

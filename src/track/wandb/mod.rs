@@ -463,13 +463,13 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
         Mode::Online => {}
     }
     let say = |line: String| eprintln!("{line}");
-    // Ctrl-C abandons the upload (the run's own handler is gone by now; without this the
-    // signal would be swallowed until the time budget ran out).
+    // A signal abandons the upload instead of waiting for the time budget to run out.
+    let shutdown = crate::signals::shutdown_token();
     let outcome = tokio::select! {
         outcome = export(dir, &settings, &say) => outcome,
-        _ = tokio::signal::ctrl_c() => {
+        _ = shutdown.cancelled() => {
             eprintln!("interrupted: W&B upload abandoned (local results intact; upload later with aiperf export wandb {})", dir.display());
-            return ExitCode::INTERRUPTED;
+            return crate::signals::interrupted_exit_code();
         }
     };
     match outcome {

@@ -1,0 +1,321 @@
+//! HTTP/1.1 connections to one server, kept for reuse only while the server will still take a
+//! request on them.
+//!
+//! Why not a general-purpose pool: an LLM server is often cpp-httplib (llama.cpp) or uvicorn
+//! (vLLM, SGLang), and both close connections in ways a generic pool races with. llama-server
+//! announces `Keep-Alive: timeout=5, max=100` but closes the connection right after every
+//! streamed response (its FIN follows the last chunk by ~20 us, seen on loopback); a pool that
+//! hands the connection out again before it has read that FIN sends the next request into a
+//! closed socket ("connection closed before message completed"). This pool therefore:
+//!
+//! - never reuses a connection the server announced it will close (`Connection: close`, or the
+//!   `max=` count of `Keep-Alive` reached);
+//! - keeps an idle connection no longer than 80% of the server's announced `Keep-Alive:
+//!   timeout`, and never longer than [`DEFAULT_IDLE_TIMEOUT`] (below the 5 s of uvicorn and
+//!   cpp-httplib);
+//! - learns when a server closes connections after streamed responses (two such closes seen)
+//!   and from then on opens a fresh connection after each stream instead of racing the close;
+//! - tells the caller whether a connection was reused, so a request that failed on a reused
+//!   connection before any response byte can be sent again once on a fresh one.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// The longest an idle connection is kept when the server announces nothing shorter.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long a new connection may take (TCP, then TLS).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Closes seen right after streamed responses before the pool stops reusing after streams.
+const STREAM_CLOSES_TO_LEARN: u32 = 2;
+
+/// Where connections go: host, port and whether TLS is used.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// Host name or address, as in the URL.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS settings when the scheme is https.
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+/// A connection ready to take one request.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    /// Requests already sent on this connection before this one.
+    pub uses: u32,
+    /// Whether it was taken from the idle list (so a failure may mean the server closed it).
+    pub reused: bool,
+    /// Whether the previous response on it was a stream.
+    last_was_stream: bool,
+}
+
+impl Conn {
+    /// Sends a request; resolves when the response head has arrived.
+    pub async fn send(
+        &mut self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> hyper::Result<hyper::Response<hyper::body::Incoming>> {
+        self.sender.send_request(request).await
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// How the server said a connection may be reused, read from one response's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeepAlive {
+    /// `Connection: close`.
+    pub close: bool,
+    /// `Keep-Alive: timeout=N`, seconds.
+    pub timeout_s: Option<u64>,
+    /// `Keep-Alive: max=N`, requests per connection.
+    pub max: Option<u32>,
+}
+
+impl KeepAlive {
+    /// Reads `Connection` and `Keep-Alive` (HTTP/1.0 default is close, which no LLM server uses).
+    pub fn from_headers(headers: &hyper::HeaderMap) -> Self {
+        let mut out = KeepAlive {
+            close: headers
+                .get_all(hyper::header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|token| token.trim().eq_ignore_ascii_case("close")),
+            ..KeepAlive::default()
+        };
+        for value in headers
+            .get_all("keep-alive")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            for part in value.split(',') {
+                let Some((key, number)) = part.split_once('=') else {
+                    continue;
+                };
+                let number = number.trim().trim_matches('"');
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "timeout" => out.timeout_s = number.parse().ok(),
+                    "max" => out.max = number.parse().ok(),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The connections to one origin.
+pub struct Pool {
+    origin: Origin,
+    idle: Mutex<Vec<Idle>>,
+    max_idle: usize,
+    idle_timeout_ms: AtomicU64,
+    closes_after_stream: AtomicU32,
+    no_reuse_after_stream: AtomicBool,
+}
+
+impl Pool {
+    /// A pool keeping at most `max_idle` idle connections.
+    pub fn new(origin: Origin, max_idle: usize) -> Self {
+        Self {
+            origin,
+            idle: Mutex::new(Vec::new()),
+            max_idle: max_idle.max(1),
+            idle_timeout_ms: AtomicU64::new(DEFAULT_IDLE_TIMEOUT.as_millis() as u64),
+            closes_after_stream: AtomicU32::new(0),
+            no_reuse_after_stream: AtomicBool::new(false),
+        }
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Notes that a connection whose last response was a stream turned out closed.
+    fn note_closed_after(&self, last_was_stream: bool) {
+        if last_was_stream
+            && self.closes_after_stream.fetch_add(1, Ordering::Relaxed) + 1
+                >= STREAM_CLOSES_TO_LEARN
+            && !self.no_reuse_after_stream.swap(true, Ordering::Relaxed)
+        {
+            tracing::info!(
+                "{}:{} closes connections after streamed responses; opening a fresh connection for each \
+                 request that follows a stream",
+                self.origin.host,
+                self.origin.port
+            );
+        }
+    }
+
+    /// Tells the pool a reused connection failed before any response byte: the server had
+    /// closed it.
+    pub fn note_stale(&self, conn: &Conn) {
+        self.note_closed_after(conn.last_was_stream);
+    }
+
+    /// A connection: the most recently used idle one that is still open and within its idle
+    /// time, else a new one. `fresh` skips the idle list.
+    pub async fn checkout(&self, fresh: bool) -> std::io::Result<Conn> {
+        if !fresh {
+            while let Some(idle) = self.pop_idle() {
+                let mut conn = idle.conn;
+                if idle.since.elapsed() > self.idle_timeout() {
+                    continue;
+                }
+                if conn.sender.is_closed() {
+                    self.note_closed_after(conn.last_was_stream);
+                    continue;
+                }
+                if !conn.sender.is_ready() {
+                    // The connection task has not caught up with the end of the last response.
+                    if conn.sender.ready().await.is_err() {
+                        self.note_closed_after(conn.last_was_stream);
+                        continue;
+                    }
+                }
+                conn.reused = true;
+                return Ok(conn);
+            }
+        }
+        self.connect().await
+    }
+
+    fn pop_idle(&self) -> Option<Idle> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    /// Returns a connection after its response was read to the end, unless the server said (or
+    /// is known) to close it.
+    pub fn checkin(&self, mut conn: Conn, keep_alive: KeepAlive, was_stream: bool) {
+        if let Some(t) = keep_alive.timeout_s {
+            let limit = (t.saturating_mul(800)).min(DEFAULT_IDLE_TIMEOUT.as_millis() as u64);
+            self.idle_timeout_ms.fetch_min(limit, Ordering::Relaxed);
+        }
+        conn.uses += 1;
+        let at_max = keep_alive.max.is_some_and(|m| conn.uses >= m);
+        if keep_alive.close
+            || at_max
+            || conn.sender.is_closed()
+            || (was_stream && self.no_reuse_after_stream.load(Ordering::Relaxed))
+        {
+            return;
+        }
+        conn.last_was_stream = was_stream;
+        conn.reused = false;
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.max_idle
+        {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> std::io::Result<Conn> {
+        let origin = &self.origin;
+        let connect = async {
+            let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await?;
+            stream.set_nodelay(true)?;
+            match &origin.tls {
+                None => handshake(TokioIo::new(stream)).await,
+                Some(config) => {
+                    let name =
+                        tokio_rustls::rustls::pki_types::ServerName::try_from(origin.host.clone())
+                            .map_err(|e| {
+                                std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+                            })?;
+                    let tls = tokio_rustls::TlsConnector::from(config.clone())
+                        .connect(name, stream)
+                        .await?;
+                    handshake(TokioIo::new(tls)).await
+                }
+            }
+        };
+        let sender = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection within {CONNECT_TIMEOUT:?}"),
+                )
+            })??;
+        Ok(Conn {
+            sender,
+            uses: 0,
+            reused: false,
+            last_was_stream: false,
+        })
+    }
+}
+
+async fn handshake<T>(io: TokioIo<T>) -> std::io::Result<SendRequest<Full<Bytes>>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::Builder::new()
+        .handshake(io)
+        .await
+        .map_err(std::io::Error::other)?;
+    // The connection task ends when the server closes or the sender is dropped.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// A TLS configuration trusting the system's root certificates, HTTP/1.1 only.
+pub fn tls_config() -> std::io::Result<Arc<tokio_rustls::rustls::ClientConfig>> {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::warn!("no system root certificates found; https servers will fail to verify");
+    }
+    let mut config = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeepAlive;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> hyper::HeaderMap {
+        let mut map = hyper::HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, hyper::header::HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn keep_alive_headers_are_read() {
+        let ka = KeepAlive::from_headers(&headers(&[("keep-alive", "timeout=5, max=100")]));
+        assert_eq!(
+            ka,
+            KeepAlive {
+                close: false,
+                timeout_s: Some(5),
+                max: Some(100)
+            }
+        );
+        let ka = KeepAlive::from_headers(&headers(&[("connection", "keep-alive, Close")]));
+        assert!(ka.close);
+        let ka = KeepAlive::from_headers(&headers(&[("keep-alive", "timeout=x, junk")]));
+        assert_eq!(ka, KeepAlive::default());
+    }
+}
