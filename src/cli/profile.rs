@@ -58,7 +58,12 @@ pub struct ProfileArgs {
     #[arg(long, help_heading = "Endpoint")]
     pub extra_inputs: Vec<String>,
     /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 21_600.0, help_heading = "Endpoint")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 21_600.0,
+        help_heading = "Endpoint"
+    )]
     pub request_timeout_seconds: f64,
     /// Send max_tokens instead of max_completion_tokens in chat requests.
     #[arg(long, help_heading = "Endpoint")]
@@ -67,14 +72,19 @@ pub struct ProfileArgs {
     #[arg(long, help_heading = "Endpoint")]
     pub use_server_token_count: bool,
     /// Keep retrying to reach the server for this many seconds before giving up.
-    #[arg(long, default_value_t = 0.0, help_heading = "Endpoint")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.0,
+        help_heading = "Endpoint"
+    )]
     pub wait_for_model_timeout: f64,
 
     /// Closed-loop concurrency; with --request-rate, the cap on requests in flight.
-    #[arg(long, help_heading = "Load")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub concurrency: Option<u32>,
     /// Open-loop request rate (requests/second).
-    #[arg(long, help_heading = "Load")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub request_rate: Option<f64>,
     /// Arrival process of --request-rate.
     #[arg(
@@ -86,35 +96,50 @@ pub struct ProfileArgs {
     )]
     pub request_rate_mode: RateMode,
     /// Requests to send (default without --benchmark-duration: max(10, 2 x concurrency)).
-    #[arg(long, visible_alias = "num-requests", help_heading = "Load")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        visible_alias = "num-requests",
+        help_heading = "Load"
+    )]
     pub request_count: Option<u64>,
     /// Send requests for this many seconds.
-    #[arg(long, help_heading = "Load")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub benchmark_duration: Option<f64>,
     /// After --benchmark-duration, wait this long for in-flight requests, then cancel them (default 30).
-    #[arg(long, help_heading = "Load")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub benchmark_grace_period: Option<f64>,
     /// Requests sent before measuring, excluded from results.
-    #[arg(long, default_value_t = 0, help_heading = "Load")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0,
+        help_heading = "Load"
+    )]
     pub warmup_request_count: u64,
 
     /// Mean prompt length in tokens.
-    #[arg(long, visible_aliases = ["isl", "prompt-input-tokens-mean"], default_value_t = 550.0, help_heading = "Dataset")]
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl", "prompt-input-tokens-mean"], default_value_t = 550.0, help_heading = "Dataset")]
     pub synthetic_input_tokens_mean: f64,
     /// Standard deviation of the prompt length.
-    #[arg(long, visible_aliases = ["isl-stddev", "prompt-input-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl-stddev", "prompt-input-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
     pub synthetic_input_tokens_stddev: f64,
     /// Mean requested output length (max tokens); unset lets the server decide.
-    #[arg(long, visible_aliases = ["osl", "prompt-output-tokens-mean"], help_heading = "Dataset")]
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl", "prompt-output-tokens-mean"], help_heading = "Dataset")]
     pub output_tokens_mean: Option<f64>,
     /// Standard deviation of the requested output length.
-    #[arg(long, visible_aliases = ["osl-stddev", "prompt-output-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl-stddev", "prompt-output-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
     pub output_tokens_stddev: f64,
     /// Distinct prompts to generate (default: the request count, at most 1000; 100 for duration runs).
-    #[arg(long, visible_alias = "num-prompts", help_heading = "Dataset")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        visible_alias = "num-prompts",
+        help_heading = "Dataset"
+    )]
     pub num_dataset_entries: Option<u32>,
     /// Seed for prompts and arrivals (default: random, recorded in run_metadata.json).
-    #[arg(long, help_heading = "Dataset")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Dataset")]
     pub random_seed: Option<u64>,
     /// Tokenizer: `builtin`, a tokenizer.json file or directory, or a HuggingFace model id in the
     /// local cache (default: the model's, if cached, else builtin).
@@ -147,10 +172,16 @@ pub struct ProfileArgs {
     #[arg(long, help_heading = "Search")]
     pub search_recipe: Option<String>,
     /// SLA for search recipes: TTFT p95 limit in ms.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub ttft_sla_ms: Option<f64>,
     /// SLA for search recipes: inter-token latency p95 limit in ms.
     #[arg(
+        allow_negative_numbers = true,
         long,
         visible_alias = "tpot-sla-ms",
         requires = "search_recipe",
@@ -161,50 +192,120 @@ pub struct ProfileArgs {
     #[arg(long, requires = "search_recipe", help_heading = "Search")]
     pub e2e_sla_ms: Option<f64>,
     /// SLA for search recipes: error rate limit as a fraction (0.01 = 1%).
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub error_rate_sla: Option<f64>,
     /// Planner for the recipe instead of its own: boundary (also monotonic, smooth_isotonic),
     /// bayesian (also bo, optuna) or grid.
     #[arg(long, requires = "search_recipe", value_parser = parse_search_style, help_heading = "Search")]
     pub search_style: Option<crate::spec::experiment::SearchStyle>,
     /// Most points an adaptive search measures.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub search_max_iterations: Option<u32>,
     /// Points of the bayesian planner's initial space-filling design.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub search_initial_points: Option<u32>,
     /// Seed of the bayesian planner.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub search_random_seed: Option<u64>,
     /// SLA for goodput recipes: the fraction of requests that must meet every SLO (default 0.95).
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub slo_attainment_fraction: Option<f64>,
     /// Recipe knob bounds: lowest concurrency.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub concurrency_min: Option<f64>,
     /// Recipe knob bounds: highest concurrency.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub concurrency_max: Option<f64>,
     /// Recipe knob bounds: number of concurrency values.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub concurrency_steps: Option<u32>,
     /// Recipe knob bounds: shortest input length.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub isl_min: Option<f64>,
     /// Recipe knob bounds: longest input length.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub isl_max: Option<f64>,
     /// Recipe knob bounds: number of input lengths.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub isl_steps: Option<u32>,
     /// Recipe knob bounds: shortest output length.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub osl_min: Option<f64>,
     /// Recipe knob bounds: longest output length.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub osl_max: Option<f64>,
     /// Recipe knob bounds: number of output lengths.
-    #[arg(long, requires = "search_recipe", help_heading = "Search")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        requires = "search_recipe",
+        help_heading = "Search"
+    )]
     pub osl_steps: Option<u32>,
 }
 

@@ -195,6 +195,9 @@ pub(super) fn short_names(paths: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The most trials one plan may expand to (cells x runs), checked before it is materialised.
+pub const MAX_TRIALS: u64 = 10_000;
+
 fn drafts(
     loaded: &LoadedExperiment,
     errors: &mut Vec<SpecError>,
@@ -266,6 +269,26 @@ fn drafts(
         SweepType::Grid => {
             if params.is_empty() {
                 errors.push(loaded.error_at("sweep", "a grid sweep needs `parameters`"));
+            }
+            // Bound the plan before building it: two 10,000-value ranges would otherwise
+            // materialise 10^8 cells.
+            let cells = params
+                .iter()
+                .fold(1u64, |n, p| n.saturating_mul(p.2.len() as u64));
+            let trials = cells.saturating_mul(u64::from(exp.multi_run.num_runs.max(1)));
+            if trials > MAX_TRIALS {
+                let sizes = params
+                    .iter()
+                    .map(|p| format!("{} has {}", p.0, p.2.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.push(loaded.error_at(
+                    "sweep.parameters",
+                    format!(
+                        "the grid expands to {trials} trials ({sizes}); at most {MAX_TRIALS} are allowed"
+                    ),
+                ));
+                return (vec![], listing);
             }
             let mut combos: Vec<Vec<(usize, Value)>> = vec![vec![]];
             for (i, (_, _, vals)) in params.iter().enumerate() {
@@ -482,8 +505,24 @@ pub(super) fn dedupe(errors: Vec<SpecError>) -> Vec<SpecError> {
 
 fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
     let mr = &loaded.experiment.multi_run;
-    if mr.num_runs == 0 {
-        errors.push(loaded.error_at("multi_run.num_runs", "numRuns must be at least 1"));
+    if let Some(version) = &loaded.experiment.schema_version
+        && !matches!(version.trim(), "2" | "2.0")
+    {
+        errors.push(loaded.error_at(
+            "schema_version",
+            format!(
+                "schemaVersion '{version}' is not supported; this aiperf reads version \"2.0\""
+            ),
+        ));
+    }
+    if mr.num_runs == 0 || u64::from(mr.num_runs) > MAX_TRIALS {
+        errors.push(loaded.error_at(
+            "multi_run.num_runs",
+            format!(
+                "numRuns must be from 1 to {MAX_TRIALS}, got {}",
+                mr.num_runs
+            ),
+        ));
     }
     if !(mr.confidence_level > 0.0 && mr.confidence_level < 1.0) {
         errors.push(loaded.error_at(
@@ -494,8 +533,10 @@ fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
             ),
         ));
     }
-    if mr.cooldown_seconds < 0.0 {
-        errors.push(loaded.error_at("multi_run.cooldown_seconds", "cooldownSeconds must be >= 0"));
+    if let Some(m) =
+        crate::spec::validate::check_seconds("cooldownSeconds", mr.cooldown_seconds, false)
+    {
+        errors.push(loaded.error_at("multi_run.cooldown_seconds", m));
     }
     if let Some(c) = &mr.convergence {
         if let Err(e) = crate::metrics::MetricId::parse(&c.metric) {
@@ -524,9 +565,10 @@ fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
         }
     }
     if let Some(s) = &loaded.experiment.sweep
-        && s.cooldown_seconds < 0.0
+        && let Some(m) =
+            crate::spec::validate::check_seconds("cooldownSeconds", s.cooldown_seconds, false)
     {
-        errors.push(loaded.error_at("sweep.cooldown_seconds", "cooldownSeconds must be >= 0"));
+        errors.push(loaded.error_at("sweep.cooldown_seconds", m));
     }
 }
 

@@ -52,10 +52,19 @@ fn check_recipe_sla(
         ));
     }
     for (key, value) in &sweep.sla {
-        if !(value.is_finite() && *value >= 0.0) {
+        // Fractions and percentages have a ceiling; a limit above it is an SLA nothing can miss
+        // (or, for an attainment fraction, one nothing can meet).
+        let (ceiling, what) = if key.ends_with("_fraction") {
+            (1.0, "a fraction from 0 to 1")
+        } else if key.ends_with("_pct") {
+            (100.0, "a percentage from 0 to 100")
+        } else {
+            (f64::MAX, "a non-negative number")
+        };
+        if !(value.is_finite() && *value >= 0.0 && *value <= ceiling) {
             errors.push(loaded.error_at(
                 &format!("sweep.sla.{key}"),
-                format!("SLA values must be non-negative numbers, got {value}"),
+                format!("sla.{key} must be {what}, got {value}"),
             ));
         }
     }

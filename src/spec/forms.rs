@@ -24,10 +24,44 @@ impl<T> From<OneOrMany<T>> for Vec<T> {
 }
 
 /// Deserializes a `T` or a list of `T` into a list.
+///
+/// Unlike an untagged enum (whose only error is "data did not match any variant"), a failure
+/// inside the value keeps its own message and key path (`phases.concurrency: invalid type...`).
 pub fn one_or_many<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Vec<T>, D::Error> {
-    OneOrMany::<T>::deserialize(d).map(Into::into)
+    use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+    use serde::de::{IntoDeserializer, MapAccess, SeqAccess, Visitor};
+    use std::marker::PhantomData;
+
+    struct OneOrManyVisitor<T>(PhantomData<T>);
+
+    macro_rules! one_scalar {
+        ($($method:ident: $ty:ty),*) => {$(
+            fn $method<E: serde::de::Error>(self, v: $ty) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|x| vec![x])
+            }
+        )*};
+    }
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a value or a list of values")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::<T>::deserialize(SeqAccessDeserializer::new(seq))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(|x| vec![x])
+        }
+        one_scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_string: String);
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            T::deserialize(v.into_deserializer()).map(|x| vec![x])
+        }
+    }
+
+    d.deserialize_any(OneOrManyVisitor(PhantomData))
 }
 
 /// A duration: seconds as a number, or a string with a unit (`"90s"`, `"5m"`, `"2h"`, `"250ms"`).

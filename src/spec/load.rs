@@ -280,6 +280,19 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
         path: path.to_string(),
         message,
     };
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.len() > yaml::MAX_DOCUMENT_BYTES as u64
+    {
+        return Err(vec![err(
+            Pos { line: 1, col: 1 },
+            "",
+            format!(
+                "the file is {} bytes; experiment files may be at most {} bytes",
+                meta.len(),
+                yaml::MAX_DOCUMENT_BYTES
+            ),
+        )]);
+    }
     let text = std::fs::read_to_string(file).map_err(|e| {
         vec![err(
             Pos { line: 1, col: 1 },

@@ -13,7 +13,7 @@ mod goodput;
 pub mod load;
 pub mod nemo;
 pub mod schema;
-mod validate;
+pub mod validate;
 pub mod yaml;
 
 pub use distribution::TokenDistribution;

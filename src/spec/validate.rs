@@ -6,6 +6,41 @@
 use super::{BenchmarkSpec, EndpointType, PhaseKind, PhaseType};
 use crate::spec::goodput::check_slo_tag;
 
+/// The longest duration any setting may take: 30 days. Beyond this no benchmark is meaningful,
+/// and values such as `1e30` would overflow the clock.
+pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
+/// The most tokens one prompt or answer may ask for.
+pub const MAX_TOKENS: f64 = 1_000_000.0;
+/// The most prompt tokens a whole dataset may hold (entries x prompt length), so that
+/// generating it can never exhaust memory.
+pub const MAX_DATASET_TOKENS: f64 = 50_000_000.0;
+/// The most requests in flight.
+pub const MAX_CONCURRENCY: u32 = 100_000;
+/// The highest request rate, per second.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// A message when `value` (seconds) is outside `[min, MAX_SECONDS]` (or exactly `min` when
+/// `min_exclusive`), naming the setting, the value and the allowed range.
+pub fn check_seconds(what: &str, value: f64, min_exclusive: bool) -> Option<String> {
+    let ok = value.is_finite()
+        && value <= MAX_SECONDS
+        && if min_exclusive {
+            value > 0.0
+        } else {
+            value >= 0.0
+        };
+    (!ok).then(|| {
+        format!(
+            "{what} must be {} seconds and at most {MAX_SECONDS} (30 days), got {value}",
+            if min_exclusive {
+                "more than 0"
+            } else {
+                "0 or more"
+            }
+        )
+    })
+}
+
 /// One problem: the key path inside the spec (dotted, `phases[0].rate`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -43,9 +78,14 @@ pub fn validate(spec: &BenchmarkSpec) -> Result<(), Vec<Problem>> {
     check_dataset(spec, &mut problems);
     check_phases(spec, &mut problems);
     check_wandb(&spec.wandb, &mut problems);
-    for tag in spec.slos.keys() {
+    for (tag, &threshold) in &spec.slos {
         if let Err(e) = check_slo_tag(tag) {
             problems.push(format!("slos.{tag}"), e);
+        } else if !(threshold.is_finite() && threshold > 0.0) {
+            problems.push(
+                format!("slos.{tag}"),
+                format!("the SLO threshold for {tag} must be a positive number, got {threshold}"),
+            );
         }
     }
     if problems.0.is_empty() {
@@ -73,6 +113,10 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
         }
         let shown = crate::redact::redact_url(url);
         match reqwest::Url::parse(url) {
+            Ok(parsed) if parsed.port() == Some(0) => problems.push(
+                path,
+                format!("URL '{shown}' has port 0, which no server listens on"),
+            ),
             Ok(parsed)
                 if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
             Ok(parsed) => problems.push(
@@ -91,14 +135,41 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
             "--streaming does not apply to --endpoint-type embeddings (embeddings are not streamed)",
         );
     }
-    if !(endpoint.timeout.is_finite() && endpoint.timeout > 0.0) {
+    if let Some(m) = check_seconds(
+        "the request timeout (--request-timeout-seconds, endpoint.timeout)",
+        endpoint.timeout,
+        true,
+    ) {
+        problems.push("endpoint.timeout", m);
+    }
+    if let Some(m) = check_seconds(
+        "the wait for the model (--wait-for-model-timeout, endpoint.wait_for_model_timeout)",
+        endpoint.wait_for_model_timeout,
+        false,
+    ) {
+        problems.push("endpoint.wait_for_model_timeout", m);
+    }
+    if let Some(key) = &endpoint.api_key
+        && reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose())).is_err()
+    {
         problems.push(
-            "endpoint.timeout",
-            format!(
-                "--request-timeout-seconds must be positive, got {}",
-                endpoint.timeout
-            ),
+            "endpoint.api_key",
+            "the API key contains characters not allowed in an HTTP header (a line break or control character)",
         );
+    }
+    for (name, value) in &endpoint.headers {
+        let path = format!("endpoint.headers.{name}");
+        if reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+            problems.push(path, format!("'{name}' is not a valid HTTP header name"));
+        } else if reqwest::header::HeaderValue::from_str(value.expose().trim()).is_err() {
+            problems.push(
+                path,
+                format!(
+                    "the value of header '{name}' contains characters not allowed in an HTTP header (a line break or \
+                     control character)"
+                ),
+            );
+        }
     }
     if let Some(path) = &endpoint.path
         && !path.starts_with('/')
@@ -135,6 +206,36 @@ fn check_dataset(spec: &BenchmarkSpec, problems: &mut Problems) {
             format!(
                 "input tokens mean must be >= 1 and stddev >= 0 (--isl {}, --isl-stddev {})",
                 isl.mean, isl.stddev
+            ),
+        );
+    }
+    for (key, flags, dist) in [
+        ("isl", "--isl / --isl-stddev", Some(isl)),
+        ("osl", "--osl / --osl-stddev", dataset.prompts.osl),
+    ] {
+        if let Some(d) = dist
+            && !(d.mean.is_finite()
+                && d.stddev.is_finite()
+                && d.mean <= MAX_TOKENS
+                && d.stddev <= MAX_TOKENS)
+        {
+            problems.push(
+                format!("datasets[0].prompts.{key}"),
+                format!(
+                    "token counts ({flags}) must be at most {MAX_TOKENS} tokens, got mean {} and stddev {}",
+                    d.mean, d.stddev
+                ),
+            );
+        }
+    }
+    let budget = f64::from(dataset.entries) * (isl.mean + 3.0 * isl.stddev);
+    if budget.is_finite() && budget > MAX_DATASET_TOKENS && isl.mean <= MAX_TOKENS {
+        problems.push(
+            "datasets[0].entries",
+            format!(
+                "{} prompts of about {} tokens would be {budget:.0} prompt tokens to generate; at most \
+                 {MAX_DATASET_TOKENS} (lower --num-dataset-entries or --isl)",
+                dataset.entries, isl.mean
             ),
         );
     }
@@ -196,21 +297,21 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
             );
         }
         if let Some(d) = phase.duration
-            && !(d.is_finite() && d > 0.0)
+            && let Some(m) = check_seconds(
+                &format!("phase '{name}': the duration (--benchmark-duration)"),
+                d,
+                true,
+            )
         {
-            problems.push(
-                at("duration"),
-                format!(
-                    "phase '{name}': the duration must be a positive number of seconds, got {d}"
-                ),
-            );
+            problems.push(at("duration"), m);
         }
         if let Some(g) = phase.grace_period {
-            if !(g.is_finite() && g >= 0.0) {
-                problems.push(
-                    at("grace_period"),
-                    format!("phase '{name}': the grace period must be >= 0 seconds, got {g}"),
-                );
+            if let Some(m) = check_seconds(
+                &format!("phase '{name}': the grace period (--benchmark-grace-period)"),
+                g,
+                false,
+            ) {
+                problems.push(at("grace_period"), m);
             }
             if phase.duration.is_none() {
                 problems.push(
@@ -222,10 +323,12 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 );
             }
         }
-        if phase.concurrency == Some(0) {
+        if let Some(c) = phase.concurrency
+            && !(1..=MAX_CONCURRENCY).contains(&c)
+        {
             problems.push(
                 at("concurrency"),
-                format!("phase '{name}': concurrency must be at least 1"),
+                format!("phase '{name}': concurrency must be from 1 to {MAX_CONCURRENCY}, got {c}"),
             );
         }
         match phase.phase_type {
@@ -238,10 +341,12 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 }
             }
             PhaseType::Constant | PhaseType::Poisson => match phase.rate {
-                Some(r) if r.is_finite() && r > 0.0 => {}
+                Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => {}
                 Some(r) => problems.push(
                     at("rate"),
-                    format!("phase '{name}': --request-rate must be positive, got {r}"),
+                    format!(
+                        "phase '{name}': --request-rate must be more than 0 and at most {MAX_RATE} per second, got {r}"
+                    ),
                 ),
                 None => problems.push(
                     at("rate"),

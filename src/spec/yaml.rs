@@ -68,11 +68,46 @@ enum Frame {
     },
 }
 
-/// Parses one YAML document.
+/// The largest YAML text read (bytes). Experiment files are a few KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 4 << 20;
+/// The most values a document may hold once aliases are expanded (a "billion laughs" file of
+/// nested aliases would otherwise take all memory).
+pub const MAX_NODES: u64 = 200_000;
+/// The deepest nesting of mappings and sequences.
+pub const MAX_DEPTH: usize = 64;
+
+/// Values in a tree (each scalar, mapping and sequence counts one).
+fn count_nodes(value: &Value) -> u64 {
+    1 + match value {
+        Value::Array(items) => items.iter().map(count_nodes).sum(),
+        Value::Object(map) => map.values().map(count_nodes).sum(),
+        _ => 0,
+    }
+}
+
+/// Parses one YAML document, bounded in size, depth and alias expansion.
 pub fn parse(text: &str) -> Result<YamlDoc, (Pos, String)> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err((
+            Pos { line: 1, col: 1 },
+            format!(
+                "the file is {} bytes; experiment files may be at most {MAX_DOCUMENT_BYTES} bytes",
+                text.len()
+            ),
+        ));
+    }
     let mut doc = YamlDoc::default();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut anchors: HashMap<usize, (Value, u64)> = HashMap::new();
+    let mut nodes: u64 = 0;
+    let too_many = |here: Pos| {
+        (
+            here,
+            format!(
+                "the document expands to more than {MAX_NODES} values (aliases of aliases?); nothing was read"
+            ),
+        )
+    };
     let mut root: Option<Value> = None;
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
@@ -87,6 +122,21 @@ pub fn parse(text: &str) -> Result<YamlDoc, (Pos, String)> {
             )
         })?;
         let here = pos(&span);
+        if matches!(
+            event,
+            Event::SequenceStart(..) | Event::MappingStart(..) | Event::Scalar(..)
+        ) {
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return Err(too_many(here));
+            }
+            if stack.len() >= MAX_DEPTH {
+                return Err((
+                    here,
+                    format!("mappings and lists are nested more than {MAX_DEPTH} deep"),
+                ));
+            }
+        }
         let node = match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -128,7 +178,13 @@ pub fn parse(text: &str) -> Result<YamlDoc, (Pos, String)> {
                 _ => return Err((here, "unbalanced mapping".into())),
             },
             Event::Alias(id) => match anchors.get(&id) {
-                Some(v) => v.clone(),
+                Some((v, n)) => {
+                    nodes += n;
+                    if nodes > MAX_NODES {
+                        return Err(too_many(here));
+                    }
+                    v.clone()
+                }
                 None => return Err((here, "alias to an unknown anchor".into())),
             },
             Event::Scalar(text, style, anchor, tag) => {
@@ -200,9 +256,10 @@ fn child_pointer(stack: &[Frame], doc: &mut YamlDoc, here: Pos) -> Result<String
     })
 }
 
-fn remember(anchors: &mut HashMap<usize, Value>, anchor: usize, value: Value) -> Value {
+fn remember(anchors: &mut HashMap<usize, (Value, u64)>, anchor: usize, value: Value) -> Value {
     if anchor > 0 {
-        anchors.insert(anchor, value.clone());
+        let n = count_nodes(&value);
+        anchors.insert(anchor, (value.clone(), n));
     }
     value
 }

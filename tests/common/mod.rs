@@ -1,6 +1,8 @@
 //! Helpers for integration tests: run the real `aiperf` binary and read what it wrote.
 #![allow(dead_code)]
 
+pub mod llama;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
