@@ -54,7 +54,7 @@ impl ExitCode {
         ),
         (
             Self::TRIALS_FAILED,
-            "an experiment finished but some trials failed (the others are aggregated)",
+            "an experiment finished but some trials failed (the rest are aggregated)",
         ),
         (
             Self::PLOT_FAILED,

@@ -195,6 +195,15 @@ pub(super) fn short_names(paths: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// "concurrency has 3, isl has 2": how many values each swept parameter has.
+fn value_counts(params: &[(String, String, Vec<Value>)]) -> String {
+    params
+        .iter()
+        .map(|p| format!("{} has {}", p.0, p.2.len()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The most trials one plan may expand to (cells x runs), checked before it is materialised.
 pub const MAX_TRIALS: u64 = 10_000;
 
@@ -277,11 +286,7 @@ fn drafts(
                 .fold(1u64, |n, p| n.saturating_mul(p.2.len() as u64));
             let trials = cells.saturating_mul(u64::from(exp.multi_run.num_runs.max(1)));
             if trials > MAX_TRIALS {
-                let sizes = params
-                    .iter()
-                    .map(|p| format!("{} has {}", p.0, p.2.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let sizes = value_counts(&params);
                 errors.push(loaded.error_at(
                     "sweep.parameters",
                     format!(
@@ -314,11 +319,7 @@ fn drafts(
             if params.is_empty() {
                 errors.push(loaded.error_at("sweep", "a zip sweep needs `parameters`"));
             } else if lengths.iter().any(|&l| l != lengths[0]) {
-                let detail = params
-                    .iter()
-                    .map(|p| format!("{} has {}", p.0, p.2.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let detail = value_counts(&params);
                 errors.push(loaded.error_at(
                     "sweep.parameters",
                     format!("a zip sweep needs lists of equal length ({detail})"),

@@ -357,9 +357,9 @@ pub async fn run_benchmark(
             processor.notes.reconnects
         );
     }
-    match &write_error {
-        None => tracing::info!("results written to {}", dir.display()),
-        Some(e) => tracing::error!("{}", e.message),
+    // A write error is printed once, by `main`, as the command's error.
+    if write_error.is_none() {
+        tracing::info!("results written to {}", dir.display());
     }
     crate::logging::close_run_log();
 

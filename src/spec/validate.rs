@@ -345,7 +345,7 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 Some(r) => problems.push(
                     at("rate"),
                     format!(
-                        "phase '{name}': --request-rate must be more than 0 and at most {MAX_RATE} per second, got {r}"
+                        "phase '{name}': --request-rate must be positive and at most {MAX_RATE} per second, got {r}"
                     ),
                 ),
                 None => problems.push(

@@ -139,3 +139,49 @@ pub fn pngs(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A process killed (and reaped) when dropped.
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `aiperf mock-server --port 0 ARGS` as its own process; returns it with its base URL.
+/// Its stderr is drained on a thread so the server never blocks on a full pipe.
+pub fn start_mock_server(args: &[&str]) -> (ServerProcess, String) {
+    use std::io::BufRead;
+    let mut child = aiperf()
+        .args(["mock-server", "--port", "0"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aiperf mock-server");
+    let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("mock server banner");
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line.trim().rsplit(' ').next().unwrap_or("").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (ServerProcess(child), url)
+}
+
+/// Every file below `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

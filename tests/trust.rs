@@ -1,0 +1,461 @@
+//! Nothing finished is lost, no failure is silent, no secret is written: signals, kills,
+//! re-runs, a full disk, a server that goes away, a client out of file descriptors, and URL
+//! credentials. Each test is named after the defect it guards.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn profile_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = aiperf();
+    cmd.arg("profile")
+        .args(args)
+        .args(["--artifact-dir", dir.to_str().unwrap(), "--ui-type", "none"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn lines_now(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn kill(child: &std::process::Child, signal: i32) {
+    // SAFETY: sending a signal to a child we spawned and have not reaped.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+}
+
+/// Every line of a JSONL file parses: a kill never leaves a torn record.
+fn assert_whole_lines(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "torn last line");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    text.lines().count()
+}
+
+const SLOW_STREAM: &[&str] = &[
+    "-m",
+    "m",
+    "-u",
+    "mock://?ttft_ms=5&itl_ms=5",
+    "--streaming",
+    "--osl",
+    "20",
+    "--isl",
+    "16",
+    "--concurrency",
+    "4",
+    "--benchmark-duration",
+    "60",
+];
+
+#[test]
+fn sigterm_mid_run_writes_every_file_and_exits_143() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("profile_export.jsonl");
+    let child = profile_cmd(tmp.path(), SLOW_STREAM).spawn().unwrap();
+    assert!(wait_until(30, || lines_now(&jsonl) >= 20), "no records");
+    kill(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 143);
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["status"], "interrupted");
+    assert_eq!(meta["exit_code"], 143);
+    let summary = summary(tmp.path());
+    assert_eq!(summary["was_cancelled"], true);
+    let lines = assert_whole_lines(&jsonl);
+    assert_eq!(
+        lines as u64,
+        meta["requests"]["sent"].as_u64().unwrap(),
+        "{meta}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGTERM"));
+}
+
+#[test]
+fn sighup_is_handled_like_ctrl_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("profile_export.jsonl");
+    let child = profile_cmd(tmp.path(), SLOW_STREAM).spawn().unwrap();
+    assert!(wait_until(30, || lines_now(&jsonl) >= 5), "no records");
+    kill(&child, libc::SIGHUP);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 129);
+    assert_eq!(
+        json(tmp.path().join("run_metadata.json"))["status"],
+        "interrupted"
+    );
+}
+
+/// Records reach the file at least every 100 ms as whole lines: after a kill -9 the file holds
+/// whole lines only, and keeps growing while the run is alive.
+#[test]
+fn sigkill_leaves_only_whole_lines_and_loses_at_most_the_last_moment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("profile_export.jsonl");
+    let mut child = profile_cmd(tmp.path(), SLOW_STREAM).spawn().unwrap();
+    assert!(wait_until(30, || lines_now(&jsonl) >= 30), "no records");
+    let before = lines_now(&jsonl);
+    std::thread::sleep(Duration::from_millis(500));
+    let during = lines_now(&jsonl);
+    kill(&child, libc::SIGKILL);
+    let _ = child.wait();
+    assert!(
+        during > before,
+        "records did not reach the file while running"
+    );
+    assert!(assert_whole_lines(&jsonl) >= during);
+}
+
+#[test]
+fn a_run_where_nothing_completes_exits_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=60000",
+            "--streaming",
+            "--concurrency",
+            "3",
+            "--benchmark-duration",
+            "0.5",
+            "--benchmark-grace-period",
+            "0.2",
+        ],
+    );
+    assert_exit(&out, 4);
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["status"], "nothing_completed");
+    assert!(
+        meta["requests"]["cancelled"].as_u64().unwrap() >= 3,
+        "{meta}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no request completed"));
+}
+
+#[test]
+fn a_server_killed_mid_run_stops_the_run_with_exit_8() {
+    let (mut server, url) = start_mock_server(&["--ttft-ms", "2", "--itl-ms", "1"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let child = profile_cmd(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            &url,
+            "--streaming",
+            "--concurrency",
+            "4",
+            "--benchmark-duration",
+            "60",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let jsonl = tmp.path().join("profile_export.jsonl");
+    assert!(wait_until(30, || lines_now(&jsonl) >= 20), "no records");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let killed_at = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(30),
+        "the run went on after the server was gone"
+    );
+    assert_exit(&out, 8);
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["status"], "server_gone");
+    // It stopped issuing after a few refusals instead of spinning through thousands.
+    assert!(meta["requests"]["errors"].as_u64().unwrap() < 200, "{meta}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gone away"));
+}
+
+#[test]
+fn file_descriptor_exhaustion_is_the_clients_fault() {
+    let (_server, url) = start_mock_server(&["--ttft-ms", "50", "--itl-ms", "5"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!(
+        "ulimit -n 128 && exec {} profile -m m -u {url} --streaming --concurrency 300 --request-count 600 \
+         --osl 10 --artifact-dir {} --ui-type none",
+        env!("CARGO_BIN_EXE_aiperf"),
+        tmp.path().display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let meta = json(tmp.path().join("run_metadata.json"));
+    let client = meta["requests"]["client_resource_errors"].as_u64().unwrap();
+    assert!(client > 0, "{meta}");
+    assert_eq!(meta["load_verdict"]["client_bound"], true);
+    let summary = summary(tmp.path());
+    let groups = summary["error_summary"].to_string();
+    assert!(groups.contains("client_resource"), "{groups}");
+    assert!(
+        !groups.contains("\"connect\""),
+        "reported as the server's: {groups}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
+}
+
+#[test]
+fn rerunning_into_a_finished_experiment_is_refused_and_force_moves_it_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("e.yaml");
+    let out_dir = tmp.path().join("out");
+    std::fs::write(
+        &file,
+        format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: 'mock://?ttft_ms=1&itl_ms=1'}}
+  phases: {{type: concurrency, requests: 4, concurrency: 1}}
+  artifacts: {{dir: '{}', auto_plot: false}}
+sweep:
+  parameters:
+    concurrency: [1, 2]
+",
+            out_dir.display()
+        ),
+    )
+    .unwrap();
+    assert_exit(&aiperf().arg("run").arg(&file).output().unwrap(), 0);
+    let before: Vec<_> = all_files(&out_dir);
+    let again = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&again, 2);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("--resume") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        all_files(&out_dir),
+        before,
+        "a refused run touched the results"
+    );
+    let forced = aiperf()
+        .arg("run")
+        .arg(&file)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert_exit(&forced, 0);
+    let aside = tmp.path().join("out.old-1");
+    assert_eq!(
+        all_files(&aside).len(),
+        before.len(),
+        "old results not kept whole"
+    );
+}
+
+/// A full disk: every request still completes, the table is still printed from memory, no
+/// temporary file is left, the JSONL holds whole lines only, one error line, exit 1.
+#[test]
+fn a_full_disk_keeps_the_table_and_leaves_no_torn_file() {
+    let mount = tempfile::tempdir().unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"])
+        .arg(mount.path())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipping: cannot mount a tmpfs here");
+        return;
+    }
+    let dir = mount.path().join("run");
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=0&itl_ms=0",
+            "--streaming",
+            "--osl",
+            "4",
+            "--isl",
+            "8",
+            "--num-dataset-entries",
+            "4",
+            "--concurrency",
+            "4",
+            "--request-count",
+            "2000",
+            "--no-auto-plot",
+        ],
+    );
+    let files = all_files(&dir);
+    let jsonl = dir.join("profile_export.jsonl");
+    let whole = jsonl.is_file().then(|| assert_whole_lines(&jsonl));
+    let _ = Command::new("umount").arg(mount.path()).status();
+    assert_exit(&out, 1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Request Count"), "no table: {stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("No space left"), "{stderr}");
+    assert!(
+        files.iter().all(|f| !f.to_string_lossy().ends_with(".tmp")),
+        "{files:?}"
+    );
+    assert!(
+        whole.is_some_and(|n| n < 2000),
+        "the disk was not full: {whole:?}"
+    );
+}
+
+const SECRET: &str = "sk-SECRETPW";
+
+#[test]
+fn url_credentials_never_reach_a_file() {
+    let (_server, url) = start_mock_server(&["--ttft-ms", "1", "--itl-ms", "1"]);
+    let with_creds = url.replace("http://", &format!("http://bob:{SECRET}@"));
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("single");
+    let out = aiperf()
+        .current_dir(tmp.path())
+        .env("WANDB_MODE", "offline")
+        .args(["profile", "-m", "m", "-u", &with_creds, "--streaming"])
+        .args([
+            "--request-count",
+            "4",
+            "--ui-type",
+            "none",
+            "--artifact-dir",
+        ])
+        .arg(&run_dir)
+        .args(["--wandb-project", "p"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let file = tmp.path().join("e.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: '{with_creds}', streaming: true}}
+  phases: {{type: concurrency, requests: 4, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+  wandb: {{project: p, mode: offline}}
+sweep:
+  parameters:
+    concurrency: [1, 2]
+",
+            tmp.path().join("sweep").display()
+        ),
+    )
+    .unwrap();
+    let swept = aiperf()
+        .current_dir(tmp.path())
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_exit(&swept, 0);
+    let files = all_files(tmp.path());
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("offline-run")),
+        "no W&B offline files: {files:?}"
+    );
+    for f in files.iter().filter(|f| *f != &file) {
+        let bytes = std::fs::read(f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(SECRET),
+            "{} holds the URL password",
+            f.display()
+        );
+    }
+    for output in [&out, &swept] {
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(SECRET));
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(SECRET));
+    }
+}
+
+/// The same impossible setting gives the same exit code from flags and from a file.
+#[test]
+fn port_zero_is_a_configuration_error_from_flags_and_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "http://127.0.0.1:0",
+            "--request-count",
+            "1",
+        ],
+    );
+    assert_exit(&flags, 2);
+    let file = tmp.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "benchmark: {model: m, endpoint: {url: 'http://127.0.0.1:0'}, phases: {requests: 1}}\n",
+    )
+    .unwrap();
+    assert_exit(&aiperf().arg("run").arg(&file).output().unwrap(), 2);
+    assert!(!tmp.path().join("artifacts").exists());
+}
+
+/// The hint printed after interrupting `profile --search-recipe` is a command that works.
+#[test]
+fn an_interrupted_flag_search_resumes_as_its_hint_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = [
+        "-m",
+        "m",
+        "-u",
+        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
+        "--streaming",
+        "--isl",
+        "16",
+        "--osl",
+        "20",
+        "--request-count",
+        "48",
+        "--concurrency",
+        "1",
+        "--search-recipe",
+        "max-throughput-ttft-sla",
+        "--ttft-sla-ms",
+        "50",
+        "--no-auto-plot",
+    ];
+    let child = profile_cmd(tmp.path(), &args).spawn().unwrap();
+    let history = tmp.path().join("search_history.json");
+    assert!(
+        wait_until(60, || history.is_file()),
+        "no search point finished"
+    );
+    kill(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hint = format!(
+        "the same aiperf profile command with --resume {}",
+        tmp.path().display()
+    );
+    assert!(stdout.contains(&hint), "{stdout}");
+    let mut resumed = profile_cmd(tmp.path(), &args);
+    resumed.arg("--resume").arg(tmp.path());
+    let out = resumed.output().unwrap();
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Answer:"));
+}

@@ -1,0 +1,105 @@
+//! Against uvicorn, the HTTP layer of vLLM and SGLang (`tests/fixtures/sse_server.py`): it closes
+//! idle keep-alive connections after its timeout without a header that says so, and requests
+//! spaced around that timeout must never be sent into a connection it is closing; and a server
+//! that answers a streaming request with a plain body is said to, once.
+
+mod common;
+use common::*;
+
+fn start_uvicorn(args: &[&str]) -> Option<(ServerProcess, String)> {
+    let has_uvicorn = std::process::Command::new("python3")
+        .args(["-c", "import uvicorn"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_uvicorn {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "uvicorn must be installed in CI (.ci/run)"
+        );
+        eprintln!("skipping: uvicorn is not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sse_server.py"
+        ))
+        .arg(port.to_string())
+        .args(args)
+        .spawn()
+        .unwrap();
+    let server = ServerProcess(child);
+    let up = wait_until(20, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "uvicorn did not start");
+    Some((server, format!("http://127.0.0.1:{port}")))
+}
+
+/// Sends `count` streamed requests at a constant `rate` and checks that none failed.
+fn spaced_requests_all_succeed(url: &str, rate: &str, count: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            url,
+            "--streaming",
+            "--request-rate",
+            rate,
+            "--request-rate-mode",
+            "constant",
+            "--request-count",
+            count,
+        ],
+    );
+    assert_exit(&out, 0);
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["requests"]["errors"], 0, "{meta}");
+    assert_eq!(meta["requests"]["success"].to_string(), count, "{meta}");
+}
+
+/// Requests 1 s apart against a 1 s keep-alive: each one arrives as the server closes the idle
+/// connection. The pool keeps idle connections shorter than the server does, and a request on a
+/// connection closed under it is sent again on a fresh one, so none fails.
+#[test]
+fn requests_spaced_at_the_servers_keep_alive_never_fail() {
+    if let Some((_server, url)) = start_uvicorn(&["1"]) {
+        spaced_requests_all_succeed(&url, "1", "6");
+    }
+}
+
+/// Idle past the default keep-alive of uvicorn (5 s): the next request still succeeds.
+#[test]
+fn a_connection_idle_past_the_default_keep_alive_is_not_reused() {
+    if let Some((_server, url)) = start_uvicorn(&["5"]) {
+        spaced_requests_all_succeed(&url, "0.19", "3");
+    }
+}
+
+#[test]
+fn a_streaming_run_against_plain_bodies_says_so_once() {
+    let Some((_server, url)) = start_uvicorn(&["5", "plain"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &["-m", "m", "-u", &url, "--streaming", "--request-count", "5"],
+    );
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("not event streams").count(), 1, "{stderr}");
+    let meta = json(tmp.path().join("run_metadata.json"));
+    let warnings = meta["warnings"].to_string();
+    assert!(
+        warnings.contains("5 responses were plain bodies"),
+        "{warnings}"
+    );
+}
