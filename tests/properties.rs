@@ -55,6 +55,56 @@ fn hostile_scalar() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The experiment template with the given twelve settings and sweep.
+fn experiment_from(v: &[String], param: &str, values: &[String], sweep_type: &str) -> String {
+    format!(
+        "schemaVersion: \"2.0\"
+benchmark:
+  model: m
+  endpoint: {{url: 'mock://?ttft_ms={}', timeout: {}, wait_for_model_timeout: {}}}
+  dataset: {{entries: {}, prompts: {{isl: {}, osl: {}}}}}
+  phases: {{type: concurrency, requests: {}, concurrency: {}, duration: {}, grace_period: {}}}
+multi_run: {{num_runs: {}, cooldown_seconds: {}}}
+sweep:
+  type: {sweep_type}
+  parameters:
+    {param}: [{}]
+",
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        v[5],
+        v[6],
+        v[7],
+        v[8],
+        v[9],
+        v[10],
+        v[11],
+        values.join(", ")
+    )
+}
+
+/// The template is a valid experiment when its values are ordinary, so the hostile cases
+/// below reach the expander rather than all stopping at the first key.
+#[test]
+fn the_experiment_template_expands_with_ordinary_values() {
+    let ordinary: Vec<String> = [
+        "5", "60", "0", "4", "16", "8", "10", "2", "30", "1", "2", "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let text = experiment_from(&ordinary, "concurrency", &["1".into(), "2".into()], "grid");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let loaded = aiperf::spec::load::load_experiment(&file).unwrap_or_else(|e| panic!("{e:?}"));
+    let plan = aiperf::plan::expand(&loaded).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(plan.trials.len(), 4);
+}
+
 /// An experiment file whose settings are drawn from hostile values.
 fn experiment_text() -> impl Strategy<Value = String> {
     (
@@ -69,35 +119,7 @@ fn experiment_text() -> impl Strategy<Value = String> {
         proptest::collection::vec(hostile_scalar(), 0..4),
         prop_oneof![Just("grid"), Just("zip"), Just("scenarios")],
     )
-        .prop_map(|(v, param, values, sweep_type)| {
-            format!(
-                "schemaVersion: \"2.0\"
-benchmark:
-  model: m
-  endpoint: {{url: 'mock://?ttft_ms={}', timeout: {}, wait_for_model_timeout: {}}}
-  dataset: {{entries: {}, prompts: {{isl: {}, osl: {}}}}}
-  phases: {{type: concurrency, requests: {}, concurrency: {}, duration: {}, grace_period: {}}}
-multi_run: {{num_runs: {}, cooldown_seconds: {}}}
-sweep:
-  type: {sweep_type}
-  parameters:
-    {param}: [{}]
-",
-                v[0],
-                v[1],
-                v[2],
-                v[3],
-                v[4],
-                v[5],
-                v[6],
-                v[7],
-                v[8],
-                v[9],
-                v[10],
-                v[11],
-                values.join(", ")
-            )
-        })
+        .prop_map(|(v, param, values, sweep_type)| experiment_from(&v, &param, &values, sweep_type))
 }
 
 proptest! {

@@ -1,0 +1,175 @@
+//! The inputs that once crashed aiperf (a panic converting 1e30 seconds, an allocation abort for
+//! a billion-token prompt, all memory taken by YAML aliases or a huge grid) now each get one clear
+//! error naming the setting: exit 2, no backtrace, nothing written, in `validate` too.
+
+mod common;
+use common::*;
+
+fn assert_config_error(out: &std::process::Output, mentions: &str, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{what}: {stderr}");
+    assert!(
+        stderr.contains(mentions),
+        "{what}: expected '{mentions}' in {stderr}"
+    );
+}
+
+#[test]
+fn huge_or_invalid_numbers_in_flags_are_range_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("never");
+    for (flag, value, mentions) in [
+        (
+            "--request-timeout-seconds",
+            "1e30",
+            "--request-timeout-seconds",
+        ),
+        ("--benchmark-duration", "1e30", "--benchmark-duration"),
+        (
+            "--wait-for-model-timeout",
+            "1e30",
+            "--wait-for-model-timeout",
+        ),
+        (
+            "--wait-for-model-timeout",
+            "nan",
+            "--wait-for-model-timeout",
+        ),
+        ("--isl", "1e30", "--isl"),
+        ("--isl", "1000000000", "at most 1000000 tokens"),
+        ("--osl", "1e30", "--osl"),
+        ("--concurrency", "-1", "--concurrency"),
+        ("--request-rate", "1e30", "--request-rate"),
+    ] {
+        let mut args = vec!["-m", "m", "-u", "mock://", flag, value];
+        if flag != "--benchmark-duration" {
+            args.extend(["--request-count", "2"]);
+        }
+        let out = profile(&dir, &args);
+        assert_config_error(&out, mentions, &format!("{flag} {value}"));
+    }
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://",
+            "--benchmark-duration",
+            "5",
+            "--benchmark-grace-period",
+            "1e30",
+        ],
+    );
+    assert_config_error(&out, "--benchmark-grace-period", "grace 1e30");
+    let out = profile(
+        &dir,
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://",
+            "--request-count",
+            "2",
+            "--num-dataset-entries",
+            "1000000",
+            "--isl",
+            "1000",
+        ],
+    );
+    assert_config_error(&out, "prompt tokens to generate", "dataset budget");
+    assert!(!dir.exists(), "a configuration error wrote files");
+}
+
+#[test]
+fn huge_durations_and_expansions_in_files_are_errors_in_validate_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "timeout",
+            "benchmark: {model: m, endpoint: {url: 'mock://', timeout: 1e30}, phases: {requests: 1}}".into(),
+            "benchmark.endpoint.timeout",
+        ),
+        (
+            "unit overflow",
+            "benchmark: {model: m, endpoint: {url: 'mock://', timeout: \"99999999999999999999h\"}, phases: {requests: 1}}".into(),
+            "benchmark.endpoint.timeout",
+        ),
+        (
+            "duration",
+            "benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {duration: 1e30}}".into(),
+            "duration",
+        ),
+        (
+            "grace",
+            "benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {duration: 5, gracePeriod: 1e30}}".into(),
+            "grace",
+        ),
+        (
+            "cooldown",
+            "benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1}}\nmultiRun: {numRuns: 2, cooldownSeconds: 1e30}".into(),
+            "multi_run.cooldown_seconds",
+        ),
+        (
+            "concurrency",
+            "benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1, concurrency: 1e30}}".into(),
+            "concurrency",
+        ),
+        (
+            "schema version",
+            "schemaVersion: \"9.9\"\nbenchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1}}".into(),
+            "schemaVersion '9.9'",
+        ),
+        (
+            "grid",
+            "benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1}}\nsweep:\n  parameters:\n    concurrency: {from: 1, to: 10000, step: 1}\n    isl: {from: 1, to: 10000, step: 1}".into(),
+            "at most 10000 are allowed",
+        ),
+        ("aliases", billion_laughs(), "expands to more than"),
+        (
+            "header",
+            "benchmark: {model: m, endpoint: {url: 'mock://', headers: {X-A: \"a\\r\\nb\"}}, phases: {requests: 1}}".into(),
+            "benchmark.endpoint.headers.X-A",
+        ),
+    ];
+    for (what, text, mentions) in cases {
+        let file = tmp.path().join("e.yaml");
+        let out_dir = tmp.path().join("out");
+        std::fs::write(
+            &file,
+            text.replace(
+                "phases: {",
+                &format!(
+                    "artifacts: {{dir: '{}'}}, phases: {{type: concurrency, ",
+                    out_dir.display()
+                ),
+            ),
+        )
+        .unwrap();
+        for command in ["validate", "run"] {
+            let out = aiperf().arg(command).arg(&file).output().unwrap();
+            assert_config_error(&out, mentions, &format!("{command} {what}"));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("e.yaml:"),
+                "{what}: no position"
+            );
+        }
+        assert!(
+            !out_dir.exists(),
+            "{what}: a configuration error wrote files"
+        );
+    }
+}
+
+/// Aliases nested 9 deep: 10^9 values once expanded.
+fn billion_laughs() -> String {
+    let mut lines = vec!["a0: &a0 [x, x, x, x, x, x, x, x, x, x]".to_string()];
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        lines.push(format!("a{i}: &a{i} [{refs}]"));
+    }
+    lines.push("benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1}}".into());
+    lines.join("\n")
+}
