@@ -26,6 +26,8 @@ struct AppState {
     engine: EngineHandle,
     tokenizer: Arc<dyn Tokenizer>,
     requests: AtomicU64,
+    /// Responses sent to the end (the last byte handed to the connection), for `GET /stats`.
+    completed: Arc<AtomicU64>,
 }
 
 /// Which API a request came in on.
@@ -72,6 +74,7 @@ fn router(config: MockConfig) -> std::io::Result<Router> {
         config,
         tokenizer: builtin(),
         requests: AtomicU64::new(0),
+        completed: Arc::new(AtomicU64::new(0)),
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -79,7 +82,17 @@ fn router(config: MockConfig) -> std::io::Result<Router> {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/stats", get(stats))
         .with_state(state))
+}
+
+/// `GET /stats`: requests received and responses sent to the end, so a test can compare what
+/// the client recorded with what the server did.
+async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({
+        "requests": state.requests.load(Ordering::Relaxed),
+        "completed": state.completed.load(Ordering::Relaxed),
+    }))
 }
 
 /// Starts the server on the current runtime at `127.0.0.1:port` (0 = a free port).
@@ -263,9 +276,19 @@ async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
     };
     if stream {
         let faults = stream_faults(config, &mut rng);
-        stream_response(job, ticks, faults, ms(config.stall_ms))
+        stream_response(
+            job,
+            ticks,
+            faults,
+            ms(config.stall_ms),
+            state.completed.clone(),
+        )
     } else {
-        full_response(job, ticks).await
+        let response = full_response(job, ticks).await;
+        if response.status().is_success() {
+            state.completed.fetch_add(1, Ordering::Relaxed);
+        }
+        response
     }
 }
 
@@ -325,6 +348,7 @@ fn stream_response(
     mut ticks: mpsc::UnboundedReceiver<()>,
     faults: Faults,
     stall: Duration,
+    completed: Arc<AtomicU64>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
@@ -395,7 +419,13 @@ fn stream_response(
                 "choices": [], "usage": job.usage(emitted)});
             let _ = tx.send(Ok(sse(&usage))).await;
         }
-        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+        if tx
+            .send(Ok(Bytes::from_static(b"data: [DONE]\n\n")))
+            .await
+            .is_ok()
+        {
+            completed.fetch_add(1, Ordering::Relaxed);
+        }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))

@@ -436,7 +436,7 @@ struct PhaseForm {
     duration: Option<f64>,
     /// Closed-loop concurrency, or the in-flight cap of a rate phase.
     #[serde(default)]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 100_000))]
     concurrency: Option<u32>,
     /// Requests per second for `constant` and `poisson`.
     #[serde(default)]

@@ -185,3 +185,29 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `GET path` on a server given by its base URL; the whole response, head and body.
+pub fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+/// The mock server's `GET /stats` counters: (requests received, responses sent to the end).
+pub fn mock_stats(base: &str) -> (u64, u64) {
+    let response = http_get(base, "/stats");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: Value = serde_json::from_str(body.trim()).unwrap_or_default();
+    (
+        v["requests"].as_u64().unwrap_or(0),
+        v["completed"].as_u64().unwrap_or(0),
+    )
+}
