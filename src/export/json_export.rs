@@ -23,6 +23,8 @@ pub struct ExportContext<'a> {
     pub was_cancelled: bool,
     /// Why the run is incomplete, if it is.
     pub incomplete_reason: Option<String>,
+    /// Requests re-sent once on a fresh connection (not errors; see docs/metrics.md).
+    pub reconnects: u64,
     /// Start time (ISO 8601).
     pub start_time: String,
     /// End time (ISO 8601).
@@ -97,6 +99,7 @@ pub fn export_json(
     doc.insert("was_cancelled".into(), json!(ctx.was_cancelled));
     doc.insert("is_complete".into(), json!(ctx.incomplete_reason.is_none()));
     doc.insert("incomplete_reason".into(), json!(ctx.incomplete_reason));
+    doc.insert("connection_reconnects".into(), json!(ctx.reconnects));
     doc.insert("error_summary".into(), error_summary_json(summary));
     doc.insert("start_time".into(), json!(ctx.start_time));
     doc.insert("end_time".into(), json!(ctx.end_time));

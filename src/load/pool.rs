@@ -27,6 +27,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+/// Why a new connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP: refused, unreachable, timed out, or out of local resources. Only these say the
+    /// server (or the client machine) is not there.
+    #[error("{0}")]
+    Tcp(#[source] std::io::Error),
+    /// The TLS handshake failed (certificate, protocol): a configuration problem, not an absent
+    /// server.
+    #[error("TLS handshake failed: {0}")]
+    Tls(#[source] std::io::Error),
+    /// The HTTP/1.1 handshake failed.
+    #[error("HTTP handshake failed: {0}")]
+    Http(#[source] std::io::Error),
+}
+
 /// The longest an idle connection is kept when the server announces nothing shorter.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long a new connection may take (TCP, then TLS).
@@ -166,7 +182,7 @@ impl Pool {
 
     /// A connection: the most recently used idle one that is still open and within its idle
     /// time, else a new one. `fresh` skips the idle list.
-    pub async fn checkout(&self, fresh: bool) -> std::io::Result<Conn> {
+    pub async fn checkout(&self, fresh: bool) -> Result<Conn, ConnectError> {
         if !fresh {
             while let Some(idle) = self.pop_idle() {
                 let mut conn = idle.conn;
@@ -223,22 +239,28 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> std::io::Result<Conn> {
+    async fn connect(&self) -> Result<Conn, ConnectError> {
         let origin = &self.origin;
         let connect = async {
-            let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await?;
-            stream.set_nodelay(true)?;
+            let stream = TcpStream::connect((origin.host.as_str(), origin.port))
+                .await
+                .map_err(ConnectError::Tcp)?;
+            stream.set_nodelay(true).map_err(ConnectError::Tcp)?;
             match &origin.tls {
                 None => handshake(TokioIo::new(stream)).await,
                 Some(config) => {
                     let name =
                         tokio_rustls::rustls::pki_types::ServerName::try_from(origin.host.clone())
                             .map_err(|e| {
-                                std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+                                ConnectError::Tls(std::io::Error::new(
+                                    std::io::ErrorKind::InvalidInput,
+                                    e,
+                                ))
                             })?;
                     let tls = tokio_rustls::TlsConnector::from(config.clone())
                         .connect(name, stream)
-                        .await?;
+                        .await
+                        .map_err(ConnectError::Tls)?;
                     handshake(TokioIo::new(tls)).await
                 }
             }
@@ -246,10 +268,10 @@ impl Pool {
         let sender = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| {
-                std::io::Error::new(
+                ConnectError::Tcp(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("no connection within {CONNECT_TIMEOUT:?}"),
-                )
+                ))
             })??;
         Ok(Conn {
             sender,
@@ -260,14 +282,14 @@ impl Pool {
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>) -> std::io::Result<SendRequest<Full<Bytes>>>
+async fn handshake<T>(io: TokioIo<T>) -> Result<SendRequest<Full<Bytes>>, ConnectError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = http1::Builder::new()
         .handshake(io)
         .await
-        .map_err(std::io::Error::other)?;
+        .map_err(|e| ConnectError::Http(std::io::Error::other(e)))?;
     // The connection task ends when the server closes or the sender is dropped.
     tokio::spawn(async move {
         let _ = connection.await;

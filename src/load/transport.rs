@@ -4,7 +4,7 @@
 //! SSE events without JSON parsing, and each read is stamped once. Parsing happens later.
 
 use super::clock::RunClock;
-use super::pool::{KeepAlive, Origin, Pool};
+use super::pool::{ConnectError, KeepAlive, Origin, Pool};
 use super::record::{ErrorKind, Outcome, RawRecord, RequestError};
 use super::sse::SseParser;
 use bytes::Bytes;
@@ -165,10 +165,10 @@ impl Transport {
                 Ok(conn) => conn,
                 Err(e) => {
                     rec.end_ns = clock.now_ns();
-                    let kind = if is_client_resource_error(&e) {
-                        ErrorKind::ClientResource
-                    } else {
-                        ErrorKind::Connect
+                    let kind = match &e {
+                        _ if is_client_resource_error(&e) => ErrorKind::ClientResource,
+                        ConnectError::Tcp(_) => ErrorKind::Connect,
+                        ConnectError::Tls(_) | ConnectError::Http(_) => ErrorKind::Request,
                     };
                     return error(kind, None, format!("cannot connect: {}", describe(&e)));
                 }

@@ -300,6 +300,7 @@ pub async fn run_benchmark(
             random_seed: seed,
             was_cancelled: status == RunStatus::Interrupted,
             incomplete_reason: judgement.incomplete_reason.clone(),
+            reconnects: processor.notes.reconnects,
             start_time: start_time.clone(),
             end_time: end_time.clone(),
         },

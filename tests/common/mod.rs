@@ -1,6 +1,7 @@
 //! Helpers for integration tests: run the real `aiperf` binary and read what it wrote.
 #![allow(dead_code)]
 
+pub mod http_peer;
 pub mod llama;
 
 use serde_json::Value;
