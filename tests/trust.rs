@@ -230,7 +230,10 @@ fn file_descriptor_exhaustion_is_the_clients_fault() {
         !groups.contains("\"connect\""),
         "reported as the server's: {groups}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    // Said before the run, too.
+    assert!(stderr.contains("but this process may open 128"), "{stderr}");
 }
 
 #[test]
@@ -540,4 +543,38 @@ fn help_lists_every_exit_code() {
             code.0
         );
     }
+}
+
+/// A request cancelled at the end of the grace period keeps the time to first token it had
+/// measured (it stays out of every latency statistic).
+#[test]
+fn a_cancelled_stream_keeps_its_time_to_first_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        tmp.path(),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=5&itl_ms=3000",
+            "--streaming",
+            "--osl",
+            "10",
+            "--concurrency",
+            "2",
+            "--benchmark-duration",
+            "0.3",
+            "--benchmark-grace-period",
+            "0.3",
+        ],
+    );
+    assert_exit(&out, 4);
+    let lines = jsonl(tmp.path().join("profile_export.jsonl"));
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert_eq!(line["metadata"]["was_cancelled"], true, "{line}");
+        let ttft = line["metrics"]["time_to_first_token"]["value"].as_f64();
+        assert!(ttft.is_some_and(|t| t > 0.0), "{line}");
+    }
+    assert!(summary(tmp.path())["time_to_first_token"].is_null());
 }

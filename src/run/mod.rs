@@ -3,6 +3,7 @@
 //! together for a single run; each stage lives in its own module.
 
 mod finish;
+mod limits;
 mod processor;
 pub mod progress_ui;
 pub mod targets;
@@ -164,6 +165,24 @@ pub async fn run_benchmark(
         })
         .max()
         .unwrap_or(1);
+    // Only an explicit concurrency says how many connections the run will hold; an uncapped
+    // rate holds as many as its latency requires.
+    let explicit_concurrency = spec
+        .phases
+        .iter()
+        .filter_map(|p| match (p.phase_type, p.concurrency) {
+            (_, Some(c)) => Some(c),
+            (PhaseType::Concurrency, None) => Some(1),
+            (_, None) => None,
+        })
+        .max()
+        .unwrap_or(1);
+    if let Some(open_files) = limits::raise_open_files_limit()
+        && let Some(warning) =
+            limits::connection_warning(u64::from(explicit_concurrency), open_files)
+    {
+        tracing::warn!("{warning}");
+    }
     let transport = Transport::new(TransportConfig {
         urls: targets.urls.clone(),
         api_key: spec.endpoint.api_key.as_ref().map(|k| k.expose()),
