@@ -9,6 +9,8 @@
 const RESERVED_DESCRIPTORS: u64 = 64;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit now in force.
+// `rlim_t` is u64 here but narrower on some targets, so the casts are not redundant everywhere.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_open_files_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
