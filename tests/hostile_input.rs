@@ -173,3 +173,41 @@ fn billion_laughs() -> String {
     lines.push("benchmark: {model: m, endpoint: {url: 'mock://'}, phases: {requests: 1}}".into());
     lines.join("\n")
 }
+
+/// A swept path through an unknown key is located at the sweep parameter, not at 1:1.
+#[test]
+fn an_unknown_swept_path_is_located_at_its_parameter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("e.yaml");
+    std::fs::write(
+        &file,
+        "benchmark:\n  model: m\n  endpoint: {url: 'mock://'}\n  phases: {type: concurrency, requests: 4}\nsweep:\n  parameters:\n    bogus.thing: [1, 2]\n",
+    )
+    .unwrap();
+    let out = aiperf().arg("validate").arg(&file).output().unwrap();
+    assert_config_error(
+        &out,
+        "e.yaml:7:5: sweep.parameters.bogus.thing",
+        "unknown path",
+    );
+}
+
+/// A line break in a header or API key is refused before anything is written.
+#[test]
+fn control_characters_in_headers_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("never");
+    for args in [
+        vec!["--header", "X-A: a\r\nInjected: b"],
+        vec!["--api-key", "sk-1\r\nInjected: b"],
+    ] {
+        let mut all = vec!["-m", "m", "-u", "mock://", "--request-count", "1"];
+        all.extend(args);
+        let out = profile(&dir, &all);
+        assert_config_error(&out, "not allowed in an HTTP header", "header");
+        assert!(
+            !dir.exists(),
+            "files were written before the header was checked"
+        );
+    }
+}

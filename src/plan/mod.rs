@@ -441,10 +441,12 @@ pub(super) fn resolve_cell(
             .next()
             .unwrap_or("")
             .to_string();
-        let culprit = draft
-            .assignments
-            .iter()
-            .find(|(_, path, _)| paths::leaf(path) == leaf || inner_path.ends_with(path.as_str()));
+        let culprit = draft.assignments.iter().find(|(_, path, _)| {
+            paths::leaf(path) == leaf
+                    || inner_path.ends_with(path.as_str())
+                    // `bogus.thing` fails at `bogus`: the swept path runs through the bad key.
+                    || path.starts_with(&format!("{inner_path}."))
+        });
         match culprit {
             Some((written, _, _)) => vec![parameter_error(
                 loaded,
