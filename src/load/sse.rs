@@ -39,6 +39,12 @@ impl SseParser {
 
     /// Parses one read, calling `on_event` for every event it completes.
     pub fn feed(&mut self, mut chunk: &[u8], mut on_event: impl FnMut(SseEvent<'_>)) {
+        // An empty read says nothing: in particular it must not forget a CR that ended the
+        // previous read, or a CRLF split around it would count as two line ends (found by the
+        // property test).
+        if chunk.is_empty() {
+            return;
+        }
         if self.skip_leading_lf {
             self.skip_leading_lf = false;
             if chunk.first() == Some(&b'\n') {
@@ -223,6 +229,16 @@ mod tests {
     fn final_event_without_blank_line_is_delivered_at_finish() {
         let input = b"data: a\n\ndata: [DONE]";
         assert_eq!(data(&parse_everywhere(input)), ["a", "[DONE]"]);
+    }
+
+    #[test]
+    fn an_empty_read_between_cr_and_lf_changes_nothing() {
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        for chunk in [&b"data: a\r"[..], b"", b"\n\r\n"] {
+            parser.feed(chunk, |e| events.push(e.data.to_vec()));
+        }
+        assert_eq!(events, vec![b"a".to_vec()]);
     }
 
     #[test]
