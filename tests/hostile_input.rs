@@ -211,3 +211,37 @@ fn control_characters_in_headers_are_refused_before_anything_is_written() {
         );
     }
 }
+
+/// An SLO attainment fraction above 1 is an SLA nothing can meet: refused, not searched.
+#[test]
+fn an_impossible_slo_attainment_fraction_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = profile(
+        &tmp.path().join("never"),
+        &[
+            "-m",
+            "m",
+            "-u",
+            "mock://",
+            "--streaming",
+            "--request-count",
+            "4",
+            "--search-recipe",
+            "max-goodput-under-slo",
+            "--ttft-sla-ms",
+            "100",
+            "--itl-sla-ms",
+            "20",
+            "--e2e-sla-ms",
+            "1000",
+            "--slo-attainment-fraction",
+            "5",
+        ],
+    );
+    assert_config_error(
+        &out,
+        "slo_attainment_fraction must be a fraction from 0 to 1, got 5",
+        "fraction 5",
+    );
+    assert!(!tmp.path().join("never").exists());
+}
