@@ -27,25 +27,8 @@ fn make_certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 fn start_tls_server(cert: &Path, key: &Path) -> (ServerProcess, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/tls_server.py"
-        ))
-        .arg(port.to_string())
-        .arg(cert)
-        .arg(key)
-        .spawn()
-        .unwrap();
-    let server = ServerProcess(child);
-    let up = wait_until(20, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "the TLS server did not start");
+    let (server, port) =
+        start_python_fixture("tls_server.py", &[cert.as_os_str(), key.as_os_str()]);
     (server, format!("https://localhost:{port}"))
 }
 

@@ -19,24 +19,8 @@ fn start_uvicorn(args: &[&str]) -> Option<(ServerProcess, String)> {
         eprintln!("skipping: uvicorn is not installed");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/sse_server.py"
-        ))
-        .arg(port.to_string())
-        .args(args)
-        .spawn()
-        .unwrap();
-    let server = ServerProcess(child);
-    let up = wait_until(20, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "uvicorn did not start");
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let (server, port) = start_python_fixture("sse_server.py", &args);
     Some((server, format!("http://127.0.0.1:{port}")))
 }
 

@@ -212,3 +212,28 @@ pub fn mock_stats(base: &str) -> (u64, u64) {
         v["completed"].as_u64().unwrap_or(0),
     )
 }
+
+/// Starts `python3 tests/fixtures/SCRIPT PORT ARGS...` on a free port and waits until it
+/// accepts connections; returns it with its port.
+pub fn start_python_fixture(script: &str, args: &[&std::ffi::OsStr]) -> (ServerProcess, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(script),
+        )
+        .arg(port.to_string())
+        .args(args)
+        .spawn()
+        .expect("start python3");
+    let server = ServerProcess(child);
+    let up = wait_until(20, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "{script} did not start");
+    (server, port)
+}
