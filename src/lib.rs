@@ -5,7 +5,9 @@
 //! statistics, `export` writes files and tables, `run` wires these together for one benchmark,
 //! and `mock` is the embedded OpenAI-compatible server used by the quickstart and the tests.
 
+pub mod after_run;
 pub mod aggregate;
+pub mod artifacts;
 pub mod cli;
 pub mod crash;
 pub mod dataset;
@@ -21,11 +23,12 @@ pub mod mock;
 pub mod plan;
 pub mod plot;
 pub mod redact;
+pub mod registry;
 pub mod run;
 pub mod search;
 pub mod signals;
 pub mod spec;
-pub mod suggest;
+pub mod support;
 pub mod track;
 
 /// The version written into every export.

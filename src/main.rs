@@ -43,7 +43,7 @@ fn main() {
                         print!("{}", aiperf::spec::schema::experiment_schema_text())
                     }
                     aiperf::cli::SchemaKind::Recipe => {
-                        print!("{}", aiperf::search::recipe::schema_text())
+                        print!("{}", aiperf::plan::recipe_catalogue::schema_text())
                     }
                 }
                 Ok(ExitCode::SUCCESS)
@@ -54,8 +54,9 @@ fn main() {
                 aiperf::cli::export::wandb(&args).await
             }
             Command::MockServer(args) => {
-                args.config.validate().map_err(AppError::config)?;
-                aiperf::mock::serve_forever(args.config, &args.host, args.port)
+                let config = aiperf::mock::MockConfig::from(args.behaviour);
+                config.validate().map_err(AppError::config)?;
+                aiperf::mock::serve_forever(config, &args.host, args.port)
                     .await
                     .map_err(|e| {
                         AppError::failure(format!(

@@ -93,21 +93,11 @@ fn a_request_dropped_on_a_reused_connection_is_sent_again_once() {
         ..PeerScript::default()
     });
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            &url,
-            "--osl",
-            "2",
-            "--concurrency",
-            "1",
-            "--request-count",
-            "4",
-        ],
-    );
+    let out = MockProfile::at(&url)
+        .arg("--osl", 2)
+        .concurrency(1)
+        .requests(4)
+        .run(tmp.path());
     assert_exit(&out, 0);
     assert_eq!(summary(tmp.path())["connection_reconnects"], 1);
     let r = json(tmp.path().join("run_metadata.json"))["requests"].clone();

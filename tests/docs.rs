@@ -17,7 +17,7 @@ fn readme_lists_every_exit_code() {
 fn metrics_doc_covers_every_metric() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
-    for def in aiperf::metrics::registry::REGISTRY {
+    for def in aiperf::registry::REGISTRY {
         assert!(
             doc.contains(&format!("| `{}` | {} |", def.tag, def.header)),
             "docs/metrics.md misses {}",

@@ -27,24 +27,15 @@ fn outcomes(dir: &std::path::Path) -> (u64, u64, u64, BTreeMap<String, u64>) {
 #[test]
 fn injected_http_errors_are_counted_and_summarised() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=1&itl_ms=1&error_rate=0.3&error_status=503&rate_limit_rate=0.2&seed=3",
-            "--streaming",
-            "--request-count",
-            "60",
-            "--concurrency",
-            "4",
-            "--isl",
-            "10",
-            "--osl",
-            "4",
-        ],
-    );
+    let out = MockProfile::new(
+        "ttft_ms=1&itl_ms=1&error_rate=0.3&error_status=503&rate_limit_rate=0.2&seed=3",
+    )
+    .model("m")
+    .streaming()
+    .requests(60)
+    .concurrency(4)
+    .tokens(10, 4)
+    .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     let (ok, err, cancelled, kinds) = outcomes(tmp.path());
@@ -75,24 +66,15 @@ fn injected_http_errors_are_counted_and_summarised() {
 #[test]
 fn broken_streams_are_errors_of_the_right_kind() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=1&itl_ms=1&reset_rate=0.25&malformed_rate=0.25&stream_error_rate=0.25&seed=11",
-            "--streaming",
-            "--request-count",
-            "80",
-            "--concurrency",
-            "4",
-            "--isl",
-            "10",
-            "--osl",
-            "8",
-        ],
-    );
+    let out = MockProfile::new(
+        "ttft_ms=1&itl_ms=1&reset_rate=0.25&malformed_rate=0.25&stream_error_rate=0.25&seed=11",
+    )
+    .model("m")
+    .streaming()
+    .requests(80)
+    .concurrency(4)
+    .tokens(10, 8)
+    .run(tmp.path());
     assert_exit(&out, 0);
     let (ok, err, cancelled, kinds) = outcomes(tmp.path());
     assert_eq!(ok + err + cancelled, 80);
@@ -113,17 +95,7 @@ fn broken_streams_are_errors_of_the_right_kind() {
 fn unreachable_server_fails_before_starting() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "http://127.0.0.1:9",
-            "--request-count",
-            "5",
-        ],
-    );
+    let out = MockProfile::at("http://127.0.0.1:9").requests(5).run(&dir);
     assert_exit(&out, 3);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -137,19 +109,11 @@ fn unreachable_server_fails_before_starting() {
 #[test]
 fn every_request_failing_has_its_own_exit_code_and_keeps_results() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?error_rate=1",
-            "--request-count",
-            "5",
-            "--isl",
-            "10",
-        ],
-    );
+    let out = MockProfile::new("error_rate=1")
+        .model("m")
+        .requests(5)
+        .arg("--isl", 10)
+        .run(tmp.path());
     assert_exit(&out, 4);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "error_request_count", "avg"), 5.0);
@@ -229,26 +193,14 @@ fn invalid_flags_exit_2_with_a_clear_message() {
 fn grace_period_expiry_cancels_in_flight_requests() {
     let tmp = tempfile::tempdir().unwrap();
     // Each request takes ~3 s; sending stops after 0.5 s and in-flight requests get 0.5 s more.
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=3000&itl_ms=1",
-            "--streaming",
-            "--concurrency",
-            "3",
-            "--benchmark-duration",
-            "0.5",
-            "--benchmark-grace-period",
-            "0.5",
-            "--isl",
-            "10",
-            "--osl",
-            "4",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=3000&itl_ms=1")
+        .model("m")
+        .streaming()
+        .concurrency(3)
+        .duration(0.5)
+        .arg("--benchmark-grace-period", 0.5)
+        .tokens(10, 4)
+        .run(tmp.path());
     // Nothing completed, so the run measured nothing useful: never exit 0.
     assert_exit(&out, 4);
     let (ok, err, cancelled, _) = outcomes(tmp.path());

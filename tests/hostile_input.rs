@@ -50,35 +50,18 @@ fn huge_or_invalid_numbers_in_flags_are_range_errors() {
         let out = profile(&dir, &args);
         assert_config_error(&out, mentions, &format!("{flag} {value}"));
     }
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://",
-            "--benchmark-duration",
-            "5",
-            "--benchmark-grace-period",
-            "1e30",
-        ],
-    );
+    let out = MockProfile::new("")
+        .model("m")
+        .duration(5.0)
+        .arg("--benchmark-grace-period", "1e30")
+        .run(&dir);
     assert_config_error(&out, "--benchmark-grace-period", "grace 1e30");
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://",
-            "--request-count",
-            "2",
-            "--num-dataset-entries",
-            "1000000",
-            "--isl",
-            "1000",
-        ],
-    );
+    let out = MockProfile::new("")
+        .model("m")
+        .requests(2)
+        .arg("--num-dataset-entries", 1000000)
+        .arg("--isl", 1000)
+        .run(&dir);
     assert_config_error(&out, "prompt tokens to generate", "dataset budget");
     assert!(!dir.exists(), "a configuration error wrote files");
 }
@@ -216,28 +199,16 @@ fn control_characters_in_headers_are_refused_before_anything_is_written() {
 #[test]
 fn an_impossible_slo_attainment_fraction_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        &tmp.path().join("never"),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://",
-            "--streaming",
-            "--request-count",
-            "4",
-            "--search-recipe",
-            "max-goodput-under-slo",
-            "--ttft-sla-ms",
-            "100",
-            "--itl-sla-ms",
-            "20",
-            "--e2e-sla-ms",
-            "1000",
-            "--slo-attainment-fraction",
-            "5",
-        ],
-    );
+    let out = MockProfile::new("")
+        .model("m")
+        .streaming()
+        .requests(4)
+        .arg("--search-recipe", "max-goodput-under-slo")
+        .arg("--ttft-sla-ms", 100)
+        .arg("--itl-sla-ms", 20)
+        .arg("--e2e-sla-ms", "1000")
+        .arg("--slo-attainment-fraction", 5)
+        .run(&tmp.path().join("never"));
     assert_config_error(
         &out,
         "slo_attainment_fraction must be a fraction from 0 to 1, got 5",

@@ -66,10 +66,10 @@ fn an_untrusted_certificate_is_said_plainly() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = make_certificate(tmp.path());
     let (_server, url) = start_tls_server(&cert, &key);
-    let out = profile(
-        &tmp.path().join("run"),
-        &["-m", "m", "-u", &url, "--request-count", "25", "--osl", "2"],
-    );
+    let out = MockProfile::at(&url)
+        .requests(25)
+        .arg("--osl", 2)
+        .run(&tmp.path().join("run"));
     assert_exit(&out, 4);
     let summary = summary(&tmp.path().join("run")).to_string();
     assert!(summary.contains("TLS handshake failed"), "{summary}");

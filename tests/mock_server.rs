@@ -24,22 +24,12 @@ fn mock_server_process_serves_models_health_and_benchmarks() {
     );
     assert!(http_get(&url, "/health").contains("\"ok\""));
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "served-model",
-            "-u",
-            &url,
-            "--streaming",
-            "--request-count",
-            "10",
-            "--isl",
-            "20",
-            "--osl",
-            "6",
-        ],
-    );
+    let out = MockProfile::at(&url)
+        .model("served-model")
+        .streaming()
+        .requests(10)
+        .tokens(20, 6)
+        .run(tmp.path());
     assert_exit(&out, 0);
     assert_eq!(
         stat(&summary(tmp.path()), "output_sequence_length", "avg"),
@@ -65,24 +55,12 @@ fn capacity_model_saturates_throughput_and_queues_load() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, concurrency: &str| {
         let dir = tmp.path().join(name);
-        let out = profile(
-            &dir,
-            &[
-                "-m",
-                "m",
-                "-u",
-                url,
-                "--streaming",
-                "--concurrency",
-                concurrency,
-                "--request-count",
-                "48",
-                "--isl",
-                "10",
-                "--osl",
-                "20",
-            ],
-        );
+        let out = MockProfile::at(url)
+            .streaming()
+            .arg("--concurrency", concurrency)
+            .requests(48)
+            .tokens(10, 20)
+            .run(&dir);
         assert_exit(&out, 0);
         summary(&dir)
     };

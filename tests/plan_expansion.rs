@@ -1,7 +1,7 @@
 //! Sweep expansion: order of grid, zip and scenarios cells, ranges, layouts and seeds.
 
+use aiperf::cli::load_experiment;
 use aiperf::plan::{Plan, expand};
-use aiperf::spec::load::load_experiment;
 use serde_json::json;
 
 fn plan(yaml: &str) -> Plan {

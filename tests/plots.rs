@@ -378,19 +378,7 @@ fn a_log_that_names_the_failure_and_no_empty_pngs() {
     // A run whose records have no streaming metrics and a config asking only for those: no data.
     let dir = tmp.path().join("plain");
     assert_exit(
-        &profile(
-            &dir,
-            &[
-                "-m",
-                "m",
-                "-u",
-                FAST,
-                "--concurrency",
-                "2",
-                "--request-count",
-                "6",
-            ],
-        ),
+        &MockProfile::at(FAST).concurrency(2).requests(6).run(&dir),
         0,
     );
     let config = write(

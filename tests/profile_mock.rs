@@ -8,24 +8,12 @@ use common::*;
 fn streaming_chat_writes_every_file_in_aiperf_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "mock-model",
-            "-u",
-            "mock://?ttft_ms=20&itl_ms=2",
-            "--streaming",
-            "--concurrency",
-            "4",
-            "--request-count",
-            "40",
-            "--isl",
-            "50",
-            "--osl",
-            "16",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=20&itl_ms=2")
+        .streaming()
+        .concurrency(4)
+        .requests(40)
+        .tokens(50, 16)
+        .run(&dir);
     assert_exit(&out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -99,25 +87,13 @@ fn streaming_chat_writes_every_file_in_aiperf_shape() {
 #[test]
 fn non_streaming_completions_have_latency_but_no_stream_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=5&itl_ms=1",
-            "--endpoint-type",
-            "completions",
-            "--request-count",
-            "12",
-            "--concurrency",
-            "3",
-            "--isl",
-            "20",
-            "--osl",
-            "8",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=5&itl_ms=1")
+        .model("m")
+        .endpoint("completions")
+        .requests(12)
+        .concurrency(3)
+        .tokens(20, 8)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "request_count", "avg"), 12.0);
@@ -141,21 +117,12 @@ fn non_streaming_completions_have_latency_but_no_stream_metrics() {
 #[test]
 fn embeddings_measure_latency_and_input_tokens() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=3",
-            "--endpoint-type",
-            "embeddings",
-            "--request-count",
-            "10",
-            "--isl",
-            "30",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=3")
+        .model("m")
+        .endpoint("embeddings")
+        .requests(10)
+        .arg("--isl", 30)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "request_count", "avg"), 10.0);
@@ -167,26 +134,14 @@ fn embeddings_measure_latency_and_input_tokens() {
 #[test]
 fn constant_rate_sends_on_an_exact_schedule() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=2&itl_ms=1",
-            "--streaming",
-            "--request-rate",
-            "50",
-            "--request-rate-mode",
-            "constant",
-            "--request-count",
-            "20",
-            "--isl",
-            "10",
-            "--osl",
-            "4",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=2&itl_ms=1")
+        .model("m")
+        .streaming()
+        .rate(50.0)
+        .arg("--request-rate-mode", "constant")
+        .requests(20)
+        .tokens(10, 4)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let mut intended: Vec<u64> = jsonl(tmp.path().join("profile_export.jsonl"))
         .iter()
@@ -207,26 +162,14 @@ fn constant_rate_sends_on_an_exact_schedule() {
 fn poisson_rate_with_concurrency_cap_never_drops_arrivals() {
     let tmp = tempfile::tempdir().unwrap();
     // 2 slots, each request ~40 ms, arrivals at 200/s: most arrivals must wait for a slot.
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=20&itl_ms=5",
-            "--streaming",
-            "--request-rate",
-            "200",
-            "--concurrency",
-            "2",
-            "--request-count",
-            "30",
-            "--isl",
-            "10",
-            "--osl",
-            "5",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=20&itl_ms=5")
+        .model("m")
+        .streaming()
+        .rate(200.0)
+        .concurrency(2)
+        .requests(30)
+        .tokens(10, 5)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "request_count", "avg"), 30.0);
@@ -240,24 +183,13 @@ fn poisson_rate_with_concurrency_cap_never_drops_arrivals() {
 #[test]
 fn warmup_requests_are_excluded_from_results() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=2&itl_ms=1",
-            "--streaming",
-            "--warmup-request-count",
-            "6",
-            "--request-count",
-            "10",
-            "--isl",
-            "10",
-            "--osl",
-            "4",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=2&itl_ms=1")
+        .model("m")
+        .streaming()
+        .arg("--warmup-request-count", 6)
+        .requests(10)
+        .tokens(10, 4)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "request_count", "avg"), 10.0);
@@ -268,22 +200,12 @@ fn warmup_requests_are_excluded_from_results() {
 #[test]
 fn reasoning_counts_for_ttft_but_not_for_first_output_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=10&itl_ms=5&reasoning_tokens=4",
-            "--streaming",
-            "--request-count",
-            "5",
-            "--isl",
-            "10",
-            "--osl",
-            "12",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=10&itl_ms=5&reasoning_tokens=4")
+        .model("m")
+        .streaming()
+        .requests(5)
+        .tokens(10, 12)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     assert_eq!(stat(&s, "reasoning_token_count", "avg"), 4.0);
@@ -299,24 +221,16 @@ fn reasoning_counts_for_ttft_but_not_for_first_output_token() {
 #[test]
 fn goodput_counts_requests_meeting_every_slo() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=30&itl_ms=1",
-            "--streaming",
-            "--request-count",
-            "8",
-            "--isl",
-            "10",
-            "--osl",
-            "4",
+    let out = MockProfile::new("ttft_ms=30&itl_ms=1")
+        .model("m")
+        .streaming()
+        .requests(8)
+        .tokens(10, 4)
+        .arg(
             "--goodput",
             "time_to_first_token:10000 inter_token_latency:0.001",
-        ],
-    );
+        )
+        .run(tmp.path());
     assert_exit(&out, 0);
     let s = summary(tmp.path());
     // ITL is at least 1 ms, so no request meets the 0.001 ms ITL objective.
@@ -325,24 +239,13 @@ fn goodput_counts_requests_meeting_every_slo() {
 
     let ok = tmp.path().join("ok");
     assert_exit(
-        &profile(
-            &ok,
-            &[
-                "-m",
-                "m",
-                "-u",
-                "mock://?ttft_ms=3&itl_ms=1",
-                "--streaming",
-                "--request-count",
-                "8",
-                "--isl",
-                "10",
-                "--osl",
-                "4",
-                "--goodput",
-                "time_to_first_token:60000",
-            ],
-        ),
+        &MockProfile::new("ttft_ms=3&itl_ms=1")
+            .model("m")
+            .streaming()
+            .requests(8)
+            .tokens(10, 4)
+            .arg("--goodput", "time_to_first_token:60000")
+            .run(&ok),
         0,
     );
     let s = summary(&ok);
@@ -355,25 +258,13 @@ fn same_seed_gives_byte_identical_inputs() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let dir = tmp.path().join(name);
-        let out = profile(
-            &dir,
-            &[
-                "-m",
-                "m",
-                "-u",
-                "mock://?ttft_ms=1&itl_ms=1",
-                "--request-count",
-                "10",
-                "--isl",
-                "64",
-                "--isl-stddev",
-                "10",
-                "--osl",
-                "4",
-                "--osl-stddev",
-                "1",
-            ],
-        );
+        let out = MockProfile::new("ttft_ms=1&itl_ms=1")
+            .model("m")
+            .requests(10)
+            .tokens(64, 4)
+            .arg("--isl-stddev", 10)
+            .arg("--osl-stddev", 1)
+            .run(&dir);
         assert_exit(&out, 0);
         std::fs::read(dir.join("inputs.json")).unwrap()
     };
@@ -383,25 +274,13 @@ fn same_seed_gives_byte_identical_inputs() {
 #[test]
 fn secrets_never_reach_any_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=1&itl_ms=1",
-            "--request-count",
-            "3",
-            "--isl",
-            "10",
-            "--osl",
-            "2",
-            "--api-key",
-            "sk-top-secret-1",
-            "-H",
-            "Authorization: Bearer sk-top-secret-2",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1")
+        .model("m")
+        .requests(3)
+        .tokens(10, 2)
+        .arg("--api-key", "sk-top-secret-1")
+        .arg("-H", "Authorization: Bearer sk-top-secret-2")
+        .run(tmp.path());
     assert_exit(&out, 0);
     for entry in walk(tmp.path()) {
         let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();

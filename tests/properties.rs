@@ -111,7 +111,7 @@ fn the_experiment_template_expands_with_ordinary_values() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("e.yaml");
     std::fs::write(&file, &text).unwrap();
-    let loaded = aiperf::spec::load::load_experiment(&file).unwrap_or_else(|e| panic!("{e:?}"));
+    let loaded = aiperf::cli::load_experiment(&file).unwrap_or_else(|e| panic!("{e:?}"));
     let plan = aiperf::plan::expand(&loaded).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(plan.trials.len(), 4);
 }
@@ -161,7 +161,7 @@ proptest! {
 
     #[test]
     fn yaml_reader_never_panics(text in "\\PC{0,300}") {
-        let _ = aiperf::spec::yaml::parse(&text);
+        let _ = aiperf::support::yaml::parse(&text);
     }
 
     #[test]
@@ -182,7 +182,7 @@ proptest! {
             0..20,
         )
     ) {
-        let _ = aiperf::spec::yaml::parse(&lines.join("\n"));
+        let _ = aiperf::support::yaml::parse(&lines.join("\n"));
     }
 
     #[test]
@@ -201,7 +201,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("e.yaml");
         std::fs::write(&file, &text).unwrap();
-        if let Ok(loaded) = aiperf::spec::load::load_experiment(&file)
+        if let Ok(loaded) = aiperf::cli::load_experiment(&file)
             && let Ok(plan) = aiperf::plan::expand(&loaded)
         {
             // Whatever expands must be within the bounds that keep a run safe.

@@ -175,28 +175,15 @@ fn recipes_are_listed_shown_and_usable_from_profile_flags() {
     assert!(String::from_utf8_lossy(&show.stdout).contains("type: degradation_knee"));
 
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=2&itl_ms=1",
-            "--streaming",
-            "--request-count",
-            "4",
-            "--isl",
-            "8",
-            "--osl",
-            "4",
-            "--search-recipe",
-            "concurrency-ramp",
-            "--concurrency-max",
-            "4",
-            "--concurrency-steps",
-            "3",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=2&itl_ms=1")
+        .model("m")
+        .streaming()
+        .requests(4)
+        .tokens(8, 4)
+        .arg("--search-recipe", "concurrency-ramp")
+        .arg("--concurrency-max", 4)
+        .arg("--concurrency-steps", 3)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let knee = json(tmp.path().join("sweep_aggregate/degradation_knee.json"));
     assert_eq!(knee["all_points"].as_array().unwrap().len(), 3);

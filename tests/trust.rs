@@ -144,22 +144,13 @@ fn sigkill_leaves_only_whole_lines_and_loses_at_most_the_last_moment() {
 #[test]
 fn a_run_where_nothing_completes_exits_4() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=60000",
-            "--streaming",
-            "--concurrency",
-            "3",
-            "--benchmark-duration",
-            "0.5",
-            "--benchmark-grace-period",
-            "0.2",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=60000")
+        .model("m")
+        .streaming()
+        .concurrency(3)
+        .duration(0.5)
+        .arg("--benchmark-grace-period", 0.2)
+        .run(tmp.path());
     assert_exit(&out, 4);
     let meta = json(tmp.path().join("run_metadata.json"));
     assert_eq!(meta["status"], "nothing_completed");
@@ -304,27 +295,16 @@ fn a_full_disk_keeps_the_table_and_leaves_no_torn_file() {
         return;
     }
     let dir = mount.path().join("run");
-    let out = profile(
-        &dir,
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=0&itl_ms=0",
-            "--streaming",
-            "--osl",
-            "4",
-            "--isl",
-            "8",
-            "--num-dataset-entries",
-            "4",
-            "--concurrency",
-            "4",
-            "--request-count",
-            "2000",
-            "--no-auto-plot",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=0&itl_ms=0")
+        .model("m")
+        .streaming()
+        .arg("--osl", 4)
+        .tokens(8, 4)
+        .arg("--num-dataset-entries", 4)
+        .concurrency(4)
+        .requests(2000)
+        .flag("--no-auto-plot")
+        .run(&dir);
     let files = all_files(&dir);
     let jsonl = dir.join("profile_export.jsonl");
     let whole = jsonl.is_file().then(|| assert_whole_lines(&jsonl));
@@ -421,17 +401,9 @@ sweep:
 #[test]
 fn port_zero_is_a_configuration_error_from_flags_and_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let flags = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "http://127.0.0.1:0",
-            "--request-count",
-            "1",
-        ],
-    );
+    let flags = MockProfile::at("http://127.0.0.1:0")
+        .requests(1)
+        .run(tmp.path());
     assert_exit(&flags, 2);
     let file = tmp.path().join("p.yaml");
     std::fs::write(
@@ -494,33 +466,19 @@ fn an_interrupted_flag_search_resumes_as_its_hint_says() {
 #[test]
 fn failures_are_said_on_stderr_without_colour_escapes() {
     let tmp = tempfile::tempdir().unwrap();
-    let all_failed = profile(
-        &tmp.path().join("a"),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?error_rate=1",
-            "--request-count",
-            "5",
-        ],
-    );
+    let all_failed = MockProfile::new("error_rate=1")
+        .model("m")
+        .requests(5)
+        .run(&tmp.path().join("a"));
     assert_exit(&all_failed, 4);
     let stdout = String::from_utf8_lossy(&all_failed.stdout);
     let stderr = String::from_utf8_lossy(&all_failed.stderr);
     assert!(stderr.contains("every request failed"), "{stderr}");
     assert!(!stdout.contains("every request failed"), "{stdout}");
-    let some_failed = profile(
-        &tmp.path().join("b"),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?error_rate=0.5",
-            "--request-count",
-            "40",
-        ],
-    );
+    let some_failed = MockProfile::new("error_rate=0.5")
+        .model("m")
+        .requests(40)
+        .run(&tmp.path().join("b"));
     assert_exit(&some_failed, 0);
     let stderr = String::from_utf8_lossy(&some_failed.stderr);
     assert!(stderr.contains("% of requests failed"), "{stderr}");
@@ -550,24 +508,14 @@ fn help_lists_every_exit_code() {
 #[test]
 fn a_cancelled_stream_keeps_its_time_to_first_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=5&itl_ms=3000",
-            "--streaming",
-            "--osl",
-            "10",
-            "--concurrency",
-            "2",
-            "--benchmark-duration",
-            "0.3",
-            "--benchmark-grace-period",
-            "0.3",
-        ],
-    );
+    let out = MockProfile::new("ttft_ms=5&itl_ms=3000")
+        .model("m")
+        .streaming()
+        .arg("--osl", 10)
+        .concurrency(2)
+        .duration(0.3)
+        .arg("--benchmark-grace-period", 0.3)
+        .run(tmp.path());
     assert_exit(&out, 4);
     let lines = jsonl(tmp.path().join("profile_export.jsonl"));
     assert!(!lines.is_empty());

@@ -27,22 +27,12 @@ fn start_uvicorn(args: &[&str]) -> Option<(ServerProcess, String)> {
 /// Sends `count` streamed requests at a constant `rate` and checks that none failed.
 fn spaced_requests_all_succeed(url: &str, rate: &str, count: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            url,
-            "--streaming",
-            "--request-rate",
-            rate,
-            "--request-rate-mode",
-            "constant",
-            "--request-count",
-            count,
-        ],
-    );
+    let out = MockProfile::at(url)
+        .streaming()
+        .arg("--request-rate", rate)
+        .arg("--request-rate-mode", "constant")
+        .arg("--request-count", count)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let meta = json(tmp.path().join("run_metadata.json"));
     assert_eq!(meta["requests"]["errors"], 0, "{meta}");
@@ -73,10 +63,10 @@ fn a_streaming_run_against_plain_bodies_says_so_once() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let out = profile(
-        tmp.path(),
-        &["-m", "m", "-u", &url, "--streaming", "--request-count", "5"],
-    );
+    let out = MockProfile::at(&url)
+        .streaming()
+        .requests(5)
+        .run(tmp.path());
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("not event streams").count(), 1, "{stderr}");

@@ -327,10 +327,9 @@ fn a_dead_server_is_a_warning_unless_the_upload_is_required() {
 #[test]
 fn secondary_options_need_a_project_and_a_key_is_needed() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = profile(
-        &tmp.path().join("r"),
-        &["-m", "m", "-u", FAST, "--wandb-entity", "team"],
-    );
+    let o = MockProfile::at(FAST)
+        .arg("--wandb-entity", "team")
+        .run(&tmp.path().join("r"));
     assert_exit(&o, 2);
     assert!(
         stderr(&o).contains(
@@ -385,20 +384,11 @@ fn existing_results_upload_afterwards_with_export_wandb() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     assert_exit(
-        &profile(
-            &dir,
-            &[
-                "-m",
-                "m",
-                "-u",
-                FAST,
-                "--streaming",
-                "--concurrency",
-                "2",
-                "--request-count",
-                "6",
-            ],
-        ),
+        &MockProfile::at(FAST)
+            .streaming()
+            .concurrency(2)
+            .requests(6)
+            .run(&dir),
         0,
     );
     assert!(server.requests().is_empty());

@@ -6,6 +6,7 @@
 pub mod confidence;
 pub mod sweep;
 
+use crate::artifacts::names::{AGGREGATE_CSV, AGGREGATE_JSON};
 use confidence::{Confidence, confidence};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -15,11 +16,6 @@ use std::path::Path;
 pub const STAT_KEYS: &[&str] = &[
     "avg", "min", "max", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std",
 ];
-
-/// `profile_export_aiperf_aggregate.json`.
-pub const AGGREGATE_JSON: &str = "profile_export_aiperf_aggregate.json";
-/// `profile_export_aiperf_aggregate.csv`.
-pub const AGGREGATE_CSV: &str = "profile_export_aiperf_aggregate.csv";
 
 /// A failed trial, as listed in `failed_runs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,9 +148,9 @@ pub fn write_cell_aggregate(
         .map(|(k, (c, unit))| (k.clone(), confidence_json(c, unit)))
         .collect();
     let doc = json!({"schema_version": "1.0", "aiperf_version": crate::VERSION, "metadata": metadata, "metrics": metrics});
-    crate::export::write_atomic(
+    crate::artifacts::io::write_atomic(
         &dir.join(AGGREGATE_JSON),
-        &crate::export::to_pretty_json(&doc),
+        &crate::artifacts::io::to_pretty_json(&doc),
     )?;
 
     let fmt = |v: f64, decimals: usize| {
@@ -189,5 +185,5 @@ pub fn write_cell_aggregate(
     if single {
         csv.push_str("Single Run,true\n");
     }
-    crate::export::write_atomic(&dir.join(AGGREGATE_CSV), csv.as_bytes())
+    crate::artifacts::io::write_atomic(&dir.join(AGGREGATE_CSV), csv.as_bytes())
 }

@@ -2,13 +2,9 @@
 //! configurations, and the Pareto front of throughput against tail latency.
 
 use super::{CellAggregate, FailedRun, confidence_json, num};
+use crate::artifacts::names::{SWEEP_CSV, SWEEP_JSON};
 use serde_json::{Map, Value, json};
 use std::path::Path;
-
-/// `profile_export_aiperf_sweep.json`.
-pub const SWEEP_JSON: &str = "profile_export_aiperf_sweep.json";
-/// `profile_export_aiperf_sweep.csv`.
-pub const SWEEP_CSV: &str = "profile_export_aiperf_sweep.csv";
 
 /// The throughput key best configurations and the Pareto front maximise.
 pub const THROUGHPUT_KEY: &str = "request_throughput_avg";
@@ -274,9 +270,12 @@ pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
 pub fn write_sweep_aggregate(dir: &Path, input: &SweepInput<'_>) -> std::io::Result<Value> {
     std::fs::create_dir_all(dir)?;
     let doc = sweep_json(input);
-    crate::export::write_atomic(&dir.join(SWEEP_JSON), &crate::export::to_pretty_json(&doc))?;
+    crate::artifacts::io::write_atomic(
+        &dir.join(SWEEP_JSON),
+        &crate::artifacts::io::to_pretty_json(&doc),
+    )?;
     let names: Vec<String> = input.parameters.iter().map(|(n, _)| n.clone()).collect();
-    crate::export::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&doc, &names).as_bytes())?;
+    crate::artifacts::io::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&doc, &names).as_bytes())?;
     Ok(doc)
 }
 

@@ -1,9 +1,11 @@
 //! `aiperf export wandb DIR`: upload results that are already on disk.
 
+use super::flags::WandbFlags;
+use crate::artifacts::plan_file::PlanFile;
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::spec::WandbSpec;
-use crate::track::wandb::{self, Mode, Settings, WandbFlags};
+use crate::track::wandb::{Mode, Settings};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +21,13 @@ pub struct WandbExportArgs {
 
 /// The `wandb` settings the results in `dir` were run with, if any.
 fn recorded_spec(dir: &Path) -> WandbSpec {
-    let read = |p: PathBuf| crate::export::read_json(&p).ok();
-    let value = read(dir.join(crate::export::PROFILE_EXPORT_JSON))
+    let read = |p: PathBuf| crate::artifacts::io::read_json(&p).ok();
+    let value = read(dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))
         .map(|s| s["input_config"]["wandb"].clone())
         .or_else(|| {
-            read(dir.join(crate::experiment::PLAN_JSON))
-                .map(|p| p["trials"][0]["spec"]["wandb"].clone())
+            crate::artifacts::io::read::<PlanFile>(&dir.join(crate::artifacts::names::PLAN_JSON))
+                .ok()
+                .and_then(|p| p.trials.first().map(|t| t.spec["wandb"].clone()))
         })
         .unwrap_or(Value::Null);
     serde_json::from_value(value).unwrap_or_default()
@@ -50,22 +53,14 @@ pub async fn wandb(args: &WandbExportArgs) -> Result<ExitCode, AppError> {
             "WANDB_MODE is offline or disabled; unset it to upload",
         ));
     }
-    let say = |line: String| eprintln!("{line}");
-    match wandb::export(&args.dir, &settings, &say).await {
-        Ok(runs) => {
-            println!(
-                "W&B: {} run(s) uploaded to {}",
-                runs.len(),
-                settings.project
-            );
-            for r in &runs {
-                println!("  {}", r.url);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Err(AppError {
-            message: format!("W&B upload failed: {e:#}"),
-            code: ExitCode::UPLOAD_FAILED,
-        }),
-    }
+    let finished = crate::after_run::Finished {
+        dir: args.dir.clone(),
+        code: ExitCode::SUCCESS,
+        measured: true,
+        results_on_disk: true,
+    };
+    Ok(crate::after_run::Pipeline::new()
+        .then(crate::after_run::WandbStep::export(spec))
+        .run(finished)
+        .await)
 }

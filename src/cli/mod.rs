@@ -2,6 +2,7 @@
 //! rest of the program never sees raw flags.
 
 pub mod export;
+pub mod flags;
 pub mod mock_server;
 pub mod plot;
 pub mod profile;
@@ -84,4 +85,51 @@ fn exit_codes_help() -> String {
         text.push_str(&format!("  {:>3}  {meaning}\n", code.0));
     }
     text
+}
+
+/// Reads and checks an experiment file; the runs of a NeMo Guardrails batch are parsed as
+/// `aiperf profile` flags, exactly as on the command line.
+pub fn load_experiment(
+    file: &std::path::Path,
+) -> Result<crate::spec::load::LoadedExperiment, Vec<crate::spec::load::SpecError>> {
+    crate::spec::load::load_experiment(file, &profile_args_to_spec)
+}
+
+/// `aiperf profile ARGS` as a spec (the first line of clap's message on a parse error).
+pub fn profile_args_to_spec(args: &[String]) -> Result<crate::spec::BenchmarkSpec, String> {
+    let argv = ["aiperf", "profile"]
+        .into_iter()
+        .map(String::from)
+        .chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv)
+        .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())?;
+    let Command::Profile(profile) = cli.command else {
+        return Err("internal: not a profile command".into());
+    };
+    profile.to_spec().map_err(|problems| problems.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nemo_style_arguments_parse_like_the_command_line() {
+        let args: Vec<String> = [
+            "-m",
+            "m",
+            "-u",
+            "http://h:1",
+            "--concurrency",
+            "4",
+            "--isl",
+            "100",
+            "--streaming",
+        ]
+        .map(String::from)
+        .to_vec();
+        let spec = super::profile_args_to_spec(&args).unwrap();
+        assert_eq!(spec.profiling_phase().concurrency, Some(4));
+        assert_eq!(spec.dataset().prompts.isl.mean, 100.0);
+        assert!(spec.endpoint.streaming);
+        assert!(super::profile_args_to_spec(&["--nope".into()]).is_err());
+    }
 }

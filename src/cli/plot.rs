@@ -61,7 +61,10 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, AppError> {
                 "Plots: {} ({} PNGs, list in {})",
                 report.dir.display(),
                 report.files.len(),
-                report.dir.join(crate::plot::SUMMARY_TXT).display()
+                report
+                    .dir
+                    .join(crate::artifacts::names::SUMMARY_TXT)
+                    .display()
             );
             Ok(ExitCode::SUCCESS)
         }

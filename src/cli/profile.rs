@@ -163,10 +163,10 @@ pub struct ProfileArgs {
     pub ui_type: UiType,
     /// Auto-plot flags.
     #[command(flatten)]
-    pub plot: crate::plot::auto::PlotFlags,
+    pub plot: crate::cli::flags::PlotFlags,
     /// Weights & Biases flags.
     #[command(flatten)]
-    pub wandb: crate::track::wandb::WandbFlags,
+    pub wandb: crate::cli::flags::WandbFlags,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]
@@ -398,7 +398,7 @@ impl ProfileArgs {
         }
         // AIPerf's SLA flags, named as the recipe names its SLA values: a percentile limit
         // (`ttft_p95_ms`) for the SLA recipes, a per-request limit (`ttft_ms`) for goodput.
-        let declared = crate::search::recipe::load(&recipe)
+        let declared = crate::plan::recipe_catalogue::load(&recipe)
             .map(|r| r.sla_parameters.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
         let mut sla = BTreeMap::new();

@@ -2,6 +2,7 @@
 //! the plots and the W&B upload, in that order, so plots are uploaded too.
 
 use super::profile::ProfileArgs;
+use crate::after_run::Finished;
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::run::{Invocation, run_benchmark};
@@ -34,11 +35,10 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
             command_line: command_line.clone(),
             resume: profile.resume.clone(),
             force: profile.force,
-            plot: profile.plot.clone(),
-            wandb: profile.wandb.clone(),
             ..Default::default()
         };
-        return crate::experiment::run(&loaded, plan, &options).await;
+        return super::run::run_experiment(&loaded, plan, &options, &profile.plot, &profile.wandb)
+            .await;
     }
     if profile.resume.is_some() || profile.force {
         return Err(AppError::config(
@@ -46,7 +46,8 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         ));
     }
     let auto_plot = crate::plot::auto::AutoPlot::resolve(
-        &profile.plot,
+        profile.plot.choice(),
+        profile.plot.plot_required,
         &spec.artifacts,
         None,
         std::path::Path::new("."),
@@ -60,17 +61,15 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
     };
     let wandb = spec.wandb.clone();
     let code = run_benchmark(spec, &invocation).await?.exit_code;
-    // Single-run plots after a successful run only; then the upload, so plots go too.
-    let code = if code == ExitCode::SUCCESS {
-        auto_plot.after_run(&dir, code)
-    } else {
-        code
+    let finished = Finished {
+        results_on_disk: dir
+            .join(crate::artifacts::names::PROFILE_EXPORT_JSON)
+            .is_file(),
+        measured: code == ExitCode::SUCCESS,
+        dir,
+        code,
     };
-    Ok(
-        if !code.is_interruption() && dir.join(crate::export::PROFILE_EXPORT_JSON).is_file() {
-            crate::track::wandb::export_after_run(&dir, &wandb, code).await
-        } else {
-            code
-        },
-    )
+    Ok(crate::after_run::standard(auto_plot, wandb)
+        .run(finished)
+        .await)
 }

@@ -3,7 +3,7 @@
 use super::RecipesCommand;
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
-use crate::search::recipe::{self, BUILT_INS};
+use crate::plan::recipe_catalogue::{self as recipe, BUILT_INS};
 
 /// Runs a recipes subcommand.
 pub fn run(command: &RecipesCommand) -> Result<ExitCode, AppError> {

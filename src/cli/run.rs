@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::experiment::{self, RunOptions};
 use crate::plan::{self, Plan};
-use crate::spec::load::{LoadedExperiment, SpecError, load_experiment};
+use crate::spec::load::{LoadedExperiment, SpecError};
 use std::path::{Path, PathBuf};
 
 /// Flags of `aiperf run`.
@@ -24,10 +24,10 @@ pub struct RunArgs {
     pub force: bool,
     /// Auto-plot flags (override the experiment's `artifacts.auto_plot` and `plot:` block).
     #[command(flatten)]
-    pub plot: crate::plot::auto::PlotFlags,
+    pub plot: crate::cli::flags::PlotFlags,
     /// W&B flags (override the experiment's `benchmark.wandb`).
     #[command(flatten)]
-    pub wandb: crate::track::wandb::WandbFlags,
+    pub wandb: crate::cli::flags::WandbFlags,
 }
 
 /// Flags of `aiperf validate`.
@@ -52,7 +52,7 @@ fn spec_errors(errors: Vec<SpecError>) -> AppError {
 
 /// Loads and expands a file (either format).
 pub fn load_and_expand(file: &Path) -> Result<(LoadedExperiment, Plan), AppError> {
-    let loaded = load_experiment(file).map_err(spec_errors)?;
+    let loaded = super::load_experiment(file).map_err(spec_errors)?;
     let plan = plan::expand(&loaded).map_err(spec_errors)?;
     Ok((loaded, plan))
 }
@@ -113,17 +113,50 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
         }
         return experiment::dry_run(&plan, verbose > 0).await;
     }
-    experiment::run(
-        &loaded,
-        plan,
-        &RunOptions {
-            resume: args.resume.clone(),
-            force: args.force,
-            command_line,
-            verbose: verbose > 0,
-            plot: args.plot.clone(),
-            wandb: args.wandb.clone(),
-        },
+    let options = RunOptions {
+        resume: args.resume.clone(),
+        force: args.force,
+        command_line,
+        verbose: verbose > 0,
+    };
+    run_experiment(&loaded, plan, &options, &args.plot, &args.wandb).await
+}
+
+/// Runs an expanded experiment, then its after-run steps over the whole experiment directory
+/// (multi-run plots once, then the upload) when at least one trial completed. The plot and W&B
+/// settings are resolved first: a mistake in them is a configuration error before any trial.
+pub async fn run_experiment(
+    loaded: &LoadedExperiment,
+    plan: Plan,
+    options: &RunOptions,
+    plot: &super::flags::PlotFlags,
+    wandb: &super::flags::WandbFlags,
+) -> Result<ExitCode, AppError> {
+    let recipe_plots = plan
+        .recipe
+        .as_ref()
+        .or(plan.adaptive.as_ref().map(|a| &a.recipe))
+        .is_some_and(|r| r.auto_plot);
+    let auto_plot = crate::plot::auto::AutoPlot::resolve(
+        plot.choice(),
+        plot.plot_required,
+        &loaded.experiment.benchmark.artifacts,
+        loaded.experiment.benchmark.plot.as_ref(),
+        loaded.file.parent().unwrap_or(Path::new(".")),
+        recipe_plots,
     )
-    .await
+    .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
+    let wandb = wandb
+        .over(&loaded.experiment.benchmark.wandb)
+        .map_err(AppError::config)?;
+    let end = experiment::run(loaded, plan, options).await?;
+    let finished = crate::after_run::Finished {
+        dir: end.dir,
+        code: end.code,
+        measured: end.completed > 0,
+        results_on_disk: end.completed > 0,
+    };
+    Ok(crate::after_run::standard(auto_plot, wandb)
+        .run(finished)
+        .await)
 }

@@ -109,32 +109,6 @@ mod tests {
     }
 
     #[test]
-    fn recorded_llama_cpp_stream_parses_to_its_text() {
-        let input = include_bytes!("../../tests/fixtures/llama_cpp_stream.txt");
-        let mut parser = crate::load::sse::SseParser::new();
-        let mut deltas = Vec::new();
-        parser.feed(input, |e| {
-            if e.data != b"[DONE]" {
-                deltas.push(Chat.parse_event(e.data).unwrap());
-            }
-        });
-        let text: String = deltas.iter().map(|d| d.content.as_str()).collect();
-        assert_eq!(text, "Hello there!");
-        assert!(
-            !deltas[0].has_text(),
-            "the role-only first chunk carries no text"
-        );
-        assert_eq!(deltas.iter().filter(|d| d.has_text()).count(), 3);
-        assert_eq!(
-            deltas
-                .last()
-                .and_then(|d| d.usage)
-                .and_then(|u| u.completion_tokens),
-            Some(3)
-        );
-    }
-
-    #[test]
     fn non_streaming_message() {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"Hello!"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#;
         let parsed = Chat.parse_body(body).unwrap();

@@ -12,10 +12,10 @@ use crate::plan::{AdaptivePlan, Cell, Plan, Trial};
 use crate::search::bayesian::Proposal;
 use crate::search::history::{self, Iteration, SearchHistory};
 use crate::search::planner::{Planner, observe};
-use crate::search::recipe::{Direction, PlannerSpec};
 use crate::search::space::Dim;
 use crate::search::verdict::{Verdict, judge};
 use crate::spec::load::LoadedExperiment;
+use crate::spec::recipe::{Direction, PlannerSpec};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 fn point_spec(a: &AdaptivePlan, point: &[f64]) -> Result<crate::spec::BenchmarkSpec, String> {
     let mut json = a.base_json.clone();
     for (dim, x) in a.dims.iter().zip(point) {
-        crate::plan::paths::set(&mut json, &dim.path, value_json(dim, *x))
+        crate::spec::paths::set(&mut json, &dim.path, value_json(dim, *x))
             .map_err(|e| e.to_string())?;
     }
     let mut spec: crate::spec::BenchmarkSpec =
@@ -43,7 +43,7 @@ fn show(a: &AdaptivePlan, point: &[f64]) -> String {
 }
 
 fn label(i: usize) -> String {
-    format!("search_iter_{:04}", i + 1)
+    crate::artifacts::layout::search_point_label(i)
 }
 
 fn value_json(dim: &Dim, x: f64) -> Value {
@@ -163,7 +163,7 @@ pub async fn run(
             if !planner.replay(&point, verdict, observation) {
                 return Err(AppError::config(format!(
                     "{} does not replay: the search changed since it was started",
-                    history::SEARCH_HISTORY_JSON
+                    crate::artifacts::names::SEARCH_HISTORY_JSON
                 )));
             }
             say(format!(
@@ -209,11 +209,7 @@ pub async fn run(
             let round = if run == 0 { runs_per_point } else { 1 };
             for _ in 0..round {
                 run += 1;
-                let dir = plan
-                    .base_dir
-                    .join(label(index))
-                    .join("profile_runs")
-                    .join(format!("run_{run:04}"));
+                let dir = crate::artifacts::layout::search_run_dir(&plan.base_dir, index, run);
                 status::clear(&dir);
                 let mut trial_spec = spec.clone();
                 trial_spec.artifacts.dir = dir.clone();
@@ -329,7 +325,7 @@ fn save(hist: &SearchHistory, plan: &Plan) -> Result<(), AppError> {
     hist.write(&plan.base_dir).map_err(|e| {
         AppError::failure(format!(
             "cannot write {}: {e}",
-            history::SEARCH_HISTORY_JSON
+            crate::artifacts::names::SEARCH_HISTORY_JSON
         ))
     })
 }

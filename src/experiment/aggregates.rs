@@ -23,23 +23,12 @@ pub fn trial_label(plan: &Plan, dir: &Path) -> String {
 
 /// Where a cell's aggregate goes (`None` for a single run without a sweep).
 pub fn cell_aggregate_dir(plan: &Plan, label: &str) -> Option<PathBuf> {
-    match (plan.swept, plan.num_runs > 1, plan.order) {
-        (false, false, _) => None,
-        (false, true, _) => Some(plan.base_dir.join("aggregate")),
-        (true, true, IterationOrder::Independent) => {
-            Some(plan.base_dir.join(label).join("aggregate"))
-        }
-        (true, _, _) => Some(plan.base_dir.join("aggregate").join(label)),
-    }
+    plan.layout().cell_aggregate_dir(&plan.base_dir, label)
 }
 
 /// Where the sweep aggregate goes.
 pub fn sweep_aggregate_dir(plan: &Plan) -> PathBuf {
-    if plan.num_runs > 1 && plan.order == IterationOrder::Repeated {
-        plan.base_dir.join("aggregate").join("sweep_aggregate")
-    } else {
-        plan.base_dir.join("sweep_aggregate")
-    }
+    plan.layout().sweep_aggregate_dir(&plan.base_dir)
 }
 
 /// The summaries of a cell's completed trials and its failures.
@@ -50,10 +39,11 @@ pub fn cell_runs(plan: &Plan, cell: usize) -> (Vec<(String, Value)>, Vec<FailedR
         let label = trial_label(plan, &trial.dir);
         match status::read(&trial.dir) {
             Some(TrialStatus::Completed) => {
-                let summary =
-                    std::fs::read_to_string(trial.dir.join(crate::export::PROFILE_EXPORT_JSON))
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+                let summary = std::fs::read_to_string(
+                    trial.dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON),
+                )
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
                 match summary {
                     Some(s) => runs.push((label, s)),
                     None => failed.push(FailedRun {
@@ -127,14 +117,17 @@ pub fn write_all(plan: &Plan, experiment: &Experiment) -> std::io::Result<Vec<Ce
             let slas = plan
                 .recipe
                 .as_ref()
-                .map(|r| crate::search::recipe::resolve_constraints(r, &Default::default()))
+                .map(|r| crate::plan::recipe_catalogue::resolve_constraints(r, &Default::default()))
                 .unwrap_or_default();
             let mut result = crate::search::analysis::analyse(analysis, &doc, &names, &slas);
             if let (Value::Object(map), Some(recipe)) = (&mut result, &plan.recipe) {
                 map.insert("recipe".into(), Value::from(recipe.name.clone()));
             }
             let path = dir.join(crate::search::analysis::file_name(analysis));
-            crate::export::write_atomic(&path, &crate::export::to_pretty_json(&result))?;
+            crate::artifacts::io::write_atomic(
+                &path,
+                &crate::artifacts::io::to_pretty_json(&result),
+            )?;
         }
     }
     Ok(cells)

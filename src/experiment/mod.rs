@@ -9,6 +9,8 @@ mod nemo_files;
 mod report;
 pub mod status;
 
+use crate::artifacts::names::PLAN_JSON;
+use crate::artifacts::plan_file::{PlanFile, PlannedTrial, planned_trial};
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::plan::{Plan, Trial};
@@ -24,9 +26,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use dry_run::{describe_cell, dry_run};
 
-/// `experiment_plan.json`: the trials of the experiment, written at start and checked on resume.
-pub const PLAN_JSON: &str = "experiment_plan.json";
-
 /// Options of `aiperf run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -38,27 +37,24 @@ pub struct RunOptions {
     pub force: bool,
     /// The command line, secrets redacted.
     pub command_line: String,
-    /// Auto-plot flags from the command line.
-    pub plot: crate::plot::auto::PlotFlags,
-    /// W&B flags from the command line.
-    pub wandb: crate::track::wandb::WandbFlags,
 }
 
 /// A fingerprint of the plan: what each trial runs and where (secrets redacted).
-fn plan_fingerprint(plan: &Plan) -> serde_json::Value {
-    serde_json::json!(
-        plan.trials
-            .iter()
-            .map(|t| serde_json::json!({
-                "number": t.number,
-                "cell": plan.cells[t.cell].label,
-                "repetition": t.repetition,
-                "dir": t.dir,
-                "parameters": plan.cells[t.cell].parameters,
-                "spec": t.spec,
-            }))
-            .collect::<Vec<_>>()
-    )
+fn plan_fingerprint(plan: &Plan) -> Vec<PlannedTrial> {
+    plan.trials
+        .iter()
+        .map(|t| {
+            let cell = &plan.cells[t.cell];
+            planned_trial(
+                t.number,
+                &cell.label,
+                t.repetition,
+                t.dir.clone(),
+                &cell.parameters,
+                &t.spec,
+            )
+        })
+        .collect()
 }
 
 /// Moves every trial under `new_base` (for `--resume DIR` when DIR is not the spec's directory).
@@ -84,15 +80,15 @@ fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Res
         rebase(plan, dir);
         let fingerprint = plan_fingerprint(plan);
         let path = dir.join(PLAN_JSON);
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            AppError::config(format!(
+        if !path.is_file() {
+            return Err(AppError::config(format!(
                 "{} holds no experiment to resume ({PLAN_JSON} not found)",
                 dir.display()
-            ))
-        })?;
-        let saved: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| AppError::config(format!("{} is not readable: {e}", path.display())))?;
-        if saved["trials"] != fingerprint {
+            )));
+        }
+        let saved: PlanFile =
+            crate::artifacts::io::read(&path).map_err(|e| AppError::config(format!("{e}")))?;
+        if saved.trials != fingerprint {
             return Err(AppError::config(format!(
                 "{} was started from a different experiment (its trials or settings differ from {}); resume it with \
                  the file it was started with, or start a new experiment in another directory",
@@ -121,17 +117,17 @@ fn prepare(plan: &mut Plan, loaded: &LoadedExperiment, opts: &RunOptions) -> Res
     std::fs::create_dir_all(&plan.base_dir).map_err(|e| {
         AppError::failure(format!("cannot create {}: {e}", plan.base_dir.display()))
     })?;
-    let doc = serde_json::json!({
-        "aiperf_version": crate::VERSION,
-        "file": loaded.file,
-        "command_line": opts.command_line,
-        "num_cells": plan.cells.len(),
-        "num_runs": plan.num_runs,
-        "trials": fingerprint,
-    });
-    crate::export::write_atomic(
+    let doc = PlanFile {
+        aiperf_version: crate::VERSION.to_string(),
+        file: loaded.file.clone(),
+        command_line: opts.command_line.clone(),
+        num_cells: plan.cells.len(),
+        num_runs: plan.num_runs,
+        trials: fingerprint,
+    };
+    crate::artifacts::io::write_atomic(
         &plan.base_dir.join(PLAN_JSON),
-        &crate::export::to_pretty_json(&doc),
+        &crate::artifacts::io::to_pretty_json(&doc),
     )
     .map_err(|e| {
         AppError::failure(format!(
@@ -158,10 +154,12 @@ fn earlier_results(plan: &Plan) -> Option<String> {
     if trials > 0 {
         return Some(format!("{trials} trial directories with files"));
     }
-    let single = plan.base_dir.join(crate::export::PROFILE_EXPORT_JSONL);
+    let single = plan
+        .base_dir
+        .join(crate::artifacts::names::PROFILE_EXPORT_JSONL);
     single
         .is_file()
-        .then(|| crate::export::PROFILE_EXPORT_JSONL.to_string())
+        .then(|| crate::artifacts::names::PROFILE_EXPORT_JSONL.to_string())
 }
 
 /// Renames `dir` to the first free `DIR.old-N` beside it and returns the new path.
@@ -301,29 +299,24 @@ pub(crate) async fn run_trial(
     }
 }
 
-/// Runs an expanded experiment. Returns the exit code.
+/// How an experiment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentEnd {
+    /// The exit code so far (before plots and uploads).
+    pub code: ExitCode,
+    /// Trials that completed, this time or in an earlier attempt that was resumed.
+    pub completed: usize,
+    /// Where the results are (the directory resumed, when resumed elsewhere).
+    pub dir: PathBuf,
+}
+
+/// Runs an expanded experiment: every trial, the aggregates and the closing report. Plots and
+/// uploads are the caller's (`crate::after_run`).
 pub async fn run(
     loaded: &LoadedExperiment,
     mut plan: Plan,
     opts: &RunOptions,
-) -> Result<ExitCode, AppError> {
-    let recipe_plots = plan
-        .recipe
-        .as_ref()
-        .or(plan.adaptive.as_ref().map(|a| &a.recipe))
-        .is_some_and(|r| r.auto_plot);
-    let auto_plot = crate::plot::auto::AutoPlot::resolve(
-        &opts.plot,
-        &loaded.experiment.benchmark.artifacts,
-        loaded.experiment.benchmark.plot.as_ref(),
-        loaded.file.parent().unwrap_or(Path::new(".")),
-        recipe_plots,
-    )
-    .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
-    let wandb = opts
-        .wandb
-        .over(&loaded.experiment.benchmark.wandb)
-        .map_err(AppError::config)?;
+) -> Result<ExperimentEnd, AppError> {
     prepare(&mut plan, loaded, opts)?;
     let experiment = &loaded.experiment;
     let interrupt = crate::signals::shutdown_token();
@@ -466,13 +459,13 @@ pub async fn run(
         println!(
             "Sweep aggregate: {}",
             aggregates::sweep_aggregate_dir(&plan)
-                .join(crate::aggregate::sweep::SWEEP_JSON)
+                .join(crate::artifacts::names::SWEEP_JSON)
                 .display()
         );
     } else if let Some(dir) = aggregates::cell_aggregate_dir(&plan, "") {
         println!(
             "Aggregate: {}",
-            dir.join(crate::aggregate::AGGREGATE_JSON).display()
+            dir.join(crate::artifacts::names::AGGREGATE_JSON).display()
         );
     }
     println!("Results: {}", plan.base_dir.display());
@@ -486,18 +479,20 @@ pub async fn run(
             "Interrupted. Finished trials are kept; continue with:\n  {again} --resume {}",
             plan.base_dir.display()
         );
-        return Ok(crate::signals::interrupted_exit_code());
+        return Ok(ExperimentEnd {
+            code: crate::signals::interrupted_exit_code(),
+            completed,
+            dir: plan.base_dir,
+        });
     }
     let code = if failed > 0 {
         ExitCode::TRIALS_FAILED
     } else {
         ExitCode::SUCCESS
     };
-    // Multi-run plots once, over the whole experiment, when at least one trial succeeded.
-    if completed == 0 {
-        return Ok(code);
-    }
-    let code = auto_plot.after_run(&plan.base_dir, code);
-    // After the plots, so they are part of the upload.
-    Ok(crate::track::wandb::export_after_run(&plan.base_dir, &wandb, code).await)
+    Ok(ExperimentEnd {
+        code,
+        completed,
+        dir: plan.base_dir,
+    })
 }

@@ -59,11 +59,13 @@ pub fn write(
     let args = command(plan, trial);
     let result =
         json!({"args": args, "returncode": exit_code, "stdout": "", "stderr": error.unwrap_or("")});
-    crate::export::write_atomic(
-        &trial.dir.join("process_result.json"),
-        &crate::export::to_pretty_json(&result),
+    crate::artifacts::io::write_atomic(
+        &trial
+            .dir
+            .join(crate::artifacts::names::NEMO_PROCESS_RESULT_JSON),
+        &crate::artifacts::io::to_pretty_json(&result),
     )?;
-    let path = trial.dir.join(crate::export::RUN_METADATA_JSON);
+    let path = trial.dir.join(crate::artifacts::names::RUN_METADATA_JSON);
     let mut metadata: Value = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -83,7 +85,7 @@ pub fn write(
     };
     metadata["base_config"] = Value::Object(plan.base_config.clone());
     metadata["command"] = json!(args.join(" "));
-    crate::export::write_atomic(&path, &crate::export::to_pretty_json(&metadata))
+    crate::artifacts::io::write_atomic(&path, &crate::artifacts::io::to_pretty_json(&metadata))
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! The state of each trial on disk (`trial_status.json` in its directory), which makes an
 //! experiment resumable: a trial with a final status is never run again.
 
+use crate::artifacts::names::TRIAL_STATUS_JSON;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// The file name.
-pub const TRIAL_STATUS_JSON: &str = "trial_status.json";
 
 /// How a trial ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,9 +32,9 @@ pub fn read(dir: &Path) -> Option<TrialStatus> {
 /// Records a trial's final status.
 pub fn write(dir: &Path, status: &TrialStatus) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    crate::export::write_atomic(
+    crate::artifacts::io::write_atomic(
         &dir.join(TRIAL_STATUS_JSON),
-        &crate::export::to_pretty_json(status),
+        &crate::artifacts::io::to_pretty_json(status),
     )
 }
 

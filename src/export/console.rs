@@ -1,8 +1,8 @@
 //! The console results: AIPerf's metrics table (avg, min, max, p99, p90, p50, std), the error
 //! summary when there are errors, and warnings that change how to read the numbers.
 
-use crate::metrics::registry::{CONSOLE_METRICS, label};
 use crate::metrics::{RunSummary, Stats};
+use crate::registry::{CONSOLE_METRICS, label};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 /// Formats a number with thousands separators and two decimals ("12,345.68").

@@ -2,8 +2,8 @@
 //! (`Metric,avg,min,max,sum,p1,...,p99,std`), a blank line, then `Metric,Value` for run-level
 //! metrics. Rows are sorted by their label; numbers have two decimals.
 
-use crate::metrics::registry::label;
 use crate::metrics::{MetricId, RunSummary};
+use crate::registry::label;
 
 const RECORD_HEADER: [&str; 15] = [
     "Metric", "avg", "min", "max", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95",

@@ -252,4 +252,31 @@ mod tests {
         assert!(events[0].1.contains("\"role\":\"assistant\""));
         assert_eq!(events.last().map(|e| e.1.as_str()), Some("[DONE]"));
     }
+
+    #[test]
+    fn recorded_llama_cpp_stream_parses_to_its_text() {
+        let input = include_bytes!("../../tests/fixtures/llama_cpp_stream.txt");
+        let chat = crate::endpoint::endpoint_for(crate::spec::EndpointType::Chat);
+        let mut parser = SseParser::new();
+        let mut deltas = Vec::new();
+        parser.feed(input, |e| {
+            if e.data != b"[DONE]" {
+                deltas.push(chat.parse_event(e.data).unwrap());
+            }
+        });
+        let text: String = deltas.iter().map(|d| d.content.as_str()).collect();
+        assert_eq!(text, "Hello there!");
+        assert!(
+            !deltas[0].has_text(),
+            "the role-only first chunk carries no text"
+        );
+        assert_eq!(deltas.iter().filter(|d| d.has_text()).count(), 3);
+        assert_eq!(
+            deltas
+                .last()
+                .and_then(|d| d.usage)
+                .and_then(|u| u.completion_tokens),
+            Some(3)
+        );
+    }
 }

@@ -6,8 +6,8 @@
 
 use super::distribution::{Distribution, Stats};
 use super::record_metrics::RequestMetrics;
-use super::registry::{METRIC_COUNT, MetricId, MetricKind, Unit};
 use crate::load::RequestError;
+use crate::registry::{METRIC_COUNT, MetricId, MetricKind, Unit};
 use std::collections::{BTreeMap, HashMap};
 
 /// Identical errors grouped, for `error_summary`.
@@ -197,7 +197,7 @@ impl RunAccumulator {
         let mut records = BTreeMap::new();
         for (i, dist) in self.distributions.iter().enumerate() {
             if let Some(stats) = dist.as_ref().and_then(Distribution::stats) {
-                let id = crate::metrics::registry::REGISTRY[i].id;
+                let id = crate::registry::REGISTRY[i].id;
                 debug_assert_eq!(id.def().kind, MetricKind::Record);
                 records.insert(id, stats);
             }

@@ -2,8 +2,8 @@
 //! request to its metric values. Each definition is stated once, here, and tested on
 //! hand-computed fixtures.
 
-use super::registry::MetricId;
 use crate::endpoint::Usage;
+use crate::registry::MetricId;
 
 /// Nanoseconds per millisecond.
 const NS_PER_MS: f64 = 1e6;

@@ -16,7 +16,7 @@
 //!
 //! A sequence whose receiver has gone (client disconnected) is dropped, freeing its batch slot.
 
-use super::config::MockConfig;
+use crate::spec::mock_url::MockConfig;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;

@@ -6,10 +6,9 @@
 //! `docs/mock-server.md` for the formulas) and fault injection. It never touches the network
 //! beyond the loopback address it binds.
 
-pub mod config;
 mod engine;
 mod server;
 mod words;
 
-pub use config::MockConfig;
+pub use crate::spec::mock_url::MockConfig;
 pub use server::{MockServer, serve_forever, spawn};

@@ -1,9 +1,9 @@
 //! The mock server's HTTP layer: OpenAI-compatible routes over the timing engine, with faults.
 
-use super::config::MockConfig;
 use super::engine::{Admission, EngineHandle};
 use super::words::word;
 use crate::dataset::tokenizer::{Tokenizer, builtin};
+use crate::spec::mock_url::MockConfig;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};

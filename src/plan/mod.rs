@@ -7,19 +7,21 @@
 //! `<base>/<cell>/profile_runs/trial_NNNN/`.
 
 mod nemo;
-pub mod paths;
 mod recipe;
+pub mod recipe_catalogue;
 pub mod values;
 
 use nemo::expand_nemo;
 use recipe::{adaptive_plan, recipe_drafts};
 
+use crate::artifacts::layout::Layout;
 use crate::spec::experiment::{IterationOrder, SweepType};
 use crate::spec::load::{LoadedExperiment, SpecError};
+use crate::spec::paths;
 use crate::spec::{BenchmarkSpec, PhaseKind};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One combination of swept values.
 #[derive(Debug, Clone, Serialize)]
@@ -92,17 +94,28 @@ pub struct Plan {
     pub nemo: Option<NemoPlan>,
     /// The search recipe that chose the cells, if any.
     #[serde(skip)]
-    pub recipe: Option<crate::search::recipe::Recipe>,
+    pub recipe: Option<crate::spec::recipe::Recipe>,
     /// Set for an adaptive search: the trials are chosen while it runs.
     #[serde(skip)]
     pub adaptive: Option<AdaptivePlan>,
+}
+
+impl Plan {
+    /// The shape of the experiment's directory.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            swept: self.swept,
+            num_runs: self.num_runs,
+            order: self.order,
+        }
+    }
 }
 
 /// An adaptive search: what the planner needs to propose points and judge them.
 #[derive(Debug, Clone)]
 pub struct AdaptivePlan {
     /// The recipe, with the sweep's planner choice applied and its thresholds resolved.
-    pub recipe: crate::search::recipe::Recipe,
+    pub recipe: crate::spec::recipe::Recipe,
     /// The searched dimensions, one per knob.
     pub dims: Vec<crate::search::space::Dim>,
     /// Constraints with the user's thresholds.
@@ -119,18 +132,18 @@ impl AdaptivePlan {
     /// Extra runs allowed at a point whose runs disagree about an SLA.
     pub fn max_replicates(&self) -> u32 {
         match self.recipe.planner {
-            crate::search::recipe::PlannerSpec::Boundary { max_replicates, .. }
-            | crate::search::recipe::PlannerSpec::Bayesian { max_replicates, .. } => max_replicates,
-            crate::search::recipe::PlannerSpec::Grid => 0,
+            crate::spec::recipe::PlannerSpec::Boundary { max_replicates, .. }
+            | crate::spec::recipe::PlannerSpec::Bayesian { max_replicates, .. } => max_replicates,
+            crate::spec::recipe::PlannerSpec::Grid => 0,
         }
     }
 
     /// Most points the planner measures.
     pub fn max_points(&self) -> u32 {
         match self.recipe.planner {
-            crate::search::recipe::PlannerSpec::Boundary { max_iterations, .. }
-            | crate::search::recipe::PlannerSpec::Bayesian { max_iterations, .. } => max_iterations,
-            crate::search::recipe::PlannerSpec::Grid => 0,
+            crate::spec::recipe::PlannerSpec::Boundary { max_iterations, .. }
+            | crate::spec::recipe::PlannerSpec::Bayesian { max_iterations, .. } => max_iterations,
+            crate::spec::recipe::PlannerSpec::Grid => 0,
         }
     }
 
@@ -481,7 +494,7 @@ pub(super) fn parameter_error(
     scenario: Option<usize>,
     message: impl Into<String>,
 ) -> SpecError {
-    let key = crate::spec::yaml::escape_token(name);
+    let key = crate::support::pointer::escape_token(name);
     match scenario {
         Some(i) => loaded.error_at_pointer(
             &format!("/sweep/runs/{i}/values/{key}"),
@@ -575,32 +588,6 @@ fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
     }
 }
 
-/// The directory of a trial.
-fn trial_dir(
-    base: &Path,
-    swept: bool,
-    num_runs: u32,
-    order: IterationOrder,
-    label: &str,
-    repetition: u32,
-) -> PathBuf {
-    match (swept, num_runs > 1, order) {
-        (false, false, _) => base.to_path_buf(),
-        (false, true, _) => base
-            .join("profile_runs")
-            .join(format!("run_{repetition:04}")),
-        (true, false, _) => base.join(label),
-        (true, true, IterationOrder::Repeated) => base
-            .join("profile_runs")
-            .join(format!("trial_{repetition:04}"))
-            .join(label),
-        (true, true, IterationOrder::Independent) => base
-            .join(label)
-            .join("profile_runs")
-            .join(format!("trial_{repetition:04}")),
-    }
-}
-
 /// Expands a loaded experiment; every problem in any cell is reported together.
 pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     if let Some(nemo) = &loaded.nemo {
@@ -610,8 +597,8 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let mut errors = Vec::new();
     experiment_checks(loaded, &mut errors);
     if let Some(sweep) = &exp.sweep
-        && let Some(Ok(recipe)) = sweep.resolve_recipe()
-        && !matches!(recipe.planner, crate::search::recipe::PlannerSpec::Grid)
+        && let Some(Ok(recipe)) = crate::plan::recipe_catalogue::sweep_recipe(sweep)
+        && !matches!(recipe.planner, crate::spec::recipe::PlannerSpec::Grid)
     {
         if !errors.is_empty() {
             return Err(errors);
@@ -670,7 +657,7 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
     let recipe = exp
         .sweep
         .as_ref()
-        .and_then(|s| s.resolve_recipe())
+        .and_then(crate::plan::recipe_catalogue::sweep_recipe)
         .and_then(Result::ok);
     if let Some(r) = &recipe
         && r.require_streaming
@@ -699,14 +686,12 @@ pub fn expand(loaded: &LoadedExperiment) -> Result<Plan, Vec<SpecError>> {
         .enumerate()
         .map(|(i, (c, repetition))| {
             let mut spec = cells[c].spec.clone();
-            let dir = trial_dir(
-                &base_dir,
+            let layout = Layout {
                 swept,
                 num_runs,
                 order,
-                &cells[c].label,
-                repetition,
-            );
+            };
+            let dir = layout.trial_dir(&base_dir, &cells[c].label, repetition);
             spec.artifacts.dir = dir.clone();
             if repetition > 1 && exp.multi_run.disable_warmup_after_first {
                 spec.phases.retain(|p| p.kind != PhaseKind::Warmup);

@@ -1,14 +1,15 @@
 //! Planning from a search recipe: the cells of a grid-planned recipe, and the adaptive plan of a
 //! search, with the recipe's SLA values and knob-bound overrides checked.
 
-use super::{AdaptivePlan, CellDraft, dedupe, format_value, paths, resolve_cell, short_names};
+use super::{AdaptivePlan, CellDraft, dedupe, format_value, resolve_cell, short_names};
 use crate::spec::load::{LoadedExperiment, SpecError};
+use crate::spec::paths;
 use serde_json::{Map, Value};
 
 /// Checks the SLA values given against the recipe's declared ones.
 fn check_recipe_sla(
     loaded: &LoadedExperiment,
-    recipe: &crate::search::recipe::Recipe,
+    recipe: &crate::spec::recipe::Recipe,
     sweep: &crate::spec::experiment::SweepSpec,
     errors: &mut Vec<SpecError>,
 ) {
@@ -76,7 +77,7 @@ pub(super) fn adaptive_plan(
     sweep: &crate::spec::experiment::SweepSpec,
 ) -> Result<AdaptivePlan, Vec<SpecError>> {
     use crate::search::space::Dim;
-    let recipe = match sweep.resolve_recipe() {
+    let recipe = match crate::plan::recipe_catalogue::sweep_recipe(sweep) {
         Some(r) => r.map_err(|e| vec![loaded.error_at("sweep.recipe", e)])?,
         None => return Err(vec![loaded.error_at("sweep", "internal: no recipe")]),
     };
@@ -163,7 +164,7 @@ pub(super) fn adaptive_plan(
         let _ = paths::set(&mut base_json, p, v.clone());
     }
     Ok(AdaptivePlan {
-        slas: crate::search::recipe::resolve_constraints(&recipe, &sweep.sla),
+        slas: crate::plan::recipe_catalogue::resolve_constraints(&recipe, &sweep.sla),
         dims,
         recipe,
         base,
@@ -179,8 +180,8 @@ pub(super) fn recipe_drafts(
     sweep: &crate::spec::experiment::SweepSpec,
     errors: &mut Vec<SpecError>,
 ) -> (Vec<CellDraft>, Vec<(String, Vec<Value>)>) {
-    use crate::search::recipe;
-    let recipe = match sweep.resolve_recipe() {
+    use crate::spec::recipe;
+    let recipe = match crate::plan::recipe_catalogue::sweep_recipe(sweep) {
         Some(Ok(r)) => r,
         Some(Err(e)) => {
             errors.push(loaded.error_at("sweep.recipe", e));
@@ -222,7 +223,7 @@ pub(super) fn recipe_drafts(
                 }
             }
         }
-        let problems = recipe::validate_knob(&knob);
+        let problems = crate::plan::recipe_catalogue::validate_knob(&knob);
         if !problems.is_empty() {
             errors.extend(
                 problems

@@ -6,36 +6,10 @@
 //! default; otherwise off. A failure is a warning unless `--plot-required` (or
 //! `artifacts.plot_required`) makes it an error with its own exit code.
 
-use super::config::{MATERIALIZED_CONFIG, PlotConfig, PlotEnvelope};
-use super::{PlotOptions, plot};
-use crate::exit_code::ExitCode;
+use super::config::{PlotConfig, PlotEnvelope};
+use super::{PlotError, PlotOptions, plot};
+use crate::artifacts::names::MATERIALIZED_CONFIG;
 use std::path::Path;
-
-/// The plot flags `aiperf profile` and `aiperf run` share.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct PlotFlags {
-    /// Draw plots into <artifact dir>/plots when the run ends.
-    #[arg(long, overrides_with = "no_auto_plot", help_heading = "Plots")]
-    pub auto_plot: bool,
-    /// Do not draw plots, even where the recipe or a `plot:` block would.
-    #[arg(long, overrides_with = "auto_plot", help_heading = "Plots")]
-    pub no_auto_plot: bool,
-    /// Exit with code 6 when auto-plot fails (default: a warning, exit code unchanged). Has no
-    /// effect when auto-plot is off.
-    #[arg(long, help_heading = "Plots")]
-    pub plot_required: bool,
-}
-
-impl PlotFlags {
-    /// `Some(true)` for --auto-plot, `Some(false)` for --no-auto-plot, `None` for neither.
-    pub fn choice(&self) -> Option<bool> {
-        match (self.auto_plot, self.no_auto_plot) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        }
-    }
-}
 
 /// Whether auto-plot is on. `flag` is the command line's choice, `explicit` the experiment's
 /// `artifacts.auto_plot` when written, `plot_block` whether the experiment has a `plot:` block,
@@ -61,10 +35,12 @@ pub struct AutoPlot {
 }
 
 impl AutoPlot {
-    /// Resolves the settings; a `plot:` path is read relative to `base_dir` (the experiment
+    /// Resolves the settings from the command line's choice (`Some(true)` for `--auto-plot`,
+    /// `Some(false)` for `--no-auto-plot`) and `--plot-required`; a `plot:` path is read relative to `base_dir` (the experiment
     /// file's directory). Errors are configuration errors: nothing has run yet.
     pub fn resolve(
-        flags: &PlotFlags,
+        choice: Option<bool>,
+        plot_required: bool,
         artifacts: &crate::spec::ArtifactsSpec,
         envelope: Option<&PlotEnvelope>,
         base_dir: &Path,
@@ -75,12 +51,12 @@ impl AutoPlot {
             None => None,
         };
         let enabled = resolve_enabled(
-            flags.choice(),
+            choice,
             artifacts.auto_plot,
             config.is_some(),
             recipe_default,
         );
-        let required = flags.plot_required || artifacts.plot_required;
+        let required = plot_required || artifacts.plot_required;
         if required && !enabled {
             eprintln!("note: --plot-required has no effect: auto-plot is off (add --auto-plot)");
         }
@@ -91,15 +67,14 @@ impl AutoPlot {
         })
     }
 
-    /// Draws the plots of `dir` if auto-plot is on, and returns the exit code the command ends
-    /// with: `code` unchanged unless plotting failed and is required.
-    pub fn after_run(&self, dir: &Path, code: ExitCode) -> ExitCode {
-        if !self.enabled {
-            return code;
-        }
+    /// Draws the plots of `dir` (whether auto-plot is on is the caller's question) and says
+    /// where they went; the error is the caller's to judge against [`AutoPlot::required`].
+    pub fn draw(&self, dir: &Path) -> Result<(), PlotError> {
         if let Some(config) = &self.config {
             let path = dir.join(MATERIALIZED_CONFIG);
-            if let Err(e) = crate::export::write_atomic(&path, config.to_file_text().as_bytes()) {
+            if let Err(e) =
+                crate::artifacts::io::write_atomic(&path, config.to_file_text().as_bytes())
+            {
                 eprintln!("warning: cannot write {}: {e}", path.display());
             }
         }
@@ -111,37 +86,25 @@ impl AutoPlot {
                 .map(|_| "the experiment's plot: block".to_string()),
             ..Default::default()
         };
-        match plot(&[dir.to_path_buf()], &options) {
-            Ok(report) => {
-                let skipped = if report.skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        ", {} not drawn: see {}",
-                        report.skipped.len(),
-                        report.dir.join(super::SUMMARY_TXT).display()
-                    )
-                };
-                println!(
-                    "Plots: {} ({} PNGs{skipped})",
-                    report.dir.display(),
-                    report.files.len()
-                );
-                code
-            }
-            Err(e) if self.required => {
-                eprintln!("error: auto-plot failed: {e}");
-                if code == ExitCode::SUCCESS {
-                    ExitCode::PLOT_FAILED
-                } else {
-                    code
-                }
-            }
-            Err(e) => {
-                eprintln!("warning: auto-plot failed (run artifacts intact): {e}");
-                code
-            }
-        }
+        let report = plot(&[dir.to_path_buf()], &options)?;
+        let skipped = if report.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} not drawn: see {}",
+                report.skipped.len(),
+                report
+                    .dir
+                    .join(crate::artifacts::names::SUMMARY_TXT)
+                    .display()
+            )
+        };
+        println!(
+            "Plots: {} ({} PNGs{skipped})",
+            report.dir.display(),
+            report.files.len()
+        );
+        Ok(())
     }
 }
 

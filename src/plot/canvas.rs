@@ -102,7 +102,7 @@ pub fn render_png(
         image::ColorType::Rgb8,
     )
     .context("cannot encode the PNG")?;
-    crate::export::write_atomic(path, &png)
+    crate::artifacts::io::write_atomic(path, &png)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -4,146 +4,9 @@
 //! (inline or a path), or from `<artifact dir>/.aiperf-plot-config.yaml` that auto-plot writes.
 
 use super::catalogue::{self, PlotMode};
-use super::theme::Theme;
-use crate::spec::load::{dotted_to_pointer, pointer_to_dotted};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-/// The file auto-plot writes beside the results, so `aiperf plot DIR` draws the same plots.
-pub const MATERIALIZED_CONFIG: &str = ".aiperf-plot-config.yaml";
-
-/// A plot configuration.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct PlotConfig {
-    /// Colour theme (`light` or `dark`); `aiperf plot --theme` overrides it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theme: Option<Theme>,
-    /// Which plots to draw.
-    #[serde(default)]
-    pub visualization: Visualization,
-    /// AIPerf's server-metrics settings. Accepted so AIPerf files load; aiperf collects no server
-    /// metrics, so nothing reads them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
-    pub settings: Option<serde_json::Value>,
-    /// AIPerf's baseline/treatment grouping. Accepted so AIPerf files load; not used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
-    pub experiment_classification: Option<serde_json::Value>,
-}
-
-/// Which plots are drawn in each mode.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Visualization {
-    /// Plots drawn for a single run (built-in or from `single_run_plots`); default: every built-in one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_run_defaults: Option<Vec<String>>,
-    /// Plots drawn for several runs (built-in or from `multi_run_plots`); default: every built-in one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_run_defaults: Option<Vec<String>>,
-    /// Extra single-run plots by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub single_run_plots: BTreeMap<String, SingleRunPlot>,
-    /// Extra multi-run plots by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub multi_run_plots: BTreeMap<String, MultiRunPlot>,
-}
-
-/// Kinds of user-defined single-run plots.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SingleRunKind {
-    /// One dot per request.
-    Scatter,
-    /// One dot per request with rolling p50, p95 and p99.
-    ScatterWithPercentiles,
-    /// A histogram of the metric.
-    Histogram,
-}
-
-/// The x axis of a single-run scatter.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SingleRunX {
-    /// The request's position in send order.
-    #[default]
-    RequestNumber,
-    /// Seconds since the first request was sent.
-    Timestamp,
-}
-
-/// A user-defined single-run plot.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SingleRunPlot {
-    /// The kind of plot.
-    #[serde(rename = "type")]
-    pub kind: SingleRunKind,
-    /// The x axis of scatters.
-    #[serde(default)]
-    pub x: SingleRunX,
-    /// A per-request metric tag (`output_sequence_length`, `time_to_second_token`, ...).
-    pub y: String,
-    /// Title; default from the metric.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-}
-
-/// Kinds of user-defined multi-run plots.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum MultiRunKind {
-    /// Points joined in parameter order.
-    ScatterLine,
-    /// Points with the Pareto front of lower x and higher y marked.
-    Pareto,
-}
-
-/// One statistic of one metric, as an axis of a multi-run plot.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct MetricStat {
-    /// Metric tag.
-    pub metric: String,
-    /// Statistic (`avg`, `p50`, `p99`, ...); default `avg`.
-    #[serde(default = "default_stat")]
-    pub stat: String,
-}
-
-fn default_stat() -> String {
-    "avg".into()
-}
-
-/// A user-defined multi-run plot.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct MultiRunPlot {
-    /// The kind of plot.
-    #[serde(rename = "type")]
-    pub kind: MultiRunKind,
-    /// The x axis.
-    pub x: MetricStat,
-    /// The y axis.
-    pub y: MetricStat,
-    /// Title; default from the metrics.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-}
-
-/// A `plot:` block: a path to a plot-config file (relative to the experiment file) or the
-/// configuration written in place.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(untagged)]
-pub enum PlotEnvelope {
-    /// A plot-config file.
-    Path(PathBuf),
-    /// The configuration itself.
-    Inline(Box<PlotConfig>),
-}
+pub use crate::spec::plot::*;
+use crate::support::pointer::{dotted_to_pointer, pointer_to_dotted};
+use std::path::Path;
 
 impl PlotEnvelope {
     /// The configuration, reading the file (relative to `base_dir`) when it is a path.
@@ -193,7 +56,7 @@ impl PlotConfig {
                 if !known {
                     let mut candidates: Vec<&str> = catalogue::names(mode).collect();
                     candidates.extend(custom.iter().copied());
-                    let hint = crate::suggest::closest(name, candidates.iter().copied())
+                    let hint = crate::support::suggest::closest(name, candidates.iter().copied())
                         .map(|c| format!(" (did you mean '{c}'?)"))
                         .unwrap_or_default();
                     problems.push(format!(
@@ -211,13 +74,13 @@ impl PlotConfig {
             }
         }
         for (name, plot) in &v.single_run_plots {
-            if let Err(e) = crate::metrics::registry::MetricId::parse(&plot.y) {
+            if let Err(e) = crate::registry::MetricId::parse(&plot.y) {
                 problems.push(format!("visualization.single_run_plots.{name}.y: {e}"));
             }
         }
         for (name, plot) in &v.multi_run_plots {
             for (axis, ms) in [("x", &plot.x), ("y", &plot.y)] {
-                if let Err(e) = crate::metrics::registry::MetricId::parse(&ms.metric) {
+                if let Err(e) = crate::registry::MetricId::parse(&ms.metric) {
                     problems.push(format!(
                         "visualization.multi_run_plots.{name}.{axis}.metric: {e}"
                     ));
@@ -273,8 +136,8 @@ pub fn load(path: &Path) -> Result<PlotConfig, String> {
 }
 
 /// Parses plot-config text (YAML or JSON).
-pub fn parse(text: &str) -> Result<PlotConfig, (crate::spec::yaml::Pos, String)> {
-    let first = crate::spec::yaml::Pos { line: 1, col: 1 };
+pub fn parse(text: &str) -> Result<PlotConfig, (crate::support::yaml::Pos, String)> {
+    let first = crate::support::yaml::Pos { line: 1, col: 1 };
     if text.trim().is_empty()
         || text
             .lines()
@@ -282,20 +145,23 @@ pub fn parse(text: &str) -> Result<PlotConfig, (crate::spec::yaml::Pos, String)>
     {
         return Ok(PlotConfig::default());
     }
-    let doc =
-        crate::spec::yaml::parse(text).map_err(|(pos, m)| (pos, format!("invalid YAML: {m}")))?;
+    let doc = crate::support::yaml::parse(text)
+        .map_err(|(pos, m)| (pos, format!("invalid YAML: {m}")))?;
     let config: PlotConfig = serde_path_to_error::deserialize(doc.value.clone()).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let mut message = e.into_inner().to_string();
         let mut pointer = dotted_to_pointer(&path);
         if let Some(field) = unknown_field(&message) {
-            let hint = crate::suggest::closest(&field, KNOWN_KEYS.iter().copied())
+            let hint = crate::support::suggest::closest(&field, KNOWN_KEYS.iter().copied())
                 .map(|c| format!(" (did you mean '{c}'?)"))
                 .unwrap_or_default();
             message = format!("{message}{hint}");
             // Point at the misspelt key itself, not at the mapping holding it.
-            pointer = format!("{pointer}/{}", crate::spec::yaml::escape_token(&field));
+            pointer = format!(
+                "{pointer}/{}",
+                crate::support::pointer::escape_token(&field)
+            );
         }
         let pos = doc.position(&pointer);
         let shown = pointer_to_dotted(&dotted_to_pointer(&path));

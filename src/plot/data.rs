@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 
-/// AIPerf's timeslice export (`--slice-duration`); plotted when a run directory has one.
-pub const TIMESLICES_CSV: &str = "profile_export_aiperf_timeslices.csv";
-
 /// The per-request metrics every single-run plot may use.
 pub const STANDARD_COLUMNS: &[&str] = &[
     "time_to_first_token",
@@ -137,7 +134,7 @@ pub struct Summary(pub Value);
 impl Summary {
     /// Reads a summary file.
     pub fn read(path: &Path) -> Result<Summary> {
-        crate::export::read_json(path).map(Summary)
+        crate::artifacts::io::read_json(path).map(Summary)
     }
 
     /// One statistic of a metric (`avg`, `p99`, ...), if the run has it.

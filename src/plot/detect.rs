@@ -2,9 +2,9 @@
 //! the recipe analyses, in aiperf's layouts and AIPerf's. From that comes the mode: one run, or
 //! many (a sweep, repeated trials, a search, or several directories compared).
 
-use crate::aggregate::sweep::SWEEP_JSON;
+use crate::artifacts::names::SEARCH_HISTORY_JSON;
+use crate::artifacts::names::SWEEP_JSON;
 use crate::export::{PROFILE_EXPORT_JSON, PROFILE_EXPORT_JSONL};
-use crate::search::history::SEARCH_HISTORY_JSON;
 use std::path::{Path, PathBuf};
 
 /// Directories never searched: our own outputs and tool state.

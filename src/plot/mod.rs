@@ -19,6 +19,7 @@ pub mod single;
 pub mod theme;
 pub mod trajectory;
 
+use crate::artifacts::names::{PLOT_LOG, SUMMARY_TXT};
 use catalogue::PlotMode;
 use config::PlotConfig;
 use detect::Mode;
@@ -28,10 +29,6 @@ use theme::Theme;
 
 /// The directory plots go to, under the (first) results directory.
 pub const PLOTS_DIR: &str = "plots";
-/// The plot log, in the plots directory.
-pub const PLOT_LOG: &str = "aiperf_plot.log";
-/// The list of what was made, in the plots directory.
-pub const SUMMARY_TXT: &str = "summary.txt";
 
 /// What one plot produced.
 #[derive(Debug)]
@@ -62,7 +59,7 @@ impl PlotContext<'_> {
 /// "Time to First Token (ms)" for a tag, or the tag itself when it is not a known metric.
 pub fn metric_label(tag: &str) -> String {
     crate::metrics::MetricId::from_tag(tag)
-        .map(|m| crate::metrics::registry::label(m.def()))
+        .map(|m| crate::registry::label(m.def()))
         .unwrap_or_else(|| tag.to_string())
 }
 
@@ -141,7 +138,7 @@ fn config_for(paths: &[PathBuf], options: &PlotOptions) -> Result<(PlotConfig, S
                 .unwrap_or_else(|| "given".into()),
         ));
     }
-    let materialized = paths[0].join(config::MATERIALIZED_CONFIG);
+    let materialized = paths[0].join(crate::artifacts::names::MATERIALIZED_CONFIG);
     if materialized.is_file() {
         let config = config::load(&materialized)?;
         return Ok((config, materialized.display().to_string()));
@@ -359,7 +356,9 @@ pub fn plot(paths: &[PathBuf], options: &PlotOptions) -> Result<PlotReport, Plot
     };
     remove_stale(&out_dir, &report.files);
     let summary = summary_text(mode_text, &sources_text, theme, &config_source, &report);
-    if let Err(e) = crate::export::write_atomic(&out_dir.join(SUMMARY_TXT), summary.as_bytes()) {
+    if let Err(e) =
+        crate::artifacts::io::write_atomic(&out_dir.join(SUMMARY_TXT), summary.as_bytes())
+    {
         return Err(fail(
             &mut log,
             format!("cannot write {}: {e}", out_dir.join(SUMMARY_TXT).display()),

@@ -94,7 +94,7 @@ impl MultiRun {
             };
             let (points, names, description) = match &source.sweep_json {
                 Some(path) => {
-                    let doc = crate::export::read_json(path)?;
+                    let doc = crate::artifacts::io::read_json(path)?;
                     if let Some(level) = doc["metadata"]["confidence_level"].as_f64() {
                         all.confidence_level = level;
                     }
@@ -182,7 +182,7 @@ fn sweep_points(doc: &Value, series: &str) -> (Vec<Point>, Vec<String>, String) 
 fn run_points(source: &Source, series: &str) -> Result<(Vec<Point>, Vec<String>, String)> {
     let mut points = Vec::new();
     for dir in &source.run_dirs {
-        let summary = Summary::read(&dir.join(crate::export::PROFILE_EXPORT_JSON))?;
+        let summary = Summary::read(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
         let mut metrics = BTreeMap::new();
         for (tag, v) in summary.0.as_object().into_iter().flatten() {
             for s in STAT_KEYS {
@@ -195,14 +195,7 @@ fn run_points(source: &Source, series: &str) -> Result<(Vec<Point>, Vec<String>,
             .strip_prefix(&source.root)
             .ok()
             .filter(|p| !p.as_os_str().is_empty())
-            .map(|p| {
-                // profile_runs/run_0001 → run_0001: the layout's fixed parts say nothing.
-                p.components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .filter(|c| c != "profile_runs")
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
+            .map(crate::artifacts::layout::short_label)
             .unwrap_or_else(|| source.name());
         points.push(Point {
             params: vec![],

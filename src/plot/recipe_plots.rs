@@ -18,7 +18,7 @@ pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Dra
         "prefill_ttft_curve" => "prefill_curve.json",
         "decode_itl_surface" => "decode_itl_surface.json",
         "pareto_sweep" => "pareto_sweep.json",
-        "search_trajectory" => crate::search::history::SEARCH_HISTORY_JSON,
+        "search_trajectory" => crate::artifacts::names::SEARCH_HISTORY_JSON,
         other => return Ok(Drawn::Skipped(format!("'{other}' is not a recipe plot"))),
     };
     let found = sources.iter().find_map(|s| {
@@ -33,7 +33,7 @@ pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Dra
             "no {file} (written by the recipe that makes this plot)"
         )));
     };
-    let doc = crate::export::read_json(&path)?;
+    let doc = crate::artifacts::io::read_json(&path)?;
     if let Some(reason) = doc["error_reason"].as_str() {
         return Ok(Drawn::Skipped(format!("{}: {reason}", path.display())));
     }

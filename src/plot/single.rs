@@ -25,11 +25,11 @@ impl SingleRun {
     /// Loads a run directory (with the columns that user-defined plots need).
     pub fn load(dir: &Path, extra_columns: &[String]) -> Result<SingleRun> {
         let records = data::read_records(
-            &dir.join(crate::export::PROFILE_EXPORT_JSONL),
+            &dir.join(crate::artifacts::names::PROFILE_EXPORT_JSONL),
             extra_columns,
         )?;
-        let summary = Summary::read(&dir.join(crate::export::PROFILE_EXPORT_JSON))?;
-        let slices = dir.join(data::TIMESLICES_CSV);
+        let summary = Summary::read(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
+        let slices = dir.join(crate::artifacts::names::TIMESLICES_CSV);
         let timeslices = if slices.is_file() {
             Some(data::read_timeslices(&slices)?)
         } else {
@@ -567,7 +567,7 @@ fn timeslices(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path, metric: &str)
     let Some(slices) = &run.timeslices else {
         return Ok(Drawn::Skipped(format!(
             "the run has no timeslices ({} is written by AIPerf's --slice-duration)",
-            data::TIMESLICES_CSV
+            crate::artifacts::names::TIMESLICES_CSV
         )));
     };
     let mut rows: Vec<&Timeslice> = slices

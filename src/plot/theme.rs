@@ -2,27 +2,7 @@
 
 use plotters::style::RGBColor;
 
-/// The colour scheme of every plot in one `aiperf plot` call.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Theme {
-    /// Dark text on white, for documents and slides.
-    #[default]
-    Light,
-    /// Light text on near-black, for dark dashboards.
-    Dark,
-}
+pub use crate::spec::plot::Theme;
 
 /// The colours a theme resolves to.
 #[derive(Debug, Clone, Copy)]

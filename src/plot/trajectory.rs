@@ -26,7 +26,14 @@ fn mean_over_runs(base: &Path, runs: &[Value], metric: &str, stat: &str) -> Opti
     let values: Vec<f64> = runs
         .iter()
         .filter_map(|r| r.as_str())
-        .filter_map(|r| Summary::read(&base.join(r).join(crate::export::PROFILE_EXPORT_JSON)).ok())
+        .filter_map(|r| {
+            Summary::read(
+                &base
+                    .join(r)
+                    .join(crate::artifacts::names::PROFILE_EXPORT_JSON),
+            )
+            .ok()
+        })
         .filter_map(|s| s.stat(metric, stat))
         .collect();
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)

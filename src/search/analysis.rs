@@ -1,8 +1,8 @@
 //! The analyses recipes write after their trials, computed from the sweep aggregate
 //! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions; the runner writes the files.
 
-use super::recipe::AnalysisSpec;
 use super::verdict::Sla;
+use crate::spec::recipe::AnalysisSpec;
 use serde_json::{Map, Value, json};
 
 /// The file an analysis is written to.
@@ -405,7 +405,7 @@ mod tests {
         let slas = [Sla {
             metric: "time_to_first_token".into(),
             stat: "p95".into(),
-            op: super::super::recipe::ConstraintOp::Lt,
+            op: crate::spec::recipe::ConstraintOp::Lt,
             threshold: 50.0,
         }];
         let doc = analyse(&AnalysisSpec::SlaBreach, &s, &["concurrency".into()], &slas);

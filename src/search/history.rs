@@ -3,11 +3,9 @@
 //! loses nothing and `--resume` can replay the search.
 
 use super::verdict::{Breach, Sla, Verdict};
+use crate::artifacts::names::SEARCH_HISTORY_JSON;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-/// The file name.
-pub const SEARCH_HISTORY_JSON: &str = "search_history.json";
 
 /// One measured point.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,9 +117,9 @@ impl SearchHistory {
 
     /// Writes the file atomically.
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        crate::export::write_atomic(
+        crate::artifacts::io::write_atomic(
             &dir.join(SEARCH_HISTORY_JSON),
-            &crate::export::to_pretty_json(self),
+            &crate::artifacts::io::to_pretty_json(self),
         )
     }
 

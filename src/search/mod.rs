@@ -6,6 +6,5 @@ pub mod bayesian;
 pub mod boundary;
 pub mod history;
 pub mod planner;
-pub mod recipe;
 pub mod space;
 pub mod verdict;

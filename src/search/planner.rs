@@ -3,9 +3,9 @@
 
 use super::bayesian::{BayesianPlanner, BayesianSettings, Observation, Proposal};
 use super::boundary::{Ask, BoundaryPlanner, BoundarySettings};
-use super::recipe::{ConstraintOp, PlannerSpec};
 use super::space::Dim;
 use super::verdict::{Sla, Verdict};
+use crate::spec::recipe::{ConstraintOp, PlannerSpec};
 use serde_json::Value;
 
 /// A recipe's adaptive planner.

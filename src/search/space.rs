@@ -3,7 +3,7 @@
 //! unit coordinate to a knob value and back, so a log-scaled knob is searched evenly in its
 //! logarithm and an integer knob is rounded only when a value is proposed.
 
-use super::recipe::{Knob, KnobKind, KnobScale};
+use crate::spec::recipe::{Knob, KnobKind, KnobScale};
 
 /// One searched dimension.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 //! confidence interval of the constrained statistic across replicates lies wholly on one side of
 //! the threshold; otherwise the point is undecided and the planner replicates it.
 
-use super::recipe::ConstraintOp;
 use crate::aggregate::confidence::confidence;
+use crate::spec::recipe::ConstraintOp;
 use serde::Serialize;
 use serde_json::Value;
 

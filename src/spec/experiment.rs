@@ -54,20 +54,7 @@ pub enum RecipeRef {
     /// A built-in name (`max-throughput-ttft-sla`) or a recipe file path.
     Name(String),
     /// A recipe written in place (the format of `schemas/recipe.schema.json`).
-    Inline(Box<crate::search::recipe::Recipe>),
-}
-
-impl RecipeRef {
-    /// Loads or returns the recipe.
-    pub fn resolve(&self) -> Result<crate::search::recipe::Recipe, String> {
-        match self {
-            RecipeRef::Name(name) => crate::search::recipe::load(name),
-            RecipeRef::Inline(recipe) => {
-                crate::search::recipe::validate(recipe).map_err(|p| p.join("; "))?;
-                Ok((**recipe).clone())
-            }
-        }
-    }
+    Inline(Box<super::recipe::Recipe>),
 }
 
 /// The values of a swept parameter: a list, or a range.
@@ -160,22 +147,6 @@ pub struct SweepSpec {
     /// Seed of the bayesian planner (default: the experiment's `random_seed`, else 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_seed: Option<u64>,
-}
-
-impl SweepSpec {
-    /// The recipe with this sweep's planner overrides applied, if the sweep has one.
-    pub fn resolve_recipe(&self) -> Option<Result<crate::search::recipe::Recipe, String>> {
-        let recipe = self.recipe.as_ref()?.resolve();
-        Some(recipe.and_then(|r| {
-            crate::search::recipe::restyle(
-                r,
-                self.search_style,
-                self.max_iterations,
-                self.initial_points,
-                &self.sla,
-            )
-        }))
-    }
 }
 
 /// A planner chosen for a recipe in place of its own.

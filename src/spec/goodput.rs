@@ -1,7 +1,7 @@
 //! Parsing of `--goodput "tag:value tag:value"` into per-request SLOs.
 
-use crate::metrics::registry::{MetricId, MetricKind, REGISTRY};
-use crate::suggest::closest;
+use crate::registry::{MetricId, MetricKind, REGISTRY};
+use crate::support::suggest::closest;
 use std::collections::BTreeMap;
 
 /// Parses a goodput string (`"request_latency:250 inter_token_latency:10"`, thresholds in display

@@ -4,7 +4,8 @@
 
 use super::experiment::Experiment;
 use super::schema::{normalize_keys, to_snake, validate_document};
-use super::yaml::{self, Pos, YamlDoc};
+use crate::support::pointer::{dotted_to_pointer, pointer_to_dotted};
+use crate::support::yaml::{self, Pos, YamlDoc};
 use std::path::{Path, PathBuf};
 
 /// One problem in an experiment file.
@@ -63,7 +64,11 @@ pub struct NemoLoaded {
     pub runs: Vec<(super::nemo::NemoRun, super::BenchmarkSpec)>,
 }
 
-fn load_nemo(file: &Path, doc: YamlDoc) -> Result<LoadedExperiment, Vec<SpecError>> {
+fn load_nemo(
+    file: &Path,
+    doc: YamlDoc,
+    parse: super::nemo::ProfileArgsParser,
+) -> Result<LoadedExperiment, Vec<SpecError>> {
     use super::nemo;
     let err = |path: &str, message: String| SpecError {
         file: file.to_path_buf(),
@@ -94,7 +99,7 @@ fn load_nemo(file: &Path, doc: YamlDoc) -> Result<LoadedExperiment, Vec<SpecErro
     let mut errors = Vec::new();
     for run in runs {
         let dir = base_dir.join(&run.dir_name);
-        match nemo::run_spec(&run, &dir) {
+        match nemo::run_spec(&run, &dir, parse) {
             Ok(spec) => match super::validate(&spec) {
                 Ok(()) => resolved.push((run, spec)),
                 Err(problems) => errors.extend(problems.into_iter().map(|p| {
@@ -213,45 +218,6 @@ impl LoadedExperiment {
     }
 }
 
-/// `/benchmark/phases/0/rate` → `benchmark.phases[0].rate`.
-pub fn pointer_to_dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{token}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&token);
-        }
-    }
-    out
-}
-
-/// `benchmark.phases[0].rate` → `/benchmark/phases/0/rate`.
-pub fn dotted_to_pointer(path: &str) -> String {
-    let mut out = String::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let (name, indices) = part
-            .split_once('[')
-            .map(|(n, rest)| (n, Some(rest)))
-            .unwrap_or((part, None));
-        if !name.is_empty() {
-            out.push('/');
-            out.push_str(&yaml::escape_token(name));
-        }
-        if let Some(rest) = indices {
-            for index in rest.split('[') {
-                out.push('/');
-                out.push_str(index.trim_end_matches(']'));
-            }
-        }
-    }
-    out
-}
-
 /// Positions re-keyed by snake_case tokens, so errors found after key normalization still map
 /// back to where the (possibly camelCase) key was written.
 fn normalize_positions(doc: &mut YamlDoc) {
@@ -272,8 +238,12 @@ fn normalize_positions(doc: &mut YamlDoc) {
 }
 
 /// Reads and checks an experiment file (format and types only; see `plan` for the checks that
-/// need the expanded trials).
-pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> {
+/// need the expanded trials). A NeMo Guardrails batch's runs are turned into specs with
+/// `parse_profile_args`, the `aiperf profile` flag parser (`cli::load_experiment` passes it).
+pub fn load_experiment(
+    file: &Path,
+    parse_profile_args: super::nemo::ProfileArgsParser,
+) -> Result<LoadedExperiment, Vec<SpecError>> {
     let err = |pos: Pos, path: &str, message: String| SpecError {
         file: file.to_path_buf(),
         pos,
@@ -312,7 +282,7 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
         )]);
     }
     if super::nemo::is_nemo_batch(&doc.value) {
-        return load_nemo(file, doc);
+        return load_nemo(file, doc, parse_profile_args);
     }
     let violations = validate_document(&doc.value);
     if !violations.is_empty() {
@@ -331,7 +301,7 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
     normalize_keys(&mut value);
     normalize_positions(&mut doc);
     if let Some(bench) = value.get_mut("benchmark") {
-        crate::plan::paths::canonical_structure(bench);
+        crate::spec::paths::canonical_structure(bench);
     }
     let benchmark_raw = value.get("benchmark").cloned().unwrap_or_default();
     // The typed experiment sees the benchmark with its base variables substituted; templates the
@@ -340,7 +310,7 @@ pub fn load_experiment(file: &Path) -> Result<LoadedExperiment, Vec<SpecError>> 
         value.get("variables").and_then(|v| v.as_object()).cloned(),
         value.get_mut("benchmark"),
     ) {
-        let _ = crate::plan::paths::substitute_variables(bench, &vars);
+        let _ = crate::spec::paths::substitute_variables(bench, &vars);
     }
     let experiment: Experiment = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

@@ -11,10 +11,13 @@ pub mod experiment;
 pub mod forms;
 mod goodput;
 pub mod load;
+pub mod mock_url;
 pub mod nemo;
+pub mod paths;
+pub mod plot;
+pub mod recipe;
 pub mod schema;
 pub mod validate;
-pub mod yaml;
 
 pub use distribution::TokenDistribution;
 pub use goodput::{check_slo_tag, parse_goodput};
@@ -66,7 +69,7 @@ pub struct BenchmarkSpec {
     /// Plot configuration: a plot-config file path (relative to the experiment file) or the
     /// configuration in place. Its presence turns auto-plot on unless `artifacts.auto_plot` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plot: Option<crate::plot::config::PlotEnvelope>,
+    pub plot: Option<plot::PlotEnvelope>,
     /// Weights & Biases export; setting `project` enables it.
     #[serde(default, skip_serializing_if = "WandbSpec::is_empty")]
     pub wandb: WandbSpec,

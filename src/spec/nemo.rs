@@ -86,7 +86,7 @@ pub fn runs(batch: &NemoBatch) -> Result<Vec<NemoRun>, Vec<NemoError>> {
     let mut errors = Vec::new();
     let check_key = |key: &str, at: String, errors: &mut Vec<NemoError>| {
         if !BASE_CONFIG_KEYS.contains(&key) {
-            let hint = crate::suggest::closest(key, BASE_CONFIG_KEYS.iter().copied())
+            let hint = crate::support::suggest::closest(key, BASE_CONFIG_KEYS.iter().copied())
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
             errors.push((at, format!("unknown key '{key}'{hint}")));
@@ -202,18 +202,19 @@ fn profile_args(params: &Map<String, Value>) -> Vec<String> {
     args
 }
 
-/// Parses one run's arguments into a spec, exactly as `aiperf profile` would.
-pub fn run_spec(run: &NemoRun, dir: &std::path::Path) -> Result<BenchmarkSpec, String> {
-    use clap::Parser;
-    let mut argv = vec!["aiperf".to_string(), "profile".to_string()];
-    argv.extend(run.args.iter().cloned());
-    argv.extend(["--artifact-dir".to_string(), dir.display().to_string()]);
-    let cli = crate::cli::Cli::try_parse_from(&argv)
-        .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())?;
-    let crate::cli::Command::Profile(profile) = cli.command else {
-        return Err("internal: not a profile command".into());
-    };
-    profile.to_spec().map_err(|problems| problems.join("; "))
+/// Turns `aiperf profile` arguments into a spec. The command line owns that parser, so the
+/// loader is handed it rather than importing it (spec is the bottom layer).
+pub type ProfileArgsParser<'a> = &'a dyn Fn(&[String]) -> Result<BenchmarkSpec, String>;
+
+/// Parses one run's arguments into a spec with `parse`, exactly as `aiperf profile` would.
+pub fn run_spec(
+    run: &NemoRun,
+    dir: &std::path::Path,
+    parse: ProfileArgsParser,
+) -> Result<BenchmarkSpec, String> {
+    let mut args = run.args.clone();
+    args.extend(["--artifact-dir".to_string(), dir.display().to_string()]);
+    parse(&args)
 }
 
 #[cfg(test)]
@@ -243,10 +244,6 @@ mod tests {
                 "concurrency4_prompt_input_tokens_mean500",
             ]
         );
-        let spec = run_spec(&runs[1], std::path::Path::new("/tmp/x")).unwrap();
-        assert_eq!(spec.profiling_phase().concurrency, Some(4));
-        assert_eq!(spec.dataset().prompts.isl.mean, 100.0);
-        assert!(spec.endpoint.streaming);
     }
 
     #[test]

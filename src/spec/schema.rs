@@ -258,11 +258,11 @@ fn collect(error: &boon::ValidationError<'_, '_>, schema: &Value, out: &mut Vec<
                 let same_style = allowed
                     .iter()
                     .filter(|k| camel || !k.chars().any(|c| c.is_ascii_uppercase()));
-                let hint = crate::suggest::closest(key, same_style.map(String::as_str))
+                let hint = crate::support::suggest::closest(key, same_style.map(String::as_str))
                     .map(|s| format!(" (did you mean '{s}'?)"))
                     .unwrap_or_default();
                 out.push(SchemaViolation {
-                    pointer: format!("{pointer}/{}", super::yaml::escape_token(key)),
+                    pointer: format!("{pointer}/{}", crate::support::pointer::escape_token(key)),
                     message: format!("unknown key '{key}'{hint}"),
                 });
             }
@@ -317,7 +317,7 @@ fn tidy(violations: Vec<SchemaViolation>, document: &Value) -> Vec<SchemaViolati
                     .unwrap_or_else(|| g.to_string())
             });
             let got = got.unwrap_or_default();
-            let hint = crate::suggest::closest(&got, options.iter().map(String::as_str))
+            let hint = crate::support::suggest::closest(&got, options.iter().map(String::as_str))
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
             let list = options

@@ -106,7 +106,7 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
     for (i, url) in endpoint.urls.iter().enumerate() {
         let path = format!("endpoint.urls[{i}]");
         if url.starts_with("mock://") {
-            if let Err(e) = crate::mock::MockConfig::from_mock_url(url) {
+            if let Err(e) = super::mock_url::MockConfig::from_mock_url(url) {
                 problems.push(path, e);
             }
             continue;

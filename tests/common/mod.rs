@@ -237,3 +237,124 @@ pub fn start_python_fixture(script: &str, args: &[&std::ffi::OsStr]) -> (ServerP
     assert!(up, "{script} did not start");
     (server, port)
 }
+
+/// `aiperf profile` against one server, written as the behaviour under test:
+/// `MockProfile::new("ttft_ms=3").streaming().requests(8).run(dir)`.
+///
+/// Every run gets `--artifact-dir DIR --ui-type none --random-seed 7`, like [`profile`], so
+/// runs are reproducible and print no progress bars. Flags the builder has no method for go
+/// through [`MockProfile::arg`] and [`MockProfile::flag`].
+#[derive(Clone, Debug)]
+pub struct MockProfile {
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl MockProfile {
+    /// The embedded mock server with URL settings such as `ttft_ms=3&itl_ms=1` (may be empty),
+    /// model `mock-model`.
+    pub fn new(settings: &str) -> Self {
+        let url = if settings.is_empty() {
+            "mock://".to_string()
+        } else {
+            format!("mock://?{settings}")
+        };
+        Self::at(&url).model("mock-model")
+    }
+
+    /// Any server URL (an `http://` base or `mock://...`), model `m`.
+    pub fn at(url: &str) -> Self {
+        Self {
+            args: vec!["-u".into(), url.into()],
+            envs: Vec::new(),
+        }
+        .model("m")
+    }
+
+    /// `-m NAME` (replaces the default).
+    pub fn model(mut self, name: &str) -> Self {
+        if let Some(i) = self.args.iter().position(|a| a == "-m") {
+            self.args.drain(i..i + 2);
+        }
+        self.arg("-m", name)
+    }
+
+    /// `--streaming`.
+    pub fn streaming(self) -> Self {
+        self.flag("--streaming")
+    }
+
+    /// `--request-count N`.
+    pub fn requests(self, n: u64) -> Self {
+        self.arg("--request-count", n)
+    }
+
+    /// `--concurrency N`.
+    pub fn concurrency(self, n: u64) -> Self {
+        self.arg("--concurrency", n)
+    }
+
+    /// `--isl N --osl M`: prompt and output token counts.
+    pub fn tokens(self, isl: u64, osl: u64) -> Self {
+        self.arg("--isl", isl).arg("--osl", osl)
+    }
+
+    /// `--request-rate R`.
+    pub fn rate(self, per_second: f64) -> Self {
+        self.arg("--request-rate", per_second)
+    }
+
+    /// `--benchmark-duration S`.
+    pub fn duration(self, seconds: f64) -> Self {
+        self.arg("--benchmark-duration", seconds)
+    }
+
+    /// `--endpoint-type KIND`.
+    pub fn endpoint(self, kind: &str) -> Self {
+        self.arg("--endpoint-type", kind)
+    }
+
+    /// Any flag with a value.
+    pub fn arg(mut self, flag: &str, value: impl std::fmt::Display) -> Self {
+        self.args.push(flag.to_string());
+        self.args.push(value.to_string());
+        self
+    }
+
+    /// Any flag without a value.
+    pub fn flag(mut self, flag: &str) -> Self {
+        self.args.push(flag.to_string());
+        self
+    }
+
+    /// Several flags at once, as written on a command line.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// An environment variable for the aiperf process.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.envs.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The command, ready to run or spawn, writing into `dir`.
+    pub fn command(&self, dir: &Path) -> Command {
+        let mut cmd = aiperf();
+        cmd.arg("profile")
+            .args(&self.args)
+            .arg("--artifact-dir")
+            .arg(dir)
+            .args(["--ui-type", "none", "--random-seed", "7"]);
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs to the end; the output with its exit status.
+    pub fn run(&self, dir: &Path) -> Output {
+        self.command(dir).output().expect("run aiperf")
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::digest::Table;
 use super::upload::RunContent;
-use crate::metrics::registry::{CONSOLE_METRICS, short_label};
+use crate::registry::{CONSOLE_METRICS, short_label};
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -94,9 +94,11 @@ pub fn run_content(
     user_tags: &[String],
     parameters: Option<&Value>,
 ) -> Result<(RunContent, f64)> {
-    let summary = crate::export::read_json(&dir.join(crate::export::PROFILE_EXPORT_JSON))?;
+    let summary =
+        crate::artifacts::io::read_json(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
     let metadata =
-        crate::export::read_json(&dir.join(crate::export::RUN_METADATA_JSON)).unwrap_or_default();
+        crate::artifacts::io::read_json(&dir.join(crate::artifacts::names::RUN_METADATA_JSON))
+            .unwrap_or_default();
     let id = summary["benchmark_id"]
         .as_str()
         .unwrap_or("unknown")

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod offline;
 pub mod upload;
 
+use crate::artifacts::plan_file::PlanFile;
 use crate::exit_code::ExitCode;
 use crate::spec::WandbSpec;
 use anyhow::{Result, bail};
@@ -22,82 +23,6 @@ use upload::{RunContent, Uploaded, upload_run};
 
 /// The default W&B API.
 pub const DEFAULT_BASE_URL: &str = "https://api.wandb.ai";
-
-/// The flags `aiperf profile` and `aiperf run` share (AIPerf's names).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct WandbFlags {
-    /// Upload the results to this Weights & Biases project (enables the export).
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_project: Option<String>,
-    /// W&B entity (user or team); default: the API key's default entity.
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_entity: Option<String>,
-    /// W&B run name (default: aiperf-<benchmark id>).
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_run_name: Option<String>,
-    /// W&B tag (repeatable), added to aiperf-<version> and benchmark-<id>.
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_tag: Vec<String>,
-    /// W&B group (default for experiments: the experiment directory's name).
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_group: Option<String>,
-    /// Exit with code 7 when the upload fails (default: a warning, exit code unchanged).
-    #[arg(long, help_heading = "Weights & Biases")]
-    pub wandb_required: bool,
-}
-
-impl WandbFlags {
-    /// The spec the flags describe alone (for `aiperf profile`).
-    pub fn to_spec(&self) -> Result<WandbSpec, String> {
-        self.over(&WandbSpec::default())
-    }
-
-    /// `base` with the flags applied over it; secondary flags need a project from either.
-    pub fn over(&self, base: &WandbSpec) -> Result<WandbSpec, String> {
-        if self
-            .wandb_project
-            .as_deref()
-            .is_some_and(|p| p.trim().is_empty())
-        {
-            return Err("--wandb-project cannot be empty.".into());
-        }
-        if self
-            .wandb_entity
-            .as_deref()
-            .is_some_and(|e| e.trim().is_empty())
-        {
-            return Err("--wandb-entity cannot be empty when set.".into());
-        }
-        let secondary = self.wandb_entity.is_some()
-            || self.wandb_run_name.is_some()
-            || !self.wandb_tag.is_empty()
-            || self.wandb_group.is_some()
-            || self.wandb_required;
-        if secondary && self.wandb_project.is_none() && base.project.is_none() {
-            return Err("--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set.".into());
-        }
-        let mut spec = base.clone();
-        if let Some(p) = &self.wandb_project {
-            spec.project = Some(p.clone());
-        }
-        if let Some(e) = &self.wandb_entity {
-            spec.entity = Some(e.clone());
-        }
-        if let Some(n) = &self.wandb_run_name {
-            spec.run_name = Some(n.clone());
-        }
-        if let Some(g) = &self.wandb_group {
-            spec.group = Some(g.clone());
-        }
-        for tag in &self.wandb_tag {
-            if !spec.tags.contains(tag) {
-                spec.tags.push(tag.clone());
-            }
-        }
-        spec.required |= self.wandb_required;
-        Ok(spec)
-    }
-}
 
 /// How the export runs, from the spec and the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,12 +82,13 @@ pub fn netrc_password(text: &str, host: &str) -> Option<String> {
     None
 }
 
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split('/').next().unwrap_or(rest);
-    host.rsplit_once(':')
-        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(h, _)| h)
+/// The host a W&B base URL names (the `machine` of its `~/.netrc` entry); the text itself when
+/// it is not a URL.
+fn host_of(base_url: &str) -> String {
+    url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| base_url.to_string())
 }
 
 impl Settings {
@@ -181,7 +107,7 @@ impl Settings {
             .to_string();
         let api_key = env("WANDB_API_KEY")
             .filter(|k| !k.trim().is_empty())
-            .or_else(|| netrc.and_then(|t| netrc_password(t, host_of(&base_url))));
+            .or_else(|| netrc.and_then(|t| netrc_password(t, &host_of(&base_url))));
         let mode = match (spec.mode, env("WANDB_MODE").as_deref().map(str::trim)) {
             (Some(crate::spec::WandbMode::Offline), _) => Mode::Offline,
             (Some(crate::spec::WandbMode::Online), _) => Mode::Online,
@@ -224,26 +150,20 @@ struct Planned {
 
 /// Trials of an experiment directory: (run dir, cell label, parameters), from its plan or search.
 fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
-    let read = |p: PathBuf| crate::export::read_json(&p).ok();
+    let read = |p: PathBuf| crate::artifacts::io::read_json(&p).ok();
     let mut out = Vec::new();
-    if let Some(plan) = read(base.join(crate::experiment::PLAN_JSON)) {
-        for t in plan["trials"].as_array().into_iter().flatten() {
-            if let (Some(dir), Some(cell)) = (t["dir"].as_str(), t["cell"].as_str()) {
-                out.push((
-                    PathBuf::from(dir),
-                    cell.to_string(),
-                    t["parameters"].clone(),
-                ));
-            }
+    let plan_file = base.join(crate::artifacts::names::PLAN_JSON);
+    if let Ok(plan) = crate::artifacts::io::read::<PlanFile>(&plan_file) {
+        for t in plan.trials {
+            out.push((t.dir, t.cell, Value::Object(t.parameters)));
         }
     }
     if out.is_empty()
-        && let Some(history) = read(base.join(crate::search::history::SEARCH_HISTORY_JSON))
+        && let Some(history) = read(base.join(crate::artifacts::names::SEARCH_HISTORY_JSON))
     {
         for i in history["iterations"].as_array().into_iter().flatten() {
-            let label = format!(
-                "search_iter_{:04}",
-                i["iteration_idx"].as_u64().unwrap_or(0) + 1
+            let label = crate::artifacts::layout::search_point_label(
+                i["iteration_idx"].as_u64().unwrap_or(0) as usize,
             );
             let params: serde_json::Map<String, Value> = i["variation_values"]
                 .as_object()
@@ -261,14 +181,20 @@ fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
             }
         }
     }
-    out.retain(|(dir, _, _)| dir.join(crate::export::PROFILE_EXPORT_JSON).is_file());
+    out.retain(|(dir, _, _)| {
+        dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON)
+            .is_file()
+    });
     out
 }
 
 /// The W&B runs `dir` becomes: one for a run directory; for an experiment, one per trial plus the
 /// aggregate run.
 fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
-    if dir.join(crate::export::PROFILE_EXPORT_JSON).is_file() {
+    if dir
+        .join(crate::artifacts::names::PROFILE_EXPORT_JSON)
+        .is_file()
+    {
         let (mut content, started) =
             content::run_content(dir, s.run_name.as_deref(), &s.tags, None)?;
         content.group = s.group.clone();
@@ -295,12 +221,7 @@ fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
         let (mut content, started) = content::run_content(run_dir, None, &s.tags, Some(params))?;
         // The repetition, in every layout: profile_runs/trial_NNNN/<cell>,
         // <cell>/profile_runs/trial_NNNN, search_iter_NNNN/profile_runs/run_NNNN.
-        let repetition = run_dir
-            .strip_prefix(dir)
-            .unwrap_or(run_dir)
-            .components()
-            .filter_map(|c| c.as_os_str().to_str())
-            .find(|c| c.starts_with("trial_") || c.starts_with("run_"))
+        let repetition = crate::artifacts::layout::repetition_name(dir, run_dir)
             .map(|c| format!(" {c}"))
             .unwrap_or_default();
         let base_name = s.run_name.clone().unwrap_or_else(|| group.clone());
@@ -330,11 +251,11 @@ fn aggregate_run(
     let detected = crate::plot::detect::discover(&[dir.to_path_buf()]).ok();
     let source = detected.as_ref().and_then(|d| d.sources.first());
     if let Some(path) = source.and_then(|s| s.sweep_json.as_ref()) {
-        let sweep = crate::export::read_json(path)?;
+        let sweep = crate::artifacts::io::read_json(path)?;
         tables.extend(content::sweep_tables(&sweep));
     }
     if let Some(path) = source.and_then(|s| s.search_history.as_ref()) {
-        let history = crate::export::read_json(path)?;
+        let history = crate::artifacts::io::read_json(path)?;
         tables.push(("search_history".into(), content::search_table(&history)));
     }
     let trial_dirs: Vec<PathBuf> = trials.iter().map(|(d, _, _)| d.clone()).collect();
@@ -432,16 +353,27 @@ pub fn export_offline(dir: &Path, s: &Settings) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-/// Exports `dir` when `spec` enables W&B, and returns the exit code the command ends with:
-/// `code` unchanged unless the upload failed and is required.
-pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> ExitCode {
+/// How an export after a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportEnd {
+    /// Uploaded, written offline, not enabled, or failed with a warning.
+    Done,
+    /// Failed while `required`: the command should end with this code.
+    Failed(ExitCode),
+    /// A signal abandoned the upload.
+    Interrupted(ExitCode),
+}
+
+/// Exports `dir` when `spec` enables W&B, saying what happened in one line (every run's URL
+/// when `list_every_run`). A failure is a warning unless `spec.required`.
+pub async fn export_after_run(dir: &Path, spec: &WandbSpec, list_every_run: bool) -> ExportEnd {
     let Some(settings) = Settings::from_env(spec) else {
-        return code;
+        return ExportEnd::Done;
     };
     match settings.mode {
         Mode::Disabled => {
             eprintln!("note: WANDB_MODE=disabled: nothing uploaded to W&B");
-            return code;
+            return ExportEnd::Done;
         }
         Mode::Offline => {
             return match export_offline(dir, &settings) {
@@ -455,9 +387,9 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
                             .collect::<Vec<_>>()
                             .join(" ")
                     );
-                    code
+                    ExportEnd::Done
                 }
-                Err(e) => failed(&settings, &format!("{e:#}"), code),
+                Err(e) => failed(&settings, &format!("{e:#}")),
             };
         }
         Mode::Online => {}
@@ -469,10 +401,21 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
         outcome = export(dir, &settings, &say) => outcome,
         _ = shutdown.cancelled() => {
             eprintln!("interrupted: W&B upload abandoned (local results intact; upload later with aiperf export wandb {})", dir.display());
-            return crate::signals::interrupted_exit_code();
+            return ExportEnd::Interrupted(crate::signals::interrupted_exit_code());
         }
     };
     match outcome {
+        Ok(runs) if list_every_run => {
+            println!(
+                "W&B: {} run(s) uploaded to {}",
+                runs.len(),
+                settings.project
+            );
+            for r in &runs {
+                println!("  {}", r.url);
+            }
+            ExportEnd::Done
+        }
         Ok(runs) => {
             if let Some(last) = runs.last() {
                 println!(
@@ -482,24 +425,20 @@ pub async fn export_after_run(dir: &Path, spec: &WandbSpec, code: ExitCode) -> E
                     last.url
                 );
             }
-            code
+            ExportEnd::Done
         }
-        Err(e) => failed(&settings, &format!("{e:#}"), code),
+        Err(e) => failed(&settings, &format!("{e:#}")),
     }
 }
 
-/// One line about a failed export, and the exit code it leaves.
-fn failed(settings: &Settings, error: &str, code: ExitCode) -> ExitCode {
+/// One line about a failed export, and how it ends.
+fn failed(settings: &Settings, error: &str) -> ExportEnd {
     if settings.required {
         eprintln!("error: W&B upload failed: {error}");
-        if code == ExitCode::SUCCESS {
-            ExitCode::UPLOAD_FAILED
-        } else {
-            code
-        }
+        ExportEnd::Failed(ExitCode::UPLOAD_FAILED)
     } else {
         eprintln!("warning: W&B upload failed (local results intact): {error}");
-        code
+        ExportEnd::Done
     }
 }
 
@@ -542,31 +481,6 @@ mod tests {
         assert_eq!(s.api_key.as_deref(), Some("k123"));
         assert_eq!(s.mode, Mode::Offline);
         assert_eq!(s.budget, Duration::from_secs(1));
-    }
-
-    #[test]
-    fn secondary_flags_need_a_project() {
-        let flags = WandbFlags {
-            wandb_entity: Some("e".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            flags.to_spec().unwrap_err(),
-            "--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set."
-        );
-        let yaml = WandbSpec {
-            project: Some("from-yaml".into()),
-            ..Default::default()
-        };
-        assert_eq!(flags.over(&yaml).unwrap().entity.as_deref(), Some("e"));
-        let empty = WandbFlags {
-            wandb_project: Some(" ".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            empty.to_spec().unwrap_err(),
-            "--wandb-project cannot be empty."
-        );
     }
 
     #[test]

@@ -492,7 +492,7 @@ pub fn write_run(
         })),
     );
     let file = dir.join(format!("run-{run_id}.wandb"));
-    crate::export::write_atomic(&file, &log)
+    crate::artifacts::io::write_atomic(&file, &log)
         .with_context(|| format!("cannot write {}", file.display()))?;
     Ok(dir)
 }

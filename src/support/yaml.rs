@@ -4,6 +4,7 @@
 //! Scalars are typed by the YAML 1.2 core schema (plain `true`, `12`, `1.5`, `null`/`~`; quoted
 //! scalars are strings). Anchors and aliases work; complex keys and multiple documents do not.
 
+use super::pointer::escape_token;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -40,11 +41,6 @@ impl YamlDoc {
             }
         }
     }
-}
-
-/// Escapes one JSON-pointer token.
-pub fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 fn pos(span: &Span) -> Pos {

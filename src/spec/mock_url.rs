@@ -1,68 +1,51 @@
-//! Mock server settings, from `aiperf mock-server` flags or a `mock://?key=value&...` URL.
+//! The embedded mock server's settings, as a `mock://?key=value&...` URL writes them (and as
+//! `aiperf mock-server` flags set them). Here, at the bottom, because checking a URL is part of
+//! checking a spec; the server itself is `crate::mock`.
 
 use serde::{Deserialize, Serialize};
 
 /// How the mock server behaves. Probabilities are fractions in [0, 1].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MockConfig {
     /// Model id listed by /v1/models (requests may name any model).
-    #[arg(long = "model-name", default_value = "mock-model")]
     pub model: String,
     /// Time to first token at no load, in ms (plus prefill time per prompt token).
-    #[arg(long, default_value_t = 20.0)]
     pub ttft_ms: f64,
     /// Prefill time per prompt token, in ms.
-    #[arg(long, default_value_t = 0.0)]
     pub prefill_ms_per_token: f64,
     /// Time between tokens at no load, in ms.
-    #[arg(long, default_value_t = 5.0)]
     pub itl_ms: f64,
     /// Random variation of every delay, as a fraction (0.1 = ±10%, uniform).
-    #[arg(long, default_value_t = 0.0)]
     pub jitter: f64,
     /// Maximum sequences decoded together; 0 = unlimited (every request on its own clock).
     /// Above 0 the continuous-batching capacity model applies.
-    #[arg(long, default_value_t = 0)]
     pub max_batch: u32,
     /// Growth of the decode step time per extra sequence in the batch, in ms.
-    #[arg(long, default_value_t = 0.0)]
     pub decode_ms_per_seq: f64,
     /// Output length when the request sets no max_tokens.
-    #[arg(long, default_value_t = 32)]
     pub default_max_tokens: u32,
     /// Reasoning tokens (`reasoning_content`) emitted before the answer.
-    #[arg(long, default_value_t = 0)]
     pub reasoning_tokens: u32,
     /// Fraction of requests answered with an error status.
-    #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
     /// The status of injected errors.
-    #[arg(long, default_value_t = 500)]
     pub error_status: u16,
     /// Fraction of requests answered 429 with Retry-After.
-    #[arg(long, default_value_t = 0.0)]
     pub rate_limit_rate: f64,
     /// Retry-After seconds on 429 answers.
-    #[arg(long, default_value_t = 1)]
     pub retry_after_s: u32,
     /// Fraction of streams whose connection is reset halfway.
-    #[arg(long, default_value_t = 0.0)]
     pub reset_rate: f64,
     /// Fraction of streams with a malformed (truncated JSON) event halfway.
-    #[arg(long, default_value_t = 0.0)]
     pub malformed_rate: f64,
     /// Fraction of streams that send an error object halfway and end.
-    #[arg(long, default_value_t = 0.0)]
     pub stream_error_rate: f64,
     /// Fraction of streams that stall halfway for `stall_ms`.
-    #[arg(long, default_value_t = 0.0)]
     pub stall_rate: f64,
     /// Length of an injected stall, in ms.
-    #[arg(long, default_value_t = 1000.0)]
     pub stall_ms: f64,
     /// Seed for jitter and fault choices.
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
@@ -96,18 +79,18 @@ impl MockConfig {
     /// Parses the query of a `mock://` URL (`mock://?ttft_ms=50&max_batch=8`); keys are the field
     /// names above (snake_case).
     pub fn from_mock_url(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("mock://")
-            .ok_or_else(|| format!("'{url}' is not a mock:// URL"))?;
-        let query = rest.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("invalid mock:// URL '{url}': {e}"))?;
+        if parsed.scheme() != "mock" {
+            return Err(format!("'{url}' is not a mock:// URL"));
+        }
         let mut map = serde_json::Map::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for (key, value) in parsed.query_pairs() {
             let json = match value.parse::<f64>() {
                 Ok(n) if key != "model" => serde_json::json!(n),
                 _ => serde_json::json!(value),
             };
-            map.insert(key.to_string(), json);
+            map.insert(key.into_owned(), json);
         }
         // Integers arrive as floats; let serde see integral values as integers.
         for value in map.values_mut() {
@@ -185,5 +168,12 @@ mod tests {
         let err = MockConfig::from_mock_url("mock://?ttft=5").unwrap_err();
         assert!(err.contains("unknown field `ttft`"), "{err}");
         assert!(MockConfig::from_mock_url("mock://?error_rate=2").is_err());
+        assert!(MockConfig::from_mock_url("http://?ttft_ms=2").is_err());
+    }
+
+    #[test]
+    fn mock_url_values_are_percent_decoded() {
+        let c = MockConfig::from_mock_url("mock://?model=my%20model&ttft_ms=1").unwrap();
+        assert_eq!(c.model, "my model");
     }
 }

@@ -648,7 +648,7 @@ impl MetricId {
     /// Looks a metric up by its tag, or explains: `unknown metric 'x' (did you mean 'y'?)`.
     pub fn parse(tag: &str) -> Result<MetricId, String> {
         Self::from_tag(tag).ok_or_else(|| {
-            let hint = crate::suggest::closest(tag, REGISTRY.iter().map(|d| d.tag))
+            let hint = crate::support::suggest::closest(tag, REGISTRY.iter().map(|d| d.tag))
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
             format!("unknown metric '{tag}'{hint}")

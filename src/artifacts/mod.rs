@@ -1,0 +1,8 @@
+//! The files on disk: every name aiperf writes, where each goes in every mode, and how they are
+//! written and read back. Everything that reads a result directory (aggregates, resume, plots,
+//! uploads, dry run) finds its files here.
+
+pub mod io;
+pub mod layout;
+pub mod names;
+pub mod plan_file;

@@ -1,0 +1,38 @@
+//! The name of every file aiperf writes, in one place (AIPerf's names where AIPerf has the file).
+
+/// `profile_export_aiperf.json`: the run summary.
+pub const PROFILE_EXPORT_JSON: &str = "profile_export_aiperf.json";
+/// `profile_export_aiperf.csv`: the run summary as tables.
+pub const PROFILE_EXPORT_CSV: &str = "profile_export_aiperf.csv";
+/// `profile_export.jsonl`: one line per profiling request, streamed as requests complete.
+pub const PROFILE_EXPORT_JSONL: &str = "profile_export.jsonl";
+/// `inputs.json`: the exact request bodies.
+pub const INPUTS_JSON: &str = "inputs.json";
+/// `run_metadata.json`: how the run was configured and how it ended.
+pub const RUN_METADATA_JSON: &str = "run_metadata.json";
+/// `logs/aiperf.log`: the run log.
+pub const LOG_FILE: &str = "logs/aiperf.log";
+/// `profile_export_aiperf_sweep.json`.
+pub const SWEEP_JSON: &str = "profile_export_aiperf_sweep.json";
+/// `profile_export_aiperf_sweep.csv`.
+pub const SWEEP_CSV: &str = "profile_export_aiperf_sweep.csv";
+/// `profile_export_aiperf_aggregate.json`.
+pub const AGGREGATE_JSON: &str = "profile_export_aiperf_aggregate.json";
+/// `profile_export_aiperf_aggregate.csv`.
+pub const AGGREGATE_CSV: &str = "profile_export_aiperf_aggregate.csv";
+/// The file name.
+pub const SEARCH_HISTORY_JSON: &str = "search_history.json";
+/// `experiment_plan.json`: the trials of the experiment, written at start and checked on resume.
+pub const PLAN_JSON: &str = "experiment_plan.json";
+/// The file name.
+pub const TRIAL_STATUS_JSON: &str = "trial_status.json";
+/// AIPerf's timeslice export (`--slice-duration`); plotted when a run directory has one.
+pub const TIMESLICES_CSV: &str = "profile_export_aiperf_timeslices.csv";
+/// The plot log, in the plots directory.
+pub const PLOT_LOG: &str = "aiperf_plot.log";
+/// The list of what was made, in the plots directory.
+pub const SUMMARY_TXT: &str = "summary.txt";
+/// The file auto-plot writes beside the results, so `aiperf plot DIR` draws the same plots.
+pub const MATERIALIZED_CONFIG: &str = ".aiperf-plot-config.yaml";
+/// `process_result.json`: a NeMo Guardrails run's outcome, in that runner's shape.
+pub const NEMO_PROCESS_RESULT_JSON: &str = "process_result.json";

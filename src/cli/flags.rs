@@ -1,0 +1,135 @@
+//! Flag groups several commands share: auto-plot and Weights & Biases (AIPerf's names).
+
+use crate::spec::WandbSpec;
+
+/// The plot flags `aiperf profile` and `aiperf run` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PlotFlags {
+    /// Draw plots into <artifact dir>/plots when the run ends.
+    #[arg(long, overrides_with = "no_auto_plot", help_heading = "Plots")]
+    pub auto_plot: bool,
+    /// Do not draw plots, even where the recipe or a `plot:` block would.
+    #[arg(long, overrides_with = "auto_plot", help_heading = "Plots")]
+    pub no_auto_plot: bool,
+    /// Exit with code 6 when auto-plot fails (default: a warning, exit code unchanged). Has no
+    /// effect when auto-plot is off.
+    #[arg(long, help_heading = "Plots")]
+    pub plot_required: bool,
+}
+
+impl PlotFlags {
+    /// `Some(true)` for --auto-plot, `Some(false)` for --no-auto-plot, `None` for neither.
+    pub fn choice(&self) -> Option<bool> {
+        match (self.auto_plot, self.no_auto_plot) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// The flags `aiperf profile` and `aiperf run` share (AIPerf's names).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WandbFlags {
+    /// Upload the results to this Weights & Biases project (enables the export).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_project: Option<String>,
+    /// W&B entity (user or team); default: the API key's default entity.
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_entity: Option<String>,
+    /// W&B run name (default: aiperf-<benchmark id>).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_run_name: Option<String>,
+    /// W&B tag (repeatable), added to aiperf-<version> and benchmark-<id>.
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_tag: Vec<String>,
+    /// W&B group (default for experiments: the experiment directory's name).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_group: Option<String>,
+    /// Exit with code 7 when the upload fails (default: a warning, exit code unchanged).
+    #[arg(long, help_heading = "Weights & Biases")]
+    pub wandb_required: bool,
+}
+
+impl WandbFlags {
+    /// The spec the flags describe alone (for `aiperf profile`).
+    pub fn to_spec(&self) -> Result<WandbSpec, String> {
+        self.over(&WandbSpec::default())
+    }
+
+    /// `base` with the flags applied over it; secondary flags need a project from either.
+    pub fn over(&self, base: &WandbSpec) -> Result<WandbSpec, String> {
+        if self
+            .wandb_project
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err("--wandb-project cannot be empty.".into());
+        }
+        if self
+            .wandb_entity
+            .as_deref()
+            .is_some_and(|e| e.trim().is_empty())
+        {
+            return Err("--wandb-entity cannot be empty when set.".into());
+        }
+        let secondary = self.wandb_entity.is_some()
+            || self.wandb_run_name.is_some()
+            || !self.wandb_tag.is_empty()
+            || self.wandb_group.is_some()
+            || self.wandb_required;
+        if secondary && self.wandb_project.is_none() && base.project.is_none() {
+            return Err("--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set.".into());
+        }
+        let mut spec = base.clone();
+        if let Some(p) = &self.wandb_project {
+            spec.project = Some(p.clone());
+        }
+        if let Some(e) = &self.wandb_entity {
+            spec.entity = Some(e.clone());
+        }
+        if let Some(n) = &self.wandb_run_name {
+            spec.run_name = Some(n.clone());
+        }
+        if let Some(g) = &self.wandb_group {
+            spec.group = Some(g.clone());
+        }
+        for tag in &self.wandb_tag {
+            if !spec.tags.contains(tag) {
+                spec.tags.push(tag.clone());
+            }
+        }
+        spec.required |= self.wandb_required;
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secondary_flags_need_a_project() {
+        let flags = WandbFlags {
+            wandb_entity: Some("e".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            flags.to_spec().unwrap_err(),
+            "--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set."
+        );
+        let yaml = WandbSpec {
+            project: Some("from-yaml".into()),
+            ..Default::default()
+        };
+        assert_eq!(flags.over(&yaml).unwrap().entity.as_deref(), Some("e"));
+        let empty = WandbFlags {
+            wandb_project: Some(" ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            empty.to_spec().unwrap_err(),
+            "--wandb-project cannot be empty."
+        );
+    }
+}
