@@ -298,7 +298,6 @@ fn a_full_disk_keeps_the_table_and_leaves_no_torn_file() {
     let out = MockProfile::new("ttft_ms=0&itl_ms=0")
         .model("m")
         .streaming()
-        .arg("--osl", 4)
         .tokens(8, 4)
         .arg("--num-dataset-entries", 4)
         .concurrency(4)

@@ -7,6 +7,8 @@ pub mod confidence;
 pub mod sweep;
 
 use crate::artifacts::names::{AGGREGATE_CSV, AGGREGATE_JSON};
+use crate::support::csv_text::CsvText;
+use crate::support::numbers::json_number as num;
 use confidence::{Confidence, confidence};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -96,13 +98,6 @@ pub fn aggregate_cell(
     }
 }
 
-/// A finite number or null.
-pub fn num(v: f64) -> Value {
-    serde_json::Number::from_f64(v)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
 /// The full statistics object of one key.
 pub fn confidence_json(c: &Confidence, unit: &str) -> Value {
     json!({"mean": num(c.mean), "std": num(c.std), "min": num(c.min), "max": num(c.max), "cv": num(c.cv), "se": num(c.se),
@@ -160,10 +155,23 @@ pub fn write_cell_aggregate(
             String::new()
         }
     };
-    let mut csv = String::from("metric,mean,std,min,max,cv,se,ci_low,ci_high,t_critical,unit\n");
+    let mut csv = CsvText::new();
+    csv.row([
+        "metric",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "cv",
+        "se",
+        "ci_low",
+        "ci_high",
+        "t_critical",
+        "unit",
+    ]);
     for (key, (c, unit)) in &cell.metrics {
-        csv.push_str(&format!(
-            "{key},{},{},{},{},{},{},{},{},{},{unit}\n",
+        csv.row([
+            key.clone(),
             fmt(c.mean, 2),
             fmt(c.std, 2),
             fmt(c.min, 2),
@@ -172,18 +180,22 @@ pub fn write_cell_aggregate(
             fmt(c.se, 4),
             fmt(c.ci_low, 2),
             fmt(c.ci_high, 2),
-            fmt(c.t_critical, 4)
-        ));
+            fmt(c.t_critical, 4),
+            unit.clone(),
+        ]);
     }
-    csv.push_str(&format!(
-        "\nAggregation Type,confidence\nTotal Runs,{}\nSuccessful Runs,{}\nConfidence Level,{}\nFailed Runs,{}\n",
-        meta.num_profile_runs,
-        cell.successful(),
-        meta.confidence_level,
-        cell.failed.len()
-    ));
+    csv.blank()
+        .row(["Aggregation Type", "confidence"])
+        .row(["Total Runs".to_string(), meta.num_profile_runs.to_string()])
+        .row(["Successful Runs".to_string(), cell.successful().to_string()])
+        .row([
+            "Confidence Level".to_string(),
+            meta.confidence_level.to_string(),
+        ])
+        .row(["Failed Runs".to_string(), cell.failed.len().to_string()]);
     if single {
-        csv.push_str("Single Run,true\n");
+        csv.row(["Single Run", "true"]);
     }
+    let csv = csv.finish();
     crate::artifacts::io::write_atomic(&dir.join(AGGREGATE_CSV), csv.as_bytes())
 }

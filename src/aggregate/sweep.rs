@@ -3,6 +3,7 @@
 
 use super::{CellAggregate, FailedRun, confidence_json, num};
 use crate::artifacts::names::{SWEEP_CSV, SWEEP_JSON};
+use crate::support::csv_text::CsvText;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -161,16 +162,12 @@ pub fn sweep_json(input: &SweepInput<'_>) -> Value {
     })
 }
 
-fn csv_cell(v: &Value) -> String {
-    let text = match v {
+/// The text of a cell: strings as written, `null` as empty, other values as JSON.
+fn cell_text(v: &Value) -> String {
+    match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
-    };
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
     }
 }
 
@@ -193,77 +190,70 @@ pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
     keys.sort();
     keys.dedup();
     let stats = ["mean", "std", "min", "max", "cv"];
-    let mut out = String::new();
-    let mut header: Vec<String> = param_names.to_vec();
-    header.extend(
-        keys.iter()
-            .flat_map(|k| stats.iter().map(move |s| format!("{k}_{s}"))),
-    );
-    out.push_str(&header.join(","));
-    out.push('\n');
     let fmt = |v: &Value| {
         v.as_f64()
             .filter(|f| f.is_finite())
             .map(|f| format!("{f:.4}"))
             .unwrap_or_default()
     };
+    let mut csv = CsvText::new();
+    let mut header: Vec<String> = param_names.to_vec();
+    header.extend(
+        keys.iter()
+            .flat_map(|k| stats.iter().map(move |s| format!("{k}_{s}"))),
+    );
+    csv.row(&header);
     for r in &rows {
         let mut cells: Vec<String> = param_names
             .iter()
-            .map(|p| csv_cell(&r["parameters"][p]))
+            .map(|p| cell_text(&r["parameters"][p]))
             .collect();
         for k in &keys {
             for s in stats {
                 cells.push(fmt(&r["metrics"][k][s]));
             }
         }
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        csv.row(&cells);
     }
-    out.push_str("\nBest Configurations\n");
-    out.push_str(&format!(
-        "Configuration,{},Metric,Unit\n",
-        param_names.join(",")
-    ));
+    csv.blank().row(["Best Configurations"]);
+    let mut header = vec!["Configuration".to_string()];
+    header.extend(param_names.iter().cloned());
+    header.extend(["Metric".to_string(), "Unit".to_string()]);
+    csv.row(&header);
     if let Some(best) = doc["best_configurations"].as_object() {
         for (name, b) in best {
-            let params: Vec<String> = param_names
-                .iter()
-                .map(|p| csv_cell(&b["parameters"][p]))
-                .collect();
-            out.push_str(&format!(
-                "{name},{},{},{}\n",
-                params.join(","),
-                fmt(&b["metric"]),
-                csv_cell(&b["unit"])
-            ));
+            let mut cells = vec![name.clone()];
+            cells.extend(param_names.iter().map(|p| cell_text(&b["parameters"][p])));
+            cells.extend([fmt(&b["metric"]), cell_text(&b["unit"])]);
+            csv.row(&cells);
         }
     }
-    out.push_str("\nPareto Optimal Points\n");
-    out.push_str(&format!("{}\n", param_names.join(",")));
+    csv.blank().row(["Pareto Optimal Points"]).row(param_names);
     for p in doc["pareto_optimal"]
         .as_array()
         .cloned()
         .unwrap_or_default()
     {
-        out.push_str(&format!(
-            "{}\n",
-            param_names
-                .iter()
-                .map(|n| csv_cell(&p[n]))
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
+        csv.row(param_names.iter().map(|n| cell_text(&p[n])));
     }
     let names: Vec<String> = sweep_parameter_names(doc);
-    out.push_str(&format!(
-        "\nMetadata\nAggregation Type,sweep\nSweep Parameters,{}\nNumber of Combinations,{}\nNumber of Profile Runs,{}\nNumber of Successful Runs,{}\n",
-        csv_cell(&Value::from(names.join(" "))),
-        doc["metadata"]["num_combinations"],
-        doc["num_profile_runs"],
-        doc["num_successful_runs"]
-    ));
-    out
+    csv.blank()
+        .row(["Metadata"])
+        .row(["Aggregation Type", "sweep"])
+        .row(["Sweep Parameters".to_string(), names.join(" ")])
+        .row([
+            "Number of Combinations".to_string(),
+            doc["metadata"]["num_combinations"].to_string(),
+        ])
+        .row([
+            "Number of Profile Runs".to_string(),
+            doc["num_profile_runs"].to_string(),
+        ])
+        .row([
+            "Number of Successful Runs".to_string(),
+            doc["num_successful_runs"].to_string(),
+        ]);
+    csv.finish()
 }
 
 /// Writes the sweep aggregate JSON and CSV into `dir`.

@@ -36,3 +36,14 @@ pub const SUMMARY_TXT: &str = "summary.txt";
 pub const MATERIALIZED_CONFIG: &str = ".aiperf-plot-config.yaml";
 /// `process_result.json`: a NeMo Guardrails run's outcome, in that runner's shape.
 pub const NEMO_PROCESS_RESULT_JSON: &str = "process_result.json";
+
+/// `degradation_knee.json`: the concurrency-ramp recipe's knee.
+pub const DEGRADATION_KNEE_JSON: &str = "degradation_knee.json";
+/// `prefill_curve.json`: the prefill recipe's TTFT curve and its fit.
+pub const PREFILL_CURVE_JSON: &str = "prefill_curve.json";
+/// `decode_itl_surface.json`: the decode recipe's ITL over concurrency and output length.
+pub const DECODE_ITL_SURFACE_JSON: &str = "decode_itl_surface.json";
+/// `pareto_sweep.json`: the pareto-sweep recipe's cells and front.
+pub const PARETO_SWEEP_JSON: &str = "pareto_sweep.json";
+/// `sla_breach.json`: a grid search's first SLA breach.
+pub const SLA_BREACH_JSON: &str = "sla_breach.json";

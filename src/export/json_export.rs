@@ -4,6 +4,7 @@
 
 use crate::metrics::distribution::PERCENTILES;
 use crate::metrics::{MetricId, RunSummary, Stats};
+use crate::support::numbers::json_number as num;
 use serde_json::{Map, Value, json};
 
 /// The schema version AIPerf 0.13 writes.
@@ -29,12 +30,6 @@ pub struct ExportContext<'a> {
     pub start_time: String,
     /// End time (ISO 8601).
     pub end_time: String,
-}
-
-fn num(v: f64) -> Value {
-    serde_json::Number::from_f64(v)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
 }
 
 /// The JSON object of one per-request metric.

@@ -12,6 +12,8 @@ use super::schedule::Schedule;
 use super::transport::Transport;
 use crate::dataset::Dataset;
 use crate::spec::PhaseKind;
+use bytes::Bytes;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -77,10 +79,63 @@ impl ServerHealth {
     }
 }
 
+/// Sends one request and fills in its record: the seam under the load engine. The real one is
+/// [`Transport`] (HTTP over its own pool); unit tests drive the dispatcher with an in-memory
+/// fake. Static dispatch, so the seam costs nothing per request.
+pub trait SendRequest: Send + Sync + 'static {
+    /// Sends `body`, stamping `rec` from `clock` as bytes go and come, and says how it ended.
+    fn send(
+        &self,
+        body: Bytes,
+        rec: &mut RawRecord,
+        clock: &RunClock,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+impl SendRequest for Transport {
+    fn send(
+        &self,
+        body: Bytes,
+        rec: &mut RawRecord,
+        clock: &RunClock,
+    ) -> impl Future<Output = Outcome> + Send {
+        self.execute(body, rec, clock)
+    }
+}
+
+/// How the open-loop pacer waits for the next arrival's absolute deadline (a run-clock time).
+pub trait Pacing: Send + Sync {
+    /// Blocks this thread until `deadline_ns`; false when `stop()` turned true first. Checks
+    /// `stop` at least every 50 ms.
+    fn wait_until(&self, clock: &RunClock, deadline_ns: u64, stop: &dyn Fn() -> bool) -> bool;
+}
+
+/// Sleeps the pacer's own thread (finer than the async timer's millisecond).
+#[derive(Debug, Default)]
+pub struct ThreadPacing;
+
+impl Pacing for ThreadPacing {
+    fn wait_until(&self, clock: &RunClock, deadline_ns: u64, stop: &dyn Fn() -> bool) -> bool {
+        let deadline = clock.instant_at(deadline_ns);
+        loop {
+            if stop() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+        }
+    }
+}
+
 /// Everything a phase needs, shared by all its requests.
-pub struct LoadContext {
+pub struct LoadContext<T: SendRequest = Transport> {
     /// Sends requests.
-    pub transport: Arc<Transport>,
+    pub transport: Arc<T>,
+    /// How the open-loop pacer waits.
+    pub pacing: Arc<dyn Pacing>,
     /// Request bodies.
     pub dataset: Arc<Dataset>,
     /// The run clock.
@@ -144,7 +199,7 @@ pub struct PhaseResult {
 }
 
 /// Runs a phase to completion (or interruption) and returns once every issued request has a record.
-pub async fn run_phase(ctx: &Arc<LoadContext>, plan: &PhasePlan) -> PhaseResult {
+pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePlan) -> PhaseResult {
     ctx.progress.reset();
     let phase_cancel = ctx.interrupt.child_token();
     let tracker = TaskTracker::new();
@@ -193,8 +248,8 @@ pub async fn run_phase(ctx: &Arc<LoadContext>, plan: &PhasePlan) -> PhaseResult 
     }
 }
 
-fn spawn_closed_loop(
-    ctx: &Arc<LoadContext>,
+fn spawn_closed_loop<T: SendRequest>(
+    ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
     concurrency: u32,
     start_ns: u64,
@@ -227,8 +282,8 @@ fn spawn_closed_loop(
     }
 }
 
-fn spawn_pacer(
-    ctx: &Arc<LoadContext>,
+fn spawn_pacer<T: SendRequest>(
+    ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
     mut schedule: Schedule,
     cap: Option<u32>,
@@ -245,18 +300,17 @@ fn spawn_pacer(
         plan.duration.map(|d| d.as_secs_f64()),
     );
     tokio::task::spawn_blocking(move || {
-        let start = ctx.clock.instant_at(start_ns);
         let mut index = 0u64;
         while limit.is_none_or(|l| index < l) {
             let offset = schedule.next_offset();
             if duration.is_some_and(|d| offset >= d) {
                 break;
             }
-            let offset = Duration::from_secs_f64(offset);
-            if !sleep_until_or_cancelled(start + offset, &cancel, &ctx.health) {
+            let intended_ns = start_ns + Duration::from_secs_f64(offset).as_nanos() as u64;
+            let stop = || cancel.is_cancelled() || ctx.health.is_gone();
+            if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
                 break;
             }
-            let intended_ns = start_ns + offset.as_nanos() as u64;
             let (ctx, cancel, semaphore) = (ctx.clone(), cancel.clone(), semaphore.clone());
             tracker.spawn_on(
                 async move { send_one(&ctx, &cancel, kind, index, intended_ns, semaphore).await },
@@ -268,27 +322,8 @@ fn spawn_pacer(
     })
 }
 
-/// Sleeps on this thread until `deadline`; false if cancelled (or the server went away) first.
-/// Wakes at least every 50 ms to notice.
-fn sleep_until_or_cancelled(
-    deadline: Instant,
-    cancel: &CancellationToken,
-    health: &ServerHealth,
-) -> bool {
-    loop {
-        if cancel.is_cancelled() || health.is_gone() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
-    }
-}
-
-async fn send_one(
-    ctx: &LoadContext,
+async fn send_one<T: SendRequest>(
+    ctx: &LoadContext<T>,
     cancel: &CancellationToken,
     kind: PhaseKind,
     index: u64,
@@ -313,7 +348,7 @@ async fn send_one(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Outcome::Cancelled,
-            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.execute(body, &mut rec, &ctx.clock)) => {
+            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.send(body, &mut rec, &ctx.clock)) => {
                 result.unwrap_or_else(|_| Outcome::Error(RequestError {
                     kind: ErrorKind::Timeout,
                     code: None,
@@ -334,3 +369,7 @@ async fn send_one(
     // The receiver only goes away if the run is being torn down; nothing is left to record then.
     let _ = ctx.records.send(rec).await;
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

@@ -160,10 +160,9 @@ impl Distribution {
         if self.count == 0 {
             return f64::NAN;
         }
-        let rank = p / 100.0 * (self.count - 1) as f64;
-        let (lo, hi) = (rank.floor() as u64, rank.ceil() as u64);
+        let (lo, hi, w) = crate::support::numbers::quantile_position(self.count, p / 100.0);
         let (a, b) = (self.value_at_rank(lo), self.value_at_rank(hi));
-        a + (b - a) * (rank - lo as f64)
+        a + (b - a) * w
     }
 
     /// The summary statistics (`None` when empty).
@@ -193,9 +192,7 @@ mod tests {
 
     /// numpy.percentile(values, p) with the default linear method.
     fn exact_percentile(sorted: &[f64], p: f64) -> f64 {
-        let rank = p / 100.0 * (sorted.len() - 1) as f64;
-        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-        sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+        crate::support::numbers::quantile(sorted, p / 100.0).unwrap_or(f64::NAN)
     }
 
     #[test]

@@ -186,15 +186,7 @@ pub fn read_timeslices(path: &Path) -> Result<Vec<Timeslice>> {
     Ok(out)
 }
 
-/// The `q`-quantile (0..=1) of sorted values, linearly interpolated.
-pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
-}
+pub use crate::support::numbers::quantile;
 
 #[cfg(test)]
 mod tests {
@@ -225,14 +217,5 @@ mod tests {
         assert_eq!(r.column("time_to_first_token"), &[Some(20.0), Some(30.0)]);
         assert_eq!(r.column("inter_token_latency"), &[None, None]);
         assert_eq!(r.unreadable_lines, 1);
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&v, 0.0), Some(1.0));
-        assert_eq!(quantile(&v, 0.5), Some(2.5));
-        assert_eq!(quantile(&v, 1.0), Some(4.0));
-        assert_eq!(quantile(&[], 0.5), None);
     }
 }

@@ -318,9 +318,15 @@ pub fn plot(paths: &[PathBuf], options: &PlotOptions) -> Result<PlotReport, Plot
                 ));
             }
             for name in config.enabled(PlotMode::Single) {
-                let result = match config.visualization.single_run_plots.get(&name) {
-                    Some(custom) => single::draw_custom(&ctx, &run, &name, custom),
-                    None => single::draw_builtin(&ctx, &run, &name),
+                let result = match (
+                    config.visualization.single_run_plots.get(&name),
+                    catalogue::preset(&name),
+                ) {
+                    (Some(custom), _) => single::draw_custom(&ctx, &run, &name, custom),
+                    (None, Some(preset)) => preset.draw_single(&ctx, &run),
+                    (None, None) => {
+                        Ok(Drawn::Skipped(format!("'{name}' is not a single-run plot")))
+                    }
                 };
                 record(&mut report, &mut log, &name, result);
             }
@@ -335,19 +341,13 @@ pub fn plot(paths: &[PathBuf], options: &PlotOptions) -> Result<PlotReport, Plot
                 runs.param_names.join(", ")
             ));
             for name in config.enabled(PlotMode::Multi) {
-                let result = if let Some(custom) = config.visualization.multi_run_plots.get(&name) {
-                    multi::draw_custom(&ctx, &runs, &name, custom)
-                } else if matches!(
-                    name.as_str(),
-                    "concurrency_ramp"
-                        | "prefill_ttft_curve"
-                        | "decode_itl_surface"
-                        | "pareto_sweep"
-                        | "search_trajectory"
+                let result = match (
+                    config.visualization.multi_run_plots.get(&name),
+                    catalogue::preset(&name),
                 ) {
-                    recipe_plots::draw(&ctx, &discovery.sources, &name)
-                } else {
-                    multi::draw_builtin(&ctx, &runs, &name)
+                    (Some(custom), _) => multi::draw_custom(&ctx, &runs, &name, custom),
+                    (None, Some(preset)) => preset.draw_multi(&ctx, &runs, &discovery.sources),
+                    (None, None) => Ok(Drawn::Skipped(format!("'{name}' is not a multi-run plot"))),
                 };
                 record(&mut report, &mut log, &name, result);
             }

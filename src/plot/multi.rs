@@ -10,32 +10,6 @@ use anyhow::Result;
 use plotters::prelude::*;
 use serde_json::Value;
 
-/// Draws one built-in multi-run plot; `metrics_vs_parameters` may write several files.
-pub fn draw_builtin(ctx: &PlotContext<'_>, runs: &MultiRun, name: &str) -> Result<Drawn> {
-    match name {
-        "pareto_throughput_vs_latency" => xy(
-            ctx,
-            runs,
-            name,
-            ("request_latency", "avg"),
-            ("output_token_throughput", "avg"),
-            MultiRunKind::Pareto,
-            "Throughput vs latency (Pareto front of lower latency and higher throughput)",
-        ),
-        "ttft_vs_throughput" => xy(
-            ctx,
-            runs,
-            name,
-            ("time_to_first_token", "avg"),
-            ("request_throughput", "avg"),
-            MultiRunKind::ScatterLine,
-            "Request throughput vs time to first token",
-        ),
-        "metrics_vs_parameters" => metrics_vs_parameters(ctx, runs),
-        other => Ok(Drawn::Skipped(format!("'{other}' is not a multi-run plot"))),
-    }
-}
-
 /// Draws a user-defined multi-run plot.
 pub fn draw_custom(
     ctx: &PlotContext<'_>,
@@ -88,7 +62,7 @@ fn first_param_value(p: &Point) -> f64 {
 const MAX_POINT_LABELS: usize = 40;
 
 #[allow(clippy::too_many_arguments)]
-fn xy(
+pub(super) fn xy(
     ctx: &PlotContext<'_>,
     runs: &MultiRun,
     name: &str,
@@ -298,7 +272,7 @@ fn sorted_unique(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
     out
 }
 
-fn metrics_vs_parameters(ctx: &PlotContext<'_>, runs: &MultiRun) -> Result<Drawn> {
+pub(super) fn metrics_vs_parameters(ctx: &PlotContext<'_>, runs: &MultiRun) -> Result<Drawn> {
     let mut files = Vec::new();
     let no_params = runs.param_names.is_empty();
     for &(tag, stat) in KEY_METRICS {

@@ -2,6 +2,7 @@
 //! the prefill TTFT curve with its fit, the decode ITL surface as a heatmap, the pareto-sweep
 //! cells, and the trajectory of an adaptive search with its SLA and answer.
 
+pub(super) use super::canvas::finite as f;
 use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
 use super::detect::Source;
 use super::multi::show;
@@ -11,26 +12,25 @@ use plotters::prelude::*;
 use serde_json::Value;
 use std::path::Path;
 
-/// Draws the recipe plot `name` from whichever source has its file.
-pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Drawn> {
-    let file = match name {
-        "concurrency_ramp" => "degradation_knee.json",
-        "prefill_ttft_curve" => "prefill_curve.json",
-        "decode_itl_surface" => "decode_itl_surface.json",
-        "pareto_sweep" => "pareto_sweep.json",
-        "search_trajectory" => crate::artifacts::names::SEARCH_HISTORY_JSON,
-        other => return Ok(Drawn::Skipped(format!("'{other}' is not a recipe plot"))),
-    };
+/// Draws a recipe plot from the first source that has its `input` file (an analysis beside
+/// the sweep aggregate, or the search history).
+pub(super) fn draw_from_file(
+    ctx: &PlotContext<'_>,
+    sources: &[Source],
+    name: &str,
+    input: &str,
+    draw: DrawFromDoc,
+) -> Result<Drawn> {
     let found = sources.iter().find_map(|s| {
-        if name == "search_trajectory" {
+        if input == crate::artifacts::names::SEARCH_HISTORY_JSON {
             s.search_history.clone()
         } else {
-            s.analysis(file)
+            s.analysis(input)
         }
     });
     let Some(path) = found else {
         return Ok(Drawn::Skipped(format!(
-            "no {file} (written by the recipe that makes this plot)"
+            "no {input} (written by the recipe that makes this plot)"
         )));
     };
     let doc = crate::artifacts::io::read_json(&path)?;
@@ -43,21 +43,31 @@ pub fn draw(ctx: &PlotContext<'_>, sources: &[Source], name: &str) -> Result<Dra
         doc["recipe"].as_str().unwrap_or("recipe"),
         path.display()
     );
-    match name {
-        "concurrency_ramp" => concurrency_ramp(ctx, &doc, &out, &subtitle),
-        "prefill_ttft_curve" => prefill_curve(ctx, &doc, &out, &subtitle),
-        "decode_itl_surface" => itl_surface(ctx, &doc, &out, &subtitle),
-        "pareto_sweep" => pareto_sweep(ctx, &doc, &out, &subtitle),
-        _ => super::trajectory::search_trajectory(ctx, &doc, &path, &out),
-    }
+    draw(
+        ctx,
+        &doc,
+        &RecipeFile {
+            path: &path,
+            out: &out,
+            subtitle: &subtitle,
+        },
+    )
 }
 
-/// A finite number, or nothing.
-pub(super) fn f(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+/// Where a recipe plot's data came from and where it goes.
+pub struct RecipeFile<'a> {
+    /// The file read.
+    pub path: &'a Path,
+    /// The PNG to write.
+    pub out: &'a Path,
+    /// The line under the title.
+    pub subtitle: &'a str,
 }
 
-fn concurrency_ramp(
+/// Draws a recipe plot from its parsed file.
+pub type DrawFromDoc = fn(&PlotContext<'_>, &Value, &RecipeFile<'_>) -> Result<Drawn>;
+
+pub(super) fn concurrency_ramp(
     ctx: &PlotContext<'_>,
     doc: &Value,
     out: &Path,
@@ -165,7 +175,12 @@ fn polyval(coefficients: &[f64], x: f64) -> f64 {
     coefficients.iter().fold(0.0, |acc, c| acc * x + c)
 }
 
-fn prefill_curve(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+pub(super) fn prefill_curve(
+    ctx: &PlotContext<'_>,
+    doc: &Value,
+    out: &Path,
+    subtitle: &str,
+) -> Result<Drawn> {
     let param = doc["swept_param"].as_str().unwrap_or("isl");
     let mut pts: Vec<(f64, f64)> = doc["raw_points"]
         .as_array()
@@ -243,7 +258,12 @@ fn prefill_curve(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str)
     Ok(Drawn::File(out.to_path_buf()))
 }
 
-fn itl_surface(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+pub(super) fn itl_surface(
+    ctx: &PlotContext<'_>,
+    doc: &Value,
+    out: &Path,
+    subtitle: &str,
+) -> Result<Drawn> {
     let surface = &doc["surface"];
     let params: Vec<String> = doc["swept_params"]
         .as_array()
@@ -374,7 +394,12 @@ fn itl_surface(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -
     Ok(Drawn::File(out.to_path_buf()))
 }
 
-fn pareto_sweep(ctx: &PlotContext<'_>, doc: &Value, out: &Path, subtitle: &str) -> Result<Drawn> {
+pub(super) fn pareto_sweep(
+    ctx: &PlotContext<'_>,
+    doc: &Value,
+    out: &Path,
+    subtitle: &str,
+) -> Result<Drawn> {
     let (xm, xs) = (
         doc["x"]["metric"].as_str().unwrap_or("time_to_first_token"),
         doc["x"]["stat"].as_str().unwrap_or("p95"),

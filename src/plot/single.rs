@@ -67,51 +67,6 @@ impl SingleRun {
     }
 }
 
-/// Draws one built-in single-run plot.
-pub fn draw_builtin(ctx: &PlotContext<'_>, run: &SingleRun, name: &str) -> Result<Drawn> {
-    let path = ctx.png(name);
-    match name {
-        "ttft_over_time" => scatter(
-            ctx,
-            run,
-            &path,
-            "time_to_first_token",
-            SingleRunX::RequestNumber,
-            false,
-            None,
-        ),
-        "itl_over_time" => scatter(
-            ctx,
-            run,
-            &path,
-            "inter_token_latency",
-            SingleRunX::RequestNumber,
-            false,
-            None,
-        ),
-        "latency_over_time" => scatter(
-            ctx,
-            run,
-            &path,
-            "request_latency",
-            SingleRunX::Timestamp,
-            true,
-            None,
-        ),
-        "throughput_over_time" => throughput_over_time(ctx, run, &path),
-        "request_timeline" => request_timeline(ctx, run, &path),
-        "latency_distribution" => histogram(ctx, run, &path, "request_latency", None),
-        "latency_cdf" => cdf(ctx, run, &path),
-        "timeslices_ttft" => timeslices(ctx, run, &path, "Time to First Token"),
-        "timeslices_itl" => timeslices(ctx, run, &path, "Inter Token Latency"),
-        "timeslices_throughput" => timeslices(ctx, run, &path, "Request Throughput"),
-        "timeslices_latency" => timeslices(ctx, run, &path, "Request Latency"),
-        other => Ok(Drawn::Skipped(format!(
-            "'{other}' is not a single-run plot"
-        ))),
-    }
-}
-
 /// Draws a user-defined single-run plot.
 pub fn draw_custom(
     ctx: &PlotContext<'_>,
@@ -166,7 +121,7 @@ fn rolling_percentiles(points: &[(f64, f64)]) -> [Vec<(f64, f64)>; 3] {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn scatter(
+pub(super) fn scatter(
     ctx: &PlotContext<'_>,
     run: &SingleRun,
     path: &Path,
@@ -287,7 +242,11 @@ fn dispersed_throughput(records: &Records) -> (f64, Vec<(f64, f64)>) {
     (width, series)
 }
 
-fn throughput_over_time(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result<Drawn> {
+pub(super) fn throughput_over_time(
+    ctx: &PlotContext<'_>,
+    run: &SingleRun,
+    path: &Path,
+) -> Result<Drawn> {
     if run.records.present("output_sequence_length").is_empty() {
         return Ok(no_values("output_sequence_length"));
     }
@@ -344,7 +303,11 @@ fn throughput_over_time(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> 
 /// At most this many bars; longer runs show every k-th request.
 const TIMELINE_MAX_BARS: usize = 4_000;
 
-fn request_timeline(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result<Drawn> {
+pub(super) fn request_timeline(
+    ctx: &PlotContext<'_>,
+    run: &SingleRun,
+    path: &Path,
+) -> Result<Drawn> {
     let r = &run.records;
     if r.is_empty() {
         return Ok(Drawn::Skipped("the run has no requests".into()));
@@ -417,7 +380,7 @@ fn request_timeline(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Resu
     Ok(Drawn::File(path.to_path_buf()))
 }
 
-fn histogram(
+pub(super) fn histogram(
     ctx: &PlotContext<'_>,
     run: &SingleRun,
     path: &Path,
@@ -498,7 +461,7 @@ fn histogram(
     Ok(Drawn::File(path.to_path_buf()))
 }
 
-fn cdf(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result<Drawn> {
+pub(super) fn cdf(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result<Drawn> {
     let mut curves = Vec::new();
     for tag in [
         "time_to_first_token",
@@ -563,7 +526,12 @@ fn cdf(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result<Drawn> {
     Ok(Drawn::File(path.to_path_buf()))
 }
 
-fn timeslices(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path, metric: &str) -> Result<Drawn> {
+pub(super) fn timeslices(
+    ctx: &PlotContext<'_>,
+    run: &SingleRun,
+    path: &Path,
+    metric: &str,
+) -> Result<Drawn> {
     let Some(slices) = &run.timeslices else {
         return Ok(Drawn::Skipped(format!(
             "the run has no timeslices ({} is written by AIPerf's --slice-duration)",

@@ -2,10 +2,10 @@
 //! objective above (feasible and infeasible points, the answer ringed), and below the first SLA
 //! metric of every point against its threshold.
 
+use super::canvas::finite as f;
 use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
 use super::data::Summary;
 use super::multi::show;
-use super::recipe_plots::f;
 use super::{Drawn, PlotContext, metric_label, metric_name};
 use anyhow::Result;
 use plotters::prelude::*;

@@ -227,6 +227,7 @@ pub async fn run_benchmark(
     let progress = Arc::new(Progress::default());
     let ctx = Arc::new(LoadContext {
         transport: Arc::new(transport),
+        pacing: Arc::new(crate::load::dispatch::ThreadPacing),
         dataset: dataset.clone(),
         clock,
         records: records_tx,

@@ -2,17 +2,19 @@
 //! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions; the runner writes the files.
 
 use super::verdict::Sla;
+use crate::artifacts::names;
 use crate::spec::recipe::AnalysisSpec;
+use crate::support::numbers::json_number_integral as num;
 use serde_json::{Map, Value, json};
 
 /// The file an analysis is written to.
 pub fn file_name(spec: &AnalysisSpec) -> &'static str {
     match spec {
-        AnalysisSpec::DegradationKnee { .. } => "degradation_knee.json",
-        AnalysisSpec::PrefillCurve { .. } => "prefill_curve.json",
-        AnalysisSpec::DecodeItlSurface { .. } => "decode_itl_surface.json",
-        AnalysisSpec::ParetoSweep { .. } => "pareto_sweep.json",
-        AnalysisSpec::SlaBreach => "sla_breach.json",
+        AnalysisSpec::DegradationKnee { .. } => names::DEGRADATION_KNEE_JSON,
+        AnalysisSpec::PrefillCurve { .. } => names::PREFILL_CURVE_JSON,
+        AnalysisSpec::DecodeItlSurface { .. } => names::DECODE_ITL_SURFACE_JSON,
+        AnalysisSpec::ParetoSweep { .. } => names::PARETO_SWEEP_JSON,
+        AnalysisSpec::SlaBreach => names::SLA_BREACH_JSON,
     }
 }
 
@@ -33,15 +35,6 @@ fn points(sweep: &Value, metric: &str, stat: &str) -> Vec<(Map<String, Value>, O
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn num(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9e15 {
-        return Value::from(v as i64);
-    }
-    serde_json::Number::from_f64(v)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
 }
 
 /// Runs an analysis; `params` are the swept parameter names in order, `slas` the recipe's

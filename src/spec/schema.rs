@@ -12,33 +12,17 @@ const SCHEMA_URL: &str = "urn:aiperf:experiment.schema.json";
 
 /// `snake_case` → `camelCase`.
 pub fn to_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    heck::ToLowerCamelCase::to_lower_camel_case(name)
 }
 
-/// `camelCase` → `snake_case`.
+/// `camelCase` → `snake_case`. A name without capitals is returned as written, so names a
+/// user chose (`phases.warm-up-2.rate`) keep their hyphens and digits.
 pub fn to_snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for c in name.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        heck::ToSnakeCase::to_snake_case(name)
+    } else {
+        name.to_string()
     }
-    out
 }
 
 /// Adds a camelCase twin of every multi-word property, and lets a required key be written in
@@ -435,6 +419,10 @@ mod tests {
     fn case_conversions() {
         assert_eq!(to_camel("num_runs"), "numRuns");
         assert_eq!(to_snake("confidenceLevel"), "confidence_level");
+        assert_eq!(to_snake("ttftP95Ms"), "ttft_p95_ms");
+        assert_eq!(to_camel("ttft_p95_ms"), "ttftP95Ms");
+        assert_eq!(to_snake("ttft_p95_ms"), "ttft_p95_ms");
+        assert_eq!(to_snake("warm-up-2"), "warm-up-2");
         assert_eq!(
             to_snake(&to_camel("use_server_token_count")),
             "use_server_token_count"

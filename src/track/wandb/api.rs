@@ -53,7 +53,13 @@ impl Api {
         what: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
-        let mut backoff = FIRST_BACKOFF;
+        use backon::BackoffBuilder;
+        let mut delays = backon::ExponentialBuilder::new()
+            .with_min_delay(FIRST_BACKOFF)
+            .with_max_delay(MAX_BACKOFF)
+            .with_factor(2.0)
+            .without_max_times()
+            .build();
         loop {
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -74,12 +80,12 @@ impl Api {
             match attempt {
                 Attempt::Done(resp) => return Ok(resp),
                 Attempt::Retry(why) => {
+                    let backoff = delays.next().unwrap_or(MAX_BACKOFF);
                     if Instant::now() + backoff >= self.deadline {
                         bail!("{why} (gave up after retries within the upload time budget)");
                     }
                     tracing::debug!("{why}; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

@@ -1,0 +1,279 @@
+//! The dispatcher driven through its seam: an in-memory transport that counts what is in flight
+//! and answers when told, and a pacing clock that records the deadlines it was asked for. No
+//! test asserts a wall-clock time; they assert order, counts and the exact deadlines.
+
+use super::*;
+use crate::dataset::DatasetEntry;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU32;
+use tokio::sync::Notify;
+
+/// How the fake server answers.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// After yielding to the scheduler a few times.
+    Soon,
+    /// After `ms` of (tokio) time.
+    After(u64),
+    /// Never: only cancellation ends the request.
+    Never,
+    /// With a refused connection.
+    Refuse,
+}
+
+struct FakeServer {
+    answer: Answer,
+    in_flight: AtomicU32,
+    max_in_flight: AtomicU32,
+    started: Notify,
+}
+
+impl FakeServer {
+    fn new(answer: Answer) -> Arc<Self> {
+        Arc::new(Self {
+            answer,
+            in_flight: AtomicU32::new(0),
+            max_in_flight: AtomicU32::new(0),
+            started: Notify::new(),
+        })
+    }
+}
+
+/// Decrements the in-flight count however the request ends (also when it is dropped).
+struct InFlight<'a>(&'a AtomicU32);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl SendRequest for FakeServer {
+    async fn send(&self, _body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
+        rec.sent_ns = clock.now_ns();
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let _guard = InFlight(&self.in_flight);
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.started.notify_one();
+        match self.answer {
+            Answer::Soon => {
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Answer::After(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Answer::Never => std::future::pending::<()>().await,
+            Answer::Refuse => {
+                return Outcome::Error(RequestError {
+                    kind: ErrorKind::Connect,
+                    code: None,
+                    message: "connection refused".into(),
+                });
+            }
+        }
+        rec.end_ns = clock.now_ns();
+        Outcome::Success
+    }
+}
+
+/// A pacing clock that does not wait: it records each deadline and lets the arrival go.
+#[derive(Default)]
+struct RecordedPacing(Mutex<Vec<u64>>);
+
+impl Pacing for RecordedPacing {
+    fn wait_until(&self, _clock: &RunClock, deadline_ns: u64, stop: &dyn Fn() -> bool) -> bool {
+        if stop() {
+            return false;
+        }
+        self.0.lock().unwrap().push(deadline_ns);
+        true
+    }
+}
+
+struct Harness {
+    ctx: Arc<LoadContext<FakeServer>>,
+    records: mpsc::Receiver<RawRecord>,
+}
+
+fn harness(server: &Arc<FakeServer>, pacing: Arc<dyn Pacing>) -> Harness {
+    let (tx, rx) = mpsc::channel(10_000);
+    let entry = DatasetEntry {
+        session_id: "s".into(),
+        input_tokens: 1,
+        max_tokens: Some(1),
+        payload: serde_json::Value::Null,
+        body: Bytes::from_static(b"{}"),
+    };
+    let ctx = Arc::new(LoadContext {
+        transport: server.clone(),
+        pacing,
+        dataset: Arc::new(Dataset {
+            entries: vec![entry],
+        }),
+        clock: RunClock::start(),
+        records: tx,
+        interrupt: CancellationToken::new(),
+        progress: Arc::default(),
+        request_timeout: Duration::from_secs(3600),
+        health: ServerHealth::default(),
+    });
+    Harness { ctx, records: rx }
+}
+
+impl Harness {
+    /// Every record the phase sent, in request order.
+    fn drain(&mut self) -> Vec<RawRecord> {
+        let mut out = Vec::new();
+        while let Ok(r) = self.records.try_recv() {
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.index);
+        out
+    }
+}
+
+fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> PhasePlan {
+    PhasePlan {
+        kind: PhaseKind::Profiling,
+        mode,
+        requests,
+        duration: duration_ms.map(Duration::from_millis),
+        grace: Duration::from_millis(30),
+    }
+}
+
+fn indices(records: &[RawRecord]) -> Vec<u64> {
+    records.iter().map(|r| r.index).collect()
+}
+
+#[tokio::test]
+async fn closed_loop_keeps_every_slot_busy_and_sends_each_request_once() {
+    let server = FakeServer::new(Answer::Soon);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let result = run_phase(&h.ctx, &phase(LoadMode::Concurrency(3), Some(20), None)).await;
+    let records = h.drain();
+    assert_eq!(result.issued, 20);
+    assert_eq!(indices(&records), (0..20).collect::<Vec<_>>());
+    assert!(records.iter().all(|r| r.outcome == Outcome::Success));
+    // Three slots, each refilled as soon as its request ends: never more, and all of them used.
+    assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 3);
+    assert!(!result.interrupted && !result.grace_expired && !result.server_gone);
+}
+
+#[tokio::test]
+async fn open_loop_paces_from_absolute_deadlines_without_drift() {
+    let server = FakeServer::new(Answer::Soon);
+    let pacing = Arc::new(RecordedPacing::default());
+    let mut h = harness(&server, pacing.clone());
+    let mode = LoadMode::Rate {
+        schedule: Schedule::constant(100.0),
+        cap: None,
+    };
+    let result = run_phase(&h.ctx, &phase(mode, Some(50), None)).await;
+    let records = h.drain();
+    let deadlines = pacing.0.lock().unwrap().clone();
+    assert_eq!(result.issued, 50);
+    assert_eq!(deadlines.len(), 50);
+    for (i, deadline) in deadlines.iter().enumerate() {
+        // Deadline i is start + i/rate, not the previous deadline plus a period: no drift.
+        let exact = result.start_ns + i as u64 * 10_000_000;
+        assert!(
+            deadline.abs_diff(exact) <= 1,
+            "arrival {i}: {deadline} vs {exact}"
+        );
+    }
+    let intended: Vec<u64> = records.iter().map(|r| r.intended_ns).collect();
+    assert_eq!(
+        intended, deadlines,
+        "each record keeps its arrival's deadline"
+    );
+}
+
+#[tokio::test]
+async fn the_in_flight_cap_holds_and_late_arrivals_are_sent_late_never_dropped() {
+    let server = FakeServer::new(Answer::After(2));
+    // Real pacing at 20,000/s: arrivals come far faster than one slot can serve them.
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let mode = LoadMode::Rate {
+        schedule: Schedule::constant(20_000.0),
+        cap: Some(1),
+    };
+    let result = run_phase(&h.ctx, &phase(mode, Some(12), None)).await;
+    let records = h.drain();
+    assert_eq!(result.issued, 12);
+    assert_eq!(indices(&records), (0..12).collect::<Vec<_>>());
+    assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 1);
+    for pair in records.windows(2) {
+        // One slot: each request waits for the previous one to end, so it goes late, and its
+        // intended time is kept to measure how late.
+        assert!(
+            pair[1].sent_ns >= pair[0].end_ns,
+            "{} overlapped",
+            pair[1].index
+        );
+        assert!(pair[1].sent_ns >= pair[1].intended_ns);
+    }
+    assert!(records.iter().all(|r| r.outcome == Outcome::Success));
+}
+
+#[tokio::test]
+async fn a_grace_period_that_expires_cancels_what_is_in_flight() {
+    let server = FakeServer::new(Answer::Never);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let result = run_phase(&h.ctx, &phase(LoadMode::Concurrency(2), None, Some(20))).await;
+    let records = h.drain();
+    assert!(result.grace_expired);
+    assert!(!result.interrupted);
+    assert_eq!(records.len(), 2, "the two requests in flight are recorded");
+    assert!(records.iter().all(|r| r.outcome == Outcome::Cancelled));
+    assert_eq!(server.in_flight.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_issuing_and_records_the_requests_in_flight() {
+    let server = FakeServer::new(Answer::Never);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let (ctx, watcher) = (h.ctx.clone(), server.clone());
+    tokio::spawn(async move {
+        while watcher.in_flight.load(Ordering::SeqCst) < 2 {
+            watcher.started.notified().await;
+        }
+        ctx.interrupt.cancel();
+    });
+    let result = run_phase(&h.ctx, &phase(LoadMode::Concurrency(2), Some(1000), None)).await;
+    let records = h.drain();
+    assert!(result.interrupted);
+    assert_eq!(result.issued, 2);
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.outcome == Outcome::Cancelled));
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_pacer_between_arrivals() {
+    let server = FakeServer::new(Answer::Soon);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    h.ctx.interrupt.cancel();
+    let mode = LoadMode::Rate {
+        schedule: Schedule::constant(1.0),
+        cap: None,
+    };
+    let result = run_phase(&h.ctx, &phase(mode, Some(100), None)).await;
+    assert!(result.interrupted);
+    assert_eq!(result.issued, 0);
+    assert!(h.drain().is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_every_connection_stops_the_run() {
+    let server = FakeServer::new(Answer::Refuse);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let result = run_phase(&h.ctx, &phase(LoadMode::Concurrency(1), Some(1000), None)).await;
+    let records = h.drain();
+    assert!(result.server_gone);
+    assert_eq!(records.len() as u32, SERVER_GONE_REFUSALS);
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(&r.outcome, Outcome::Error(e) if e.kind == ErrorKind::Connect))
+    );
+}
