@@ -7,6 +7,7 @@ pub mod confidence;
 pub mod sweep;
 
 use crate::artifacts::names::{AGGREGATE_CSV, AGGREGATE_JSON};
+use crate::artifacts::summary::RunSummaryFile;
 use crate::support::csv_text::CsvText;
 use crate::support::numbers::json_number as num;
 use confidence::{Confidence, confidence};
@@ -51,27 +52,21 @@ impl CellAggregate {
     }
 }
 
-/// Collects `<tag>_<stat>` values from run summaries (`profile_export_aiperf.json` documents).
-pub fn collect_values(summaries: &[&Value]) -> BTreeMap<String, (Vec<f64>, String)> {
+/// Collects `<tag>_<stat>` values from run summaries.
+pub fn collect_values(summaries: &[&RunSummaryFile]) -> BTreeMap<String, (Vec<f64>, String)> {
     let mut values: BTreeMap<String, (Vec<f64>, String)> = BTreeMap::new();
     for summary in summaries {
-        let Some(map) = summary.as_object() else {
-            continue;
-        };
-        for (tag, metric) in map {
-            let Some(unit) = metric.get("unit").and_then(Value::as_str) else {
-                continue;
-            };
-            let stats: &[&str] = if metric.get("p50").is_some() {
+        for (tag, metric) in &summary.metrics {
+            let stats: &[&str] = if metric.is_distribution() {
                 STAT_KEYS
             } else {
                 &["avg"]
             };
             for stat in stats {
-                if let Some(v) = metric.get(*stat).and_then(Value::as_f64) {
+                if let Some(v) = metric.stat(stat) {
                     let entry = values
                         .entry(format!("{tag}_{stat}"))
-                        .or_insert_with(|| (Vec::new(), unit.to_string()));
+                        .or_insert_with(|| (Vec::new(), metric.unit.clone()));
                     entry.0.push(v);
                 }
             }
@@ -82,11 +77,11 @@ pub fn collect_values(summaries: &[&Value]) -> BTreeMap<String, (Vec<f64>, Strin
 
 /// Aggregates the successful runs of a cell.
 pub fn aggregate_cell(
-    runs: &[(String, Value)],
+    runs: &[(String, RunSummaryFile)],
     failed: Vec<FailedRun>,
     level: f64,
 ) -> CellAggregate {
-    let summaries: Vec<&Value> = runs.iter().map(|(_, v)| v).collect();
+    let summaries: Vec<&RunSummaryFile> = runs.iter().map(|(_, v)| v).collect();
     let metrics = collect_values(&summaries)
         .into_iter()
         .filter_map(|(k, (vals, unit))| confidence(&vals, level).map(|c| (k, (c, unit))))

@@ -274,9 +274,10 @@ mod tests {
     use super::*;
     use crate::aggregate::aggregate_cell;
 
-    fn summary(throughput: f64, ttft_p99: f64) -> Value {
-        json!({"request_throughput": {"unit": "requests/sec", "avg": throughput},
-               "time_to_first_token": {"unit": "ms", "avg": ttft_p99 / 2.0, "p50": ttft_p99 / 2.0, "p99": ttft_p99}})
+    fn summary(throughput: f64, ttft_p99: f64) -> crate::artifacts::summary::RunSummaryFile {
+        serde_json::from_value(json!({"request_throughput": {"unit": "requests/sec", "avg": throughput},
+               "time_to_first_token": {"unit": "ms", "avg": ttft_p99 / 2.0, "p50": ttft_p99 / 2.0, "p99": ttft_p99}}))
+        .unwrap()
     }
 
     #[test]

@@ -6,3 +6,6 @@ pub mod io;
 pub mod layout;
 pub mod names;
 pub mod plan_file;
+pub mod search_history;
+pub mod summary;
+pub mod trial_status;

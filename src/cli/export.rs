@@ -2,6 +2,7 @@
 
 use super::flags::WandbFlags;
 use crate::artifacts::plan_file::PlanFile;
+use crate::artifacts::summary::RunSummaryFile;
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::spec::WandbSpec;
@@ -21,9 +22,10 @@ pub struct WandbExportArgs {
 
 /// The `wandb` settings the results in `dir` were run with, if any.
 fn recorded_spec(dir: &Path) -> WandbSpec {
-    let read = |p: PathBuf| crate::artifacts::io::read_json(&p).ok();
-    let value = read(dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))
-        .map(|s| s["input_config"]["wandb"].clone())
+    let summary = dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON);
+    let value = RunSummaryFile::read(&summary)
+        .ok()
+        .map(|s| s.setting("/wandb").clone())
         .or_else(|| {
             crate::artifacts::io::read::<PlanFile>(&dir.join(crate::artifacts::names::PLAN_JSON))
                 .ok()

@@ -3,8 +3,10 @@
 //! aggregates are rewritten, until the planner stops. Points live in
 //! `<dir>/search_iter_NNNN/profile_runs/run_NNNN/`.
 
-use super::status;
 use super::{RunOptions, aggregates, run_trial};
+use crate::artifacts::search_history::{SearchConfig, SearchDim};
+use crate::artifacts::summary::{MetricSummary, RunSummaryFile};
+use crate::artifacts::trial_status as status;
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::export::console::fmt_number;
@@ -82,7 +84,7 @@ fn add_cell(plan: &mut Plan, a: &AdaptivePlan, index: usize, point: &[f64]) -> u
     plan.cells.len() - 1
 }
 
-fn summaries(plan: &Plan, cell: usize) -> Vec<Value> {
+fn summaries(plan: &Plan, cell: usize) -> Vec<RunSummaryFile> {
     aggregates::cell_runs(plan, cell)
         .0
         .into_iter()
@@ -112,19 +114,25 @@ pub async fn run(
         .ok_or_else(|| AppError::failure("internal: not an adaptive planner"))?;
     let one_knob = (a.dims.len() == 1).then(|| a.dims[0].path.as_str());
     let mut hist = SearchHistory {
-        config: json!({
-            "search_space": a.dims.iter().map(|d| json!({
-                "path": d.path, "lo": d.lo, "hi": d.hi,
-                "kind": if d.integer { "int" } else { "real" },
-                "prior": if d.log { "log-uniform" } else { "uniform" },
-            })).collect::<Vec<_>>(),
-            "objective": a.recipe.objective,
-            "sla_filters": history::slas_json(&a.slas),
-            "slos": a.recipe.slos,
-            "planner": a.recipe.planner,
-            "runs_per_point": runs_per_point,
-            "random_seed": a.seed,
-        }),
+        config: SearchConfig {
+            search_space: a
+                .dims
+                .iter()
+                .map(|d| SearchDim {
+                    path: d.path.clone(),
+                    lo: d.lo,
+                    hi: d.hi,
+                    kind: if d.integer { "int" } else { "real" }.into(),
+                    prior: if d.log { "log-uniform" } else { "uniform" }.into(),
+                })
+                .collect(),
+            objective: a.recipe.objective.clone(),
+            sla_filters: history::sla_filters(&a.slas),
+            slos: a.recipe.slos.clone(),
+            planner: Some(a.recipe.planner.clone()),
+            runs_per_point,
+            random_seed: a.seed,
+        },
         recipe: Some(a.recipe.name.clone()),
         ..SearchHistory::default()
     };
@@ -245,7 +253,7 @@ pub async fn run(
             (verdict, breach) = judge(&measured, &a.slas, level);
             if verdict == Verdict::Undecided && run >= max_runs {
                 // Out of replicates: decide on the mean of each statistic.
-                let means: Vec<Value> = vec![mean_summary(&measured, &a.slas)];
+                let means = vec![mean_summary(&measured, &a.slas)];
                 (verdict, breach) = judge(&means, &a.slas, level);
                 decided_by = "mean_after_replicates";
             } else if measured.len() > 1 && verdict != Verdict::Undecided && run > runs_per_point {
@@ -280,7 +288,7 @@ pub async fn run(
             feasible,
             decided_by: decided_by.into(),
             runs: run_labels,
-            first_breach: history::breach_json(&breach),
+            first_breach: history::breach_record(&breach),
         });
         hist.summarize(one_knob, maximize);
         save(&hist, &plan)?;
@@ -331,16 +339,33 @@ fn save(hist: &SearchHistory, plan: &Plan) -> Result<(), AppError> {
 }
 
 /// The mean of each constrained statistic across runs, as one summary.
-fn mean_summary(summaries: &[Value], slas: &[crate::search::verdict::Sla]) -> Value {
-    let mut out = json!({});
+fn mean_summary(
+    summaries: &[RunSummaryFile],
+    slas: &[crate::search::verdict::Sla],
+) -> RunSummaryFile {
+    let mut out = RunSummaryFile::default();
     for sla in slas {
         let values: Vec<f64> = summaries
             .iter()
-            .filter_map(|s| s[&sla.metric][&sla.stat].as_f64())
+            .filter_map(|s| s.stat(&sla.metric, &sla.stat))
             .collect();
-        if !values.is_empty() {
-            out[&sla.metric][&sla.stat] = json!(values.iter().sum::<f64>() / values.len() as f64);
+        if values.is_empty() {
+            continue;
         }
+        let mean = serde_json::Number::from_f64(values.iter().sum::<f64>() / values.len() as f64);
+        let unit = summaries
+            .iter()
+            .find_map(|s| s.unit(&sla.metric))
+            .unwrap_or_default()
+            .to_string();
+        out.metrics
+            .entry(sla.metric.clone())
+            .or_insert_with(|| MetricSummary {
+                unit,
+                stats: Default::default(),
+            })
+            .stats
+            .insert(sla.stat.clone(), mean);
     }
     out
 }
@@ -367,37 +392,47 @@ fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
         _ => "max",
     };
     let points = hist.iterations.len();
-    let point_of = |values: &Value| -> Vec<f64> {
+    let point_of = |values: &serde_json::Map<String, Value>| -> Vec<f64> {
         a.dims
             .iter()
-            .map(|d| values[&d.path].as_f64().unwrap_or(f64::NAN))
+            .map(|d| {
+                values
+                    .get(&d.path)
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN)
+            })
             .collect()
     };
     if let PlannerSpec::Bayesian { .. } = a.recipe.planner {
         let best = hist.best_trials.as_ref().and_then(|b| b.first());
         return match best {
-            Some(b) if b["feasible"] == true => {
-                let value = b["objective_values"][0]
-                    .as_f64()
-                    .map(|v| format!(" -> {} {unit}", fmt_number(v)))
+            Some(b) if b.feasible => {
+                let value = b
+                    .objective_values
+                    .as_ref()
+                    .and_then(|v| v.first())
+                    .map(|v| format!(" -> {} {unit}", fmt_number(*v)))
                     .unwrap_or_default();
                 format!(
                     "Answer: {direction} {objective} with {slas}: {}{value} (best of {points} points, {} feasible) [{reason}]",
-                    show(a, &point_of(&b["variation_values"])),
-                    b["feasible_count"]
+                    show(a, &point_of(&b.variation_values)),
+                    b.feasible_count
                 )
             }
             _ => format!("Answer: none of {points} points met {slas} [{reason}]"),
         };
     }
     let dim = &a.dims[0];
-    let boundary = hist.boundary_summary.clone().unwrap_or_default();
-    let pass = boundary["feasible_max"]["value"].as_f64();
-    let fail = boundary["infeasible_min"]["value"].as_f64();
+    let boundary = hist.boundary_summary.as_ref();
+    let feasible_max = boundary.and_then(|b| b.feasible_max.as_ref());
+    let pass = feasible_max.and_then(|m| m.value);
+    let fail = boundary
+        .and_then(|b| b.infeasible_min.as_ref())
+        .and_then(|m| m.value);
     match (pass, fail) {
         (Some(p), f) => {
-            let obj = boundary["feasible_max"]["objective_value"]
-                .as_f64()
+            let obj = feasible_max
+                .and_then(|m| m.objective_value)
                 .map(|v| format!(" -> {} {unit}", fmt_number(v)))
                 .unwrap_or_default();
             let between = match f {

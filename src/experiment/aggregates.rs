@@ -1,11 +1,12 @@
 //! Writing every aggregate of an experiment from what is on disk: per-cell confidence aggregates
 //! and, for sweeps, the sweep aggregate. Called after every trial, so nothing finished is lost.
 
-use super::status::{self, TrialStatus};
 use crate::aggregate::sweep::{Combination, SweepInput, write_sweep_aggregate};
 use crate::aggregate::{
     CellAggregate, CellMetadata, FailedRun, aggregate_cell, write_cell_aggregate,
 };
+use crate::artifacts::summary::RunSummaryFile;
+use crate::artifacts::trial_status::{self as status, TrialStatus};
 use crate::plan::Plan;
 use crate::spec::experiment::{Experiment, IterationOrder};
 use serde_json::Value;
@@ -32,18 +33,17 @@ pub fn sweep_aggregate_dir(plan: &Plan) -> PathBuf {
 }
 
 /// The summaries of a cell's completed trials and its failures.
-pub fn cell_runs(plan: &Plan, cell: usize) -> (Vec<(String, Value)>, Vec<FailedRun>) {
+pub fn cell_runs(plan: &Plan, cell: usize) -> (Vec<(String, RunSummaryFile)>, Vec<FailedRun>) {
     let mut runs = Vec::new();
     let mut failed = Vec::new();
     for trial in plan.trials.iter().filter(|t| t.cell == cell) {
         let label = trial_label(plan, &trial.dir);
         match status::read(&trial.dir) {
             Some(TrialStatus::Completed) => {
-                let summary = std::fs::read_to_string(
-                    trial.dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON),
+                let summary = crate::artifacts::io::read::<RunSummaryFile>(
+                    &trial.dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON),
                 )
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+                .ok();
                 match summary {
                     Some(s) => runs.push((label, s)),
                     None => failed.push(FailedRun {

@@ -7,10 +7,10 @@ pub mod aggregates;
 mod dry_run;
 mod nemo_files;
 mod report;
-pub mod status;
 
 use crate::artifacts::names::PLAN_JSON;
 use crate::artifacts::plan_file::{PlanFile, PlannedTrial, planned_trial};
+use crate::artifacts::trial_status::{self as status, TrialStatus};
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::plan::{Plan, Trial};
@@ -18,7 +18,6 @@ use crate::run::{Invocation, run_benchmark};
 use crate::spec::experiment::{ConvergenceMode, Experiment};
 use crate::spec::load::LoadedExperiment;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use status::TrialStatus;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -197,7 +196,7 @@ fn converged(plan: &Plan, experiment: &Experiment, cell: usize) -> Option<String
     }
     let values: Vec<f64> = runs
         .iter()
-        .filter_map(|(_, s)| s[&c.metric][&c.stat].as_f64())
+        .filter_map(|(_, s)| s.stat(&c.metric, &c.stat))
         .collect();
     let stats =
         crate::aggregate::confidence::confidence(&values, experiment.multi_run.confidence_level)?;

@@ -128,25 +128,7 @@ pub fn read_records(path: &Path, extra: &[String]) -> Result<Records> {
 }
 
 /// A run's `profile_export_aiperf.json`.
-#[derive(Debug, Clone)]
-pub struct Summary(pub Value);
-
-impl Summary {
-    /// Reads a summary file.
-    pub fn read(path: &Path) -> Result<Summary> {
-        crate::artifacts::io::read_json(path).map(Summary)
-    }
-
-    /// One statistic of a metric (`avg`, `p99`, ...), if the run has it.
-    pub fn stat(&self, tag: &str, stat: &str) -> Option<f64> {
-        self.0[tag][stat].as_f64().filter(|v| v.is_finite())
-    }
-
-    /// The unit a metric is exported in.
-    pub fn unit(&self, tag: &str) -> Option<&str> {
-        self.0[tag]["unit"].as_str()
-    }
-}
+pub use crate::artifacts::summary::RunSummaryFile as Summary;
 
 /// One value of AIPerf's timeslice CSV.
 #[derive(Debug, Clone, PartialEq)]

@@ -184,9 +184,9 @@ fn run_points(source: &Source, series: &str) -> Result<(Vec<Point>, Vec<String>,
     for dir in &source.run_dirs {
         let summary = Summary::read(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
         let mut metrics = BTreeMap::new();
-        for (tag, v) in summary.0.as_object().into_iter().flatten() {
+        for (tag, v) in &summary.metrics {
             for s in STAT_KEYS {
-                if let Some(x) = v.get(*s).and_then(Value::as_f64) {
+                if let Some(x) = v.stat(s) {
                     metrics.insert(format!("{tag}_{s}"), Stat { mean: x, ci: None });
                 }
             }

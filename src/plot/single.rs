@@ -45,7 +45,7 @@ impl SingleRun {
 
     /// "model · load · N requests · directory", shown under every title.
     fn subtitle(&self) -> String {
-        let config = &self.summary.0["input_config"];
+        let config = &self.summary.input_config;
         let mut parts = Vec::new();
         if let Some(model) = config["models"]["items"][0]["name"].as_str() {
             parts.push(model.to_string());

@@ -2,12 +2,13 @@
 //! objective above (feasible and infeasible points, the answer ringed), and below the first SLA
 //! metric of every point against its threshold.
 
-use super::canvas::finite as f;
 use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
 use super::data::Summary;
 use super::multi::show;
 use super::{Drawn, PlotContext, metric_label, metric_name};
-use anyhow::Result;
+use crate::artifacts::search_history::{Iteration, SearchHistory};
+use crate::spec::recipe::{ConstraintOp, Direction, PlannerSpec};
+use anyhow::{Context, Result};
 use plotters::prelude::*;
 use serde_json::Value;
 use std::path::Path;
@@ -21,11 +22,20 @@ struct Constraint {
     values: Vec<Option<f64>>,
 }
 
+/// The comparison as the history writes it (`lt`).
+fn op_name(op: ConstraintOp) -> &'static str {
+    match op {
+        ConstraintOp::Lt => "lt",
+        ConstraintOp::Le => "le",
+        ConstraintOp::Gt => "gt",
+        ConstraintOp::Ge => "ge",
+    }
+}
+
 /// The mean of `metric stat` over a point's runs, read from their summaries.
-fn mean_over_runs(base: &Path, runs: &[Value], metric: &str, stat: &str) -> Option<f64> {
+fn mean_over_runs(base: &Path, runs: &[String], metric: &str, stat: &str) -> Option<f64> {
     let values: Vec<f64> = runs
         .iter()
-        .filter_map(|r| r.as_str())
         .filter_map(|r| {
             Summary::read(
                 &base
@@ -45,86 +55,86 @@ pub(super) fn search_trajectory(
     history: &Path,
     out: &Path,
 ) -> Result<Drawn> {
+    let hist: SearchHistory = serde_json::from_value(doc.clone())
+        .with_context(|| format!("{} is not a search history", history.display()))?;
     let base = history.parent().unwrap_or(Path::new("."));
-    let iterations: Vec<&Value> = doc["iterations"].as_array().into_iter().flatten().collect();
+    let iterations = &hist.iterations;
     let objective: Vec<Option<f64>> = iterations
         .iter()
-        .map(|i| f(&i["objective_values"][0]))
+        .map(|i| {
+            i.objective_values
+                .as_ref()
+                .and_then(|v| v.first().copied())
+                .filter(|v| v.is_finite())
+        })
         .collect();
     if objective.iter().all(Option::is_none) {
         return Ok(Drawn::Skipped(
             "the search has no measured points yet".into(),
         ));
     }
-    let feasible: Vec<bool> = iterations.iter().map(|i| i["feasible"] == true).collect();
-    let knob = |i: &Value| -> String {
-        i["variation_values"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
+    let feasible: Vec<bool> = iterations.iter().map(|i| i.feasible).collect();
+    let knob = |i: &Iteration| -> String {
+        i.variation_values
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let obj = &doc["config"]["objective"];
+    let obj = hist.config.objective.as_ref();
     let (om, os) = (
-        obj["metric"].as_str().unwrap_or("objective"),
-        obj["stat"].as_str().unwrap_or("avg"),
+        obj.map_or("objective", |o| o.metric.as_str()),
+        obj.map_or("avg", |o| o.stat.as_str()),
     );
-    let constraints: Vec<Constraint> = doc["config"]["sla_filters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let (metric, stat) = (
-                s["metric"].as_str()?.to_string(),
-                s["stat"].as_str()?.to_string(),
-            );
-            let values = iterations
+    let constraints: Vec<Constraint> = hist
+        .config
+        .sla_filters
+        .iter()
+        .filter(|s| s.threshold.is_finite())
+        .map(|s| Constraint {
+            threshold: s.threshold,
+            op: op_name(s.op).to_string(),
+            metric: s.metric.clone(),
+            stat: s.stat.clone(),
+            values: iterations
                 .iter()
-                .map(|i| {
-                    let runs = i["runs"].as_array().cloned().unwrap_or_default();
-                    mean_over_runs(base, &runs, &metric, &stat)
-                })
-                .collect();
-            Some(Constraint {
-                threshold: f(&s["threshold"])?,
-                op: s["op"].as_str().unwrap_or("lt").to_string(),
-                metric,
-                stat,
-                values,
-            })
+                .map(|i| mean_over_runs(base, &i.runs, &s.metric, &s.stat))
+                .collect(),
         })
         .collect();
-    // The answer: the boundary planner's highest passing point, else the best feasible point.
     // The answer as the search states it: the boundary planner's highest passing point, the
     // Bayesian (and grid) planner's best feasible point.
     let best_feasible = || {
-        doc["best_trials"][0]["feasible"]
-            .as_bool()
-            .filter(|b| *b)
-            .and(f(&doc["best_trials"][0]["iteration_idx"]))
+        hist.best_trials
+            .as_ref()
+            .and_then(|b| b.first())
+            .filter(|b| b.feasible)
+            .map(|b| b.iteration_idx)
     };
-    let answer_idx = if doc["config"]["planner"]["type"] == "boundary" {
-        f(&doc["boundary_summary"]["feasible_max"]["iteration_idx"]).or_else(best_feasible)
+    let answer_idx = if matches!(hist.config.planner, Some(PlannerSpec::Boundary { .. })) {
+        hist.boundary_summary
+            .as_ref()
+            .and_then(|b| b.feasible_max.as_ref())
+            .map(|m| m.iteration_idx)
+            .or_else(best_feasible)
     } else {
         best_feasible()
     }
-    .map(|i| i as usize)
     .filter(|i| *i < iterations.len());
-    let reason = doc["convergence_reason"].as_str().unwrap_or("running");
-    let recipe = doc["recipe"].as_str().unwrap_or("search");
+    let reason = hist.convergence_reason.as_deref().unwrap_or("running");
+    let recipe = hist.recipe.as_deref().unwrap_or("search");
     let title = match answer_idx {
         Some(i) => format!(
             "Search trajectory: answer {} at point {}",
-            knob(iterations[i]),
+            knob(&iterations[i]),
             i + 1
         ),
         None => "Search trajectory: no point met the SLA".to_string(),
     };
-    let direction = obj["direction"].as_str().unwrap_or("maximize");
+    let direction = match obj.map(|o| o.direction) {
+        Some(Direction::Minimize) => "minimize",
+        _ => "maximize",
+    };
     let subtitle = format!(
         "{recipe}  ·  objective: {direction} {} {os}  ·  {} points  ·  stopped: {reason}  ·  from {}",
         metric_name(om),
@@ -194,7 +204,7 @@ pub(super) fn search_trajectory(
                 .map_err(canvas::drawing)?
                 .label(format!(
                     "answer: {} -> {}",
-                    knob(iterations[i]),
+                    knob(&iterations[i]),
                     format_value(o)
                 ))
                 .legend(legend_dot(palette.highlight));
@@ -204,7 +214,7 @@ pub(super) fn search_trajectory(
             .draw_series(pts.iter().enumerate().filter_map(|(i, (x, o, _))| {
                 Some(
                     EmptyElement::at((*x, (*o)?))
-                        + Text::new(knob(iterations[i]), (8, 10), style.clone()),
+                        + Text::new(knob(&iterations[i]), (8, 10), style.clone()),
                 )
             }))
             .map_err(canvas::drawing)?;

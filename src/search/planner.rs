@@ -5,8 +5,8 @@ use super::bayesian::{BayesianPlanner, BayesianSettings, Observation, Proposal};
 use super::boundary::{Ask, BoundaryPlanner, BoundarySettings};
 use super::space::Dim;
 use super::verdict::{Sla, Verdict};
+use crate::artifacts::summary::RunSummaryFile;
 use crate::spec::recipe::{ConstraintOp, PlannerSpec};
-use serde_json::Value;
 
 /// A recipe's adaptive planner.
 pub enum Planner {
@@ -114,7 +114,7 @@ pub fn margin(sla: &Sla, observed: f64) -> f64 {
 /// The observation of a point from its successful runs' summaries: the mean objective and the
 /// margin of each constraint's mean statistic.
 pub fn observe(
-    summaries: &[Value],
+    summaries: &[RunSummaryFile],
     objective: Option<(&str, &str)>,
     slas: &[Sla],
     verdict: Verdict,
@@ -122,8 +122,7 @@ pub fn observe(
     let mean = |metric: &str, stat: &str| {
         let values: Vec<f64> = summaries
             .iter()
-            .filter_map(|s| s[metric][stat].as_f64())
-            .filter(|v| v.is_finite())
+            .filter_map(|s| s.stat(metric, stat))
             .collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
@@ -158,10 +157,13 @@ mod tests {
             ..lt.clone()
         };
         assert!((margin(&ge, 0.9) - 0.05 / 0.95).abs() < 1e-12);
-        let runs = [
-            json!({"time_to_first_token": {"p95": 100.0}, "goodput": {"avg": 10.0}}),
-            json!({"time_to_first_token": {"p95": 300.0}, "goodput": {"avg": 20.0}}),
-        ];
+        let runs: Vec<RunSummaryFile> = [
+            json!({"time_to_first_token": {"unit": "ms", "p95": 100.0}, "goodput": {"unit": "requests/sec", "avg": 10.0}}),
+            json!({"time_to_first_token": {"unit": "ms", "p95": 300.0}, "goodput": {"unit": "requests/sec", "avg": 20.0}}),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
         let o = observe(&runs, Some(("goodput", "avg")), &[lt], Verdict::Fail);
         assert_eq!(o.objective, Some(15.0));
         assert_eq!(o.margins, vec![Some(0.0)]);

@@ -5,9 +5,9 @@
 //! the threshold; otherwise the point is undecided and the planner replicates it.
 
 use crate::aggregate::confidence::confidence;
+use crate::artifacts::summary::RunSummaryFile;
 use crate::spec::recipe::ConstraintOp;
 use serde::Serialize;
-use serde_json::Value;
 
 /// A constraint with its threshold resolved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,7 +69,7 @@ pub struct Breach {
 
 /// Judges a point from its successful trials' `profile_export_aiperf.json` summaries. A point with
 /// no successful trial, or whose summaries lack a constrained metric, fails (it is unmeasurable).
-pub fn judge(summaries: &[Value], slas: &[Sla], level: f64) -> (Verdict, Option<Breach>) {
+pub fn judge(summaries: &[RunSummaryFile], slas: &[Sla], level: f64) -> (Verdict, Option<Breach>) {
     if summaries.is_empty() {
         return (Verdict::Fail, None);
     }
@@ -77,7 +77,7 @@ pub fn judge(summaries: &[Value], slas: &[Sla], level: f64) -> (Verdict, Option<
     for sla in slas {
         let values: Vec<f64> = summaries
             .iter()
-            .filter_map(|s| s[&sla.metric][&sla.stat].as_f64())
+            .filter_map(|s| s.stat(&sla.metric, &sla.stat))
             .collect();
         if values.len() < summaries.len() {
             return (
@@ -129,9 +129,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ttft(p95s: &[f64]) -> Vec<Value> {
+    fn ttft(p95s: &[f64]) -> Vec<RunSummaryFile> {
         p95s.iter()
-            .map(|v| json!({"time_to_first_token": {"p95": v}}))
+            .map(|v| {
+                serde_json::from_value(json!({"time_to_first_token": {"unit": "ms", "p95": v}}))
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -178,6 +181,9 @@ mod tests {
     #[test]
     fn unmeasurable_points_fail() {
         assert_eq!(judge(&[], &sla(), 0.95).0, Verdict::Fail);
-        assert_eq!(judge(&[json!({})], &sla(), 0.95).0, Verdict::Fail);
+        assert_eq!(
+            judge(&[RunSummaryFile::default()], &sla(), 0.95).0,
+            Verdict::Fail
+        );
     }
 }

@@ -4,6 +4,8 @@
 
 use super::digest::Table;
 use super::upload::RunContent;
+use crate::artifacts::search_history::SearchHistory;
+use crate::artifacts::summary::RunSummaryFile;
 use crate::registry::{CONSOLE_METRICS, short_label};
 use anyhow::Result;
 use serde_json::{Map, Value, json};
@@ -15,24 +17,23 @@ pub const TABLE_STATS: &[&str] = &["avg", "min", "max", "p99", "p90", "p50", "st
 /// The artifact type of every aiperf run.
 pub const ARTIFACT_TYPE: &str = "aiperf-run";
 
-fn rounded(v: &Value) -> Value {
-    match v.as_f64() {
+fn rounded(v: Option<f64>) -> Value {
+    match v {
         Some(x) if x.is_finite() => json!((x * 100.0).round() / 100.0),
         _ => Value::Null,
     }
 }
 
 /// One row per console metric the run has, labelled like "TTFT (ms)"; N/A cells are null.
-pub fn summary_table(summary: &Value) -> Table {
+pub fn summary_table(summary: &RunSummaryFile) -> Table {
     let mut columns = vec!["Metric".to_string()];
     columns.extend(TABLE_STATS.iter().map(|s| s.to_string()));
     let rows = CONSOLE_METRICS
         .iter()
-        .filter(|m| summary[m.tag()].is_object())
-        .map(|m| {
-            let v = &summary[m.tag()];
+        .filter_map(|m| Some((m, summary.metrics.get(m.tag())?)))
+        .map(|(m, v)| {
             let mut row = vec![json!(short_label(m.def()))];
-            row.extend(TABLE_STATS.iter().map(|s| rounded(&v[*s])));
+            row.extend(TABLE_STATS.iter().map(|s| rounded(v.stat(s))));
             row
         })
         .collect();
@@ -40,11 +41,11 @@ pub fn summary_table(summary: &Value) -> Table {
 }
 
 /// `<tag>_<stat>` for every console metric and statistic the run has.
-pub fn summary_scalars(summary: &Value) -> Map<String, Value> {
+pub fn summary_scalars(summary: &RunSummaryFile) -> Map<String, Value> {
     let mut out = Map::new();
     for m in CONSOLE_METRICS {
         for s in TABLE_STATS {
-            if let Some(x) = summary[m.tag()][*s].as_f64().filter(|x| x.is_finite()) {
+            if let Some(x) = summary.stat(m.tag(), s) {
                 out.insert(format!("{}_{s}", m.tag()), json!(x));
             }
         }
@@ -94,21 +95,20 @@ pub fn run_content(
     user_tags: &[String],
     parameters: Option<&Value>,
 ) -> Result<(RunContent, f64)> {
-    let summary =
-        crate::artifacts::io::read_json(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
+    let summary = RunSummaryFile::read(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
     let metadata =
         crate::artifacts::io::read_json(&dir.join(crate::artifacts::names::RUN_METADATA_JSON))
             .unwrap_or_default();
-    let id = summary["benchmark_id"]
-        .as_str()
-        .unwrap_or("unknown")
-        .to_string();
-    let mut config = match &summary["input_config"] {
+    let id = summary
+        .benchmark_id
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
+    let mut config = match &summary.input_config {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
-    if let Some(cli) = summary["run_info"]["cli_command"].as_str() {
-        config.insert("aiperf.cli_command".into(), json!(cli));
+    if let Some(info) = &summary.run_info {
+        config.insert("aiperf.cli_command".into(), json!(info.cli_command));
     }
     if let Some(p) = parameters {
         config.insert("parameters".into(), p.clone());
@@ -119,8 +119,9 @@ pub fn run_content(
     ];
     tags.extend(user_tags.iter().cloned());
     let exit_code = metadata["exit_code"].as_i64().unwrap_or(0) as i32;
-    let started = summary["start_time"]
-        .as_str()
+    let started = summary
+        .start_time
+        .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.timestamp_millis() as f64 / 1000.0)
         .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
@@ -179,7 +180,7 @@ pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
             row.push(c["num_successful_runs"].clone());
             for k in AGGREGATE_KEYS {
                 for s in ["mean", "ci_low", "ci_high"] {
-                    row.push(rounded(&c["metrics"][*k][s]));
+                    row.push(rounded(c["metrics"][*k][s].as_f64()));
                 }
             }
             row
@@ -194,7 +195,7 @@ pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
             vec![
                 json!(name),
                 json!(b["parameters"].to_string()),
-                rounded(&b["metric"]),
+                rounded(b["metric"].as_f64()),
                 b["unit"].clone(),
             ]
         })
@@ -230,7 +231,7 @@ pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
 }
 
 /// The search history as a table: one row per measured point.
-pub fn search_table(history: &Value) -> Table {
+pub fn search_table(history: &SearchHistory) -> Table {
     let columns = [
         "point",
         "parameters",
@@ -241,18 +242,17 @@ pub fn search_table(history: &Value) -> Table {
     ]
     .map(String::from)
     .to_vec();
-    let rows = history["iterations"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = history
+        .iterations
+        .iter()
         .map(|i| {
             vec![
-                json!(i["iteration_idx"].as_u64().map(|n| n + 1)),
-                json!(i["variation_values"].to_string()),
-                rounded(&i["objective_values"][0]),
-                i["feasible"].clone(),
-                i["decided_by"].clone(),
-                json!(i["runs"].as_array().map_or(0, Vec::len)),
+                json!(i.iteration_idx + 1),
+                json!(Value::Object(i.variation_values.clone()).to_string()),
+                rounded(i.objective_values.as_ref().and_then(|v| v.first().copied())),
+                json!(i.feasible),
+                json!(i.decided_by),
+                json!(i.runs.len()),
             ]
         })
         .collect();
@@ -265,10 +265,11 @@ mod tests {
 
     #[test]
     fn the_summary_table_has_one_row_per_console_metric_in_order_with_nulls_for_na() {
-        let summary = json!({
+        let summary: RunSummaryFile = serde_json::from_value(json!({
             "request_throughput": {"unit": "requests/sec", "avg": 41.456},
             "time_to_first_token": {"unit": "ms", "avg": 12.345, "min": 10.0, "max": 20.0, "p99": 19.9, "p90": 18.0, "p50": 12.0, "std": 2.1},
-        });
+        }))
+        .unwrap();
         let t = summary_table(&summary);
         assert_eq!(
             t.columns,

@@ -13,6 +13,7 @@ pub mod offline;
 pub mod upload;
 
 use crate::artifacts::plan_file::PlanFile;
+use crate::artifacts::search_history::SearchHistory;
 use crate::exit_code::ExitCode;
 use crate::spec::WandbSpec;
 use anyhow::{Result, bail};
@@ -150,7 +151,6 @@ struct Planned {
 
 /// Trials of an experiment directory: (run dir, cell label, parameters), from its plan or search.
 fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
-    let read = |p: PathBuf| crate::artifacts::io::read_json(&p).ok();
     let mut out = Vec::new();
     let plan_file = base.join(crate::artifacts::names::PLAN_JSON);
     if let Ok(plan) = crate::artifacts::io::read::<PlanFile>(&plan_file) {
@@ -159,24 +159,16 @@ fn trials_of(base: &Path) -> Vec<(PathBuf, String, Value)> {
         }
     }
     if out.is_empty()
-        && let Some(history) = read(base.join(crate::artifacts::names::SEARCH_HISTORY_JSON))
+        && let Some(history) = SearchHistory::read(base)
     {
-        for i in history["iterations"].as_array().into_iter().flatten() {
-            let label = crate::artifacts::layout::search_point_label(
-                i["iteration_idx"].as_u64().unwrap_or(0) as usize,
-            );
-            let params: serde_json::Map<String, Value> = i["variation_values"]
-                .as_object()
-                .into_iter()
-                .flatten()
+        for i in history.iterations {
+            let label = crate::artifacts::layout::search_point_label(i.iteration_idx);
+            let params: serde_json::Map<String, Value> = i
+                .variation_values
+                .iter()
                 .map(|(k, v)| (k.rsplit('.').next().unwrap_or(k).to_string(), v.clone()))
                 .collect();
-            for r in i["runs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for r in &i.runs {
                 out.push((base.join(r), label.clone(), Value::Object(params.clone())));
             }
         }
@@ -255,7 +247,7 @@ fn aggregate_run(
         tables.extend(content::sweep_tables(&sweep));
     }
     if let Some(path) = source.and_then(|s| s.search_history.as_ref()) {
-        let history = crate::artifacts::io::read_json(path)?;
+        let history: SearchHistory = crate::artifacts::io::read(path)?;
         tables.push(("search_history".into(), content::search_table(&history)));
     }
     let trial_dirs: Vec<PathBuf> = trials.iter().map(|(d, _, _)| d.clone()).collect();

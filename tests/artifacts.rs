@@ -1,0 +1,147 @@
+//! Every typed file of `aiperf::artifacts` reads back what a real mock run wrote, and writes the
+//! same document again: the types are the files, not a guess at them.
+
+mod common;
+use aiperf::artifacts::{
+    io, layout, names, plan_file::PlanFile, search_history::SearchHistory, summary::RunSummaryFile,
+    trial_status::TrialStatus,
+};
+use common::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Parses `path` as `T` and checks that `T` serializes to the same JSON document.
+fn round_trip<T: DeserializeOwned + Serialize>(path: &Path) -> T {
+    let original = json(path.to_path_buf());
+    let typed: T = io::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let again = serde_json::to_value(&typed).unwrap();
+    assert_eq!(again, original, "{} does not round-trip", path.display());
+    typed
+}
+
+#[test]
+fn a_single_run_summary_round_trips_with_warmup_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1&error_rate=0.2&seed=3")
+        .streaming()
+        .requests(20)
+        .tokens(16, 4)
+        .arg("--warmup-request-count", 3)
+        .run(&dir);
+    assert_exit(&out, 0);
+    let summary: RunSummaryFile = round_trip(&dir.join(names::PROFILE_EXPORT_JSON));
+    let (ok, failed) = (
+        summary.stat("request_count", "avg").unwrap(),
+        summary.stat("error_request_count", "avg").unwrap(),
+    );
+    assert_eq!(ok + failed, 20.0);
+    assert!(summary.stat("time_to_first_token", "p99").is_some());
+    assert_eq!(summary.unit("time_to_first_token"), Some("ms"));
+    assert!(summary.warmup_metrics.is_some());
+    assert!(!summary.error_summary.is_empty(), "20% injected errors");
+    assert_eq!(
+        summary.setting("/endpoint/streaming"),
+        &serde_json::json!(true)
+    );
+    assert!(summary.other.is_empty(), "{:?}", summary.other.keys());
+}
+
+#[test]
+fn a_repeated_sweep_round_trips_its_plan_statuses_and_summaries_where_the_layout_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "sweep.yaml",
+        &format!(
+            "multiRun: {{numRuns: 2}}
+sweep: {{type: grid, parameters: {{concurrency: [1, 2]}}}}
+benchmark:
+  model: m
+  endpoint: {{url: 'mock://?ttft_ms=1&itl_ms=1', streaming: true}}
+  dataset: {{entries: 4, prompts: {{isl: 8, osl: 4}}}}
+  phases: [{{name: profiling, type: concurrency, concurrency: 1, requests: 6}}]
+  artifacts: {{dir: '{}'}}
+",
+            tmp.path().join("out").display()
+        ),
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let base = tmp.path().join("out");
+    let plan: PlanFile = round_trip(&base.join(names::PLAN_JSON));
+    let bytes = std::fs::read(base.join(names::PLAN_JSON)).unwrap();
+    assert_eq!(io::to_pretty_json(&plan), bytes, "written through the type");
+    assert_eq!(plan.trials.len(), 4);
+    let shape = layout::Layout {
+        swept: true,
+        num_runs: 2,
+        order: aiperf::spec::experiment::IterationOrder::Repeated,
+    };
+    for trial in &plan.trials {
+        assert_eq!(
+            trial.dir,
+            shape.trial_dir(&base, &trial.cell, trial.repetition),
+            "the layout module knows where trial {} is",
+            trial.number
+        );
+        let status: TrialStatus = round_trip(&trial.dir.join(names::TRIAL_STATUS_JSON));
+        assert_eq!(status, TrialStatus::Completed);
+        let summary: RunSummaryFile = round_trip(&trial.dir.join(names::PROFILE_EXPORT_JSON));
+        assert_eq!(summary.stat("request_count", "avg"), Some(6.0));
+    }
+    for cell in ["concurrency_1", "concurrency_2"] {
+        let dir = shape.cell_aggregate_dir(&base, cell).unwrap();
+        assert!(
+            dir.join(names::AGGREGATE_JSON).is_file(),
+            "{}",
+            dir.display()
+        );
+    }
+    assert!(
+        shape
+            .sweep_aggregate_dir(&base)
+            .join(names::SWEEP_JSON)
+            .is_file()
+    );
+}
+
+#[test]
+fn a_search_history_round_trips_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "search.yaml",
+        &format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: 'mock://?ttft_ms=5&itl_ms=5&max_batch=4', streaming: true}}
+  dataset: {{entries: 8, prompts: {{isl: 8, osl: 8}}}}
+  phases: {{type: concurrency, requests: 12, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+sweep: {{recipe: max-throughput-ttft-sla, sla: {{ttft_p95_ms: 40}}, maxIterations: 4}}
+",
+            tmp.path().join("out").display()
+        ),
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 0);
+    let base = tmp.path().join("out");
+    let path = base.join(names::SEARCH_HISTORY_JSON);
+    let history: SearchHistory = round_trip(&path);
+    assert_eq!(
+        io::to_pretty_json(&history),
+        std::fs::read(&path).unwrap(),
+        "written through the type"
+    );
+    assert!(!history.iterations.is_empty());
+    assert_eq!(history.config.sla_filters[0].threshold, 40.0);
+    for (i, it) in history.iterations.iter().enumerate() {
+        assert_eq!(
+            base.join(&it.runs[0]),
+            layout::search_run_dir(&base, i, 1),
+            "point {i}'s first run is where the layout says"
+        );
+    }
+}
