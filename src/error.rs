@@ -14,25 +14,25 @@ pub struct AppError {
 
 impl AppError {
     /// An invalid flag, value or combination: nothing was started.
-    pub fn config(message: impl Into<String>) -> Self {
+    pub fn config(message: impl std::fmt::Display) -> Self {
         Self {
-            message: message.into(),
+            message: message.to_string(),
             code: ExitCode::INVALID_CONFIG,
         }
     }
 
     /// A server that could not be reached before the benchmark started.
-    pub fn unreachable(message: impl Into<String>) -> Self {
+    pub fn unreachable(message: impl std::fmt::Display) -> Self {
         Self {
-            message: message.into(),
+            message: message.to_string(),
             code: ExitCode::SERVER_UNREACHABLE,
         }
     }
 
     /// Any other failure.
-    pub fn failure(message: impl Into<String>) -> Self {
+    pub fn failure(message: impl std::fmt::Display) -> Self {
         Self {
-            message: message.into(),
+            message: message.to_string(),
             code: ExitCode::FAILURE,
         }
     }

@@ -124,6 +124,11 @@ const NONE: MetricFlags = MetricFlags {
     larger_is_better: false,
     needs_tokens: false,
 };
+
+crate::sentence_error!(
+    /// A metric tag the registry does not have (with the closest one, when there is one).
+    UnknownMetric
+);
 const STREAM: MetricFlags = MetricFlags {
     streaming_only: true,
     larger_is_better: false,
@@ -646,12 +651,12 @@ impl MetricId {
     }
 
     /// Looks a metric up by its tag, or explains: `unknown metric 'x' (did you mean 'y'?)`.
-    pub fn parse(tag: &str) -> Result<MetricId, String> {
+    pub fn parse(tag: &str) -> Result<MetricId, UnknownMetric> {
         Self::from_tag(tag).ok_or_else(|| {
             let hint = crate::support::suggest::closest(tag, REGISTRY.iter().map(|d| d.tag))
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
-            format!("unknown metric '{tag}'{hint}")
+            UnknownMetric(format!("unknown metric '{tag}'{hint}"))
         })
     }
 }

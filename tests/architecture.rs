@@ -91,6 +91,7 @@ fn head(path: &str) -> String {
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(&Path::new(ROOT).join("src"), &mut files);
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let Some(module) = module_of(&file) else {
@@ -99,8 +100,9 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         let text = code(&std::fs::read_to_string(&file).unwrap());
         let deps = graph.entry(module.clone()).or_default();
         for dep in referenced_modules(&text) {
-            // `crate::VERSION` and the like are items of the crate root, not modules.
-            if dep != module && dep.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+            // `crate::VERSION`, `crate::sentence_error!` and the like are items of the crate
+            // root, not modules.
+            if dep != module && modules.contains(&dep) {
                 deps.insert(dep);
             }
         }

@@ -3,7 +3,13 @@
 
 mod common;
 use aiperf::artifacts::{
-    io, layout, names, plan_file::PlanFile, search_history::SearchHistory, summary::RunSummaryFile,
+    aggregates::{CellAggregateFile, SweepAggregateFile},
+    io, layout, names,
+    plan_file::PlanFile,
+    record_line::RecordLine,
+    run_metadata::{RunMetadata, RunStatus},
+    search_history::SearchHistory,
+    summary::RunSummaryFile,
     trial_status::TrialStatus,
 };
 use common::*;
@@ -46,6 +52,25 @@ fn a_single_run_summary_round_trips_with_warmup_and_errors() {
         &serde_json::json!(true)
     );
     assert!(summary.other.is_empty(), "{:?}", summary.other.keys());
+    let lines = std::fs::read_to_string(dir.join(names::PROFILE_EXPORT_JSONL)).unwrap();
+    let mut failed_lines = 0;
+    for line in lines.lines() {
+        let original: serde_json::Value = serde_json::from_str(line).unwrap();
+        let typed: RecordLine = serde_json::from_str(line).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), original, "{line}");
+        failed_lines += usize::from(!typed.succeeded());
+        assert!(typed.metadata.other.is_empty());
+    }
+    assert_eq!(lines.lines().count(), 20);
+    assert_eq!(failed_lines as f64, failed);
+    let meta: RunMetadata = round_trip(&dir.join(names::RUN_METADATA_JSON));
+    assert_eq!(meta.status, RunStatus::Completed);
+    assert_eq!(meta.requests.sent, 20);
+    assert_eq!(
+        io::to_pretty_json(&meta),
+        std::fs::read(dir.join(names::RUN_METADATA_JSON)).unwrap(),
+        "written through the type"
+    );
 }
 
 #[test]
@@ -93,18 +118,22 @@ benchmark:
     }
     for cell in ["concurrency_1", "concurrency_2"] {
         let dir = shape.cell_aggregate_dir(&base, cell).unwrap();
-        assert!(
-            dir.join(names::AGGREGATE_JSON).is_file(),
-            "{}",
-            dir.display()
-        );
+        let aggregate: CellAggregateFile = round_trip(&dir.join(names::AGGREGATE_JSON));
+        assert_eq!(aggregate.metadata.num_successful_runs, 2);
+        let ttft = &aggregate.metrics["time_to_first_token_p99"];
+        assert!(ttft.get("ci_low").unwrap() <= ttft.get("mean").unwrap());
+        assert_eq!(ttft.unit, "ms");
     }
+    let sweep: SweepAggregateFile =
+        round_trip(&shape.sweep_aggregate_dir(&base).join(names::SWEEP_JSON));
+    assert_eq!(sweep.parameter_names(), ["concurrency"]);
+    assert_eq!(sweep.per_combination_metrics.len(), 2);
     assert!(
-        shape
-            .sweep_aggregate_dir(&base)
-            .join(names::SWEEP_JSON)
-            .is_file()
+        sweep.per_combination_metrics[1]
+            .mean("request_throughput_avg")
+            .is_some()
     );
+    assert!(sweep.best_configurations.contains_key("best_throughput"));
 }
 
 #[test]

@@ -2,6 +2,11 @@
 
 use crate::spec::WandbSpec;
 
+crate::sentence_error!(
+    /// A flag combination that cannot be used.
+    FlagError
+);
+
 /// The plot flags `aiperf profile` and `aiperf run` share.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PlotFlags {
@@ -53,12 +58,12 @@ pub struct WandbFlags {
 
 impl WandbFlags {
     /// The spec the flags describe alone (for `aiperf profile`).
-    pub fn to_spec(&self) -> Result<WandbSpec, String> {
+    pub fn to_spec(&self) -> Result<WandbSpec, FlagError> {
         self.over(&WandbSpec::default())
     }
 
     /// `base` with the flags applied over it; secondary flags need a project from either.
-    pub fn over(&self, base: &WandbSpec) -> Result<WandbSpec, String> {
+    pub fn over(&self, base: &WandbSpec) -> Result<WandbSpec, FlagError> {
         if self
             .wandb_project
             .as_deref()
@@ -115,7 +120,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            flags.to_spec().unwrap_err(),
+            flags.to_spec().unwrap_err().0,
             "--wandb-entity, --wandb-run-name, and --wandb-tag require --wandb-project to be set."
         );
         let yaml = WandbSpec {
@@ -128,7 +133,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            empty.to_spec().unwrap_err(),
+            empty.to_spec().unwrap_err().0,
             "--wandb-project cannot be empty."
         );
     }

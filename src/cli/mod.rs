@@ -96,7 +96,9 @@ pub fn load_experiment(
 }
 
 /// `aiperf profile ARGS` as a spec (the first line of clap's message on a parse error).
-pub fn profile_args_to_spec(args: &[String]) -> Result<crate::spec::BenchmarkSpec, String> {
+pub fn profile_args_to_spec(
+    args: &[String],
+) -> Result<crate::spec::BenchmarkSpec, crate::spec::nemo::InvalidProfileArgs> {
     let argv = ["aiperf", "profile"]
         .into_iter()
         .map(String::from)
@@ -106,7 +108,9 @@ pub fn profile_args_to_spec(args: &[String]) -> Result<crate::spec::BenchmarkSpe
     let Command::Profile(profile) = cli.command else {
         return Err("internal: not a profile command".into());
     };
-    profile.to_spec().map_err(|problems| problems.join("; "))
+    profile
+        .to_spec()
+        .map_err(|problems| problems.join("; ").into())
 }
 
 #[cfg(test)]

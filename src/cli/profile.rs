@@ -569,7 +569,7 @@ impl ProfileArgs {
             runtime: RuntimeSpec { ui: self.ui_type },
             random_seed: self.random_seed,
             plot: None,
-            wandb: self.wandb.to_spec().map_err(|e| vec![e])?,
+            wandb: self.wandb.to_spec().map_err(|e| vec![e.into()])?,
         })
     }
 }

@@ -4,7 +4,7 @@ pub mod console;
 pub mod csv_export;
 pub mod json_export;
 pub mod line_file;
-pub mod metadata;
+
 pub mod records;
 
 pub use crate::artifacts::io::{read_json, to_pretty_json, write_atomic};

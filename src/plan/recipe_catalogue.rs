@@ -7,9 +7,14 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+crate::sentence_error!(
+    /// A recipe that cannot be found, parsed or checked.
+    RecipeError
+);
+
 /// Loads a sweep's recipe (a name, a path or written in place) with the sweep's planner
 /// overrides applied, if the sweep has one.
-pub fn sweep_recipe(sweep: &SweepSpec) -> Option<Result<Recipe, String>> {
+pub fn sweep_recipe(sweep: &SweepSpec) -> Option<Result<Recipe, RecipeError>> {
     let recipe = resolve(sweep.recipe.as_ref()?);
     Some(recipe.and_then(|r| {
         restyle(
@@ -23,7 +28,7 @@ pub fn sweep_recipe(sweep: &SweepSpec) -> Option<Result<Recipe, String>> {
 }
 
 /// Loads or returns the recipe a reference names.
-pub fn resolve(reference: &RecipeRef) -> Result<Recipe, String> {
+pub fn resolve(reference: &RecipeRef) -> Result<Recipe, RecipeError> {
     match reference {
         RecipeRef::Name(name) => load(name),
         RecipeRef::Inline(recipe) => {
@@ -70,7 +75,7 @@ pub const BUILT_INS: &[(&str, &str)] = &[
 ];
 
 /// Parses a recipe text (YAML), checking it against the recipe schema first.
-pub fn parse(text: &str, origin: &str) -> Result<Recipe, String> {
+pub fn parse(text: &str, origin: &str) -> Result<Recipe, RecipeError> {
     let doc = crate::support::yaml::parse(text)
         .map_err(|(pos, m)| format!("{origin}:{}:{}: invalid YAML: {m}", pos.line, pos.col))?;
     let recipe: Recipe = serde_path_to_error::deserialize(doc.value.clone()).map_err(|e| {
@@ -151,7 +156,7 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
         .chain(recipe.constraints.iter().map(|c| c.metric.as_str()));
     for tag in tags {
         if let Err(e) = crate::metrics::MetricId::parse(tag) {
-            problems.push(e);
+            problems.push(e.into());
         }
     }
     if let PlannerSpec::Boundary {
@@ -225,7 +230,7 @@ pub fn restyle(
     max_iterations: Option<u32>,
     initial_points: Option<u32>,
     sla: &BTreeMap<String, f64>,
-) -> Result<Recipe, String> {
+) -> Result<Recipe, RecipeError> {
     use crate::spec::experiment::SearchStyle;
     // A style the recipe already has keeps the recipe's own settings.
     match (style, &recipe.planner) {
@@ -262,7 +267,7 @@ pub fn restyle(
             return Err(format!(
                 "`max_iterations` and `initial_points` apply to adaptive searches; recipe '{}' runs a grid",
                 recipe.name
-            ));
+            ).into());
         }
         PlannerSpec::Boundary { .. } if initial_points.is_some() => {
             return Err(
@@ -341,7 +346,7 @@ fn threshold_value(recipe: &Recipe, t: &Threshold, sla: &BTreeMap<String, f64>) 
 }
 
 /// Loads a built-in recipe by name, or a recipe file by path.
-pub fn load(name_or_path: &str) -> Result<Recipe, String> {
+pub fn load(name_or_path: &str) -> Result<Recipe, RecipeError> {
     if let Some((_, text)) = BUILT_INS.iter().find(|(n, _)| *n == name_or_path) {
         return parse(text, &format!("recipes/{name_or_path}.yaml"));
     }
@@ -361,7 +366,8 @@ pub fn load(name_or_path: &str) -> Result<Recipe, String> {
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
             .join(", ")
-    ))
+    )
+    .into())
 }
 
 /// The recipe schema as committed in `schemas/recipe.schema.json`.
@@ -434,6 +440,6 @@ mod tests {
     #[test]
     fn unknown_names_get_suggestions() {
         let err = load("concurrency-rmap").unwrap_err();
-        assert!(err.contains("did you mean 'concurrency-ramp'"), "{err}");
+        assert!(err.0.contains("did you mean 'concurrency-ramp'"), "{err}");
     }
 }

@@ -8,9 +8,14 @@ pub use crate::spec::plot::*;
 use crate::support::pointer::{dotted_to_pointer, pointer_to_dotted};
 use std::path::Path;
 
+crate::sentence_error!(
+    /// A plot configuration that cannot be read or names unknown plots.
+    PlotConfigError
+);
+
 impl PlotEnvelope {
     /// The configuration, reading the file (relative to `base_dir`) when it is a path.
-    pub fn resolve(&self, base_dir: &Path) -> Result<PlotConfig, String> {
+    pub fn resolve(&self, base_dir: &Path) -> Result<PlotConfig, PlotConfigError> {
         match self {
             PlotEnvelope::Inline(config) => {
                 config.check().map_err(|p| p.join("; "))?;
@@ -128,11 +133,12 @@ impl PlotConfig {
 }
 
 /// Reads a plot-config file; errors name the file, line, column and key.
-pub fn load(path: &Path) -> Result<PlotConfig, String> {
+pub fn load(path: &Path) -> Result<PlotConfig, PlotConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the plot config: {e}", path.display()))?;
-    parse(&text)
-        .map_err(|(pos, message)| format!("{}:{}:{}: {message}", path.display(), pos.line, pos.col))
+    parse(&text).map_err(|(pos, message)| {
+        format!("{}:{}:{}: {message}", path.display(), pos.line, pos.col).into()
+    })
 }
 
 /// Parses plot-config text (YAML or JSON).

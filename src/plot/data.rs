@@ -1,8 +1,8 @@
 //! Reading what plots are made from: per-request records (`profile_export.jsonl`), run summaries
 //! (`profile_export_aiperf.json`) and AIPerf's timeslice CSV. Reading only; nothing is drawn here.
 
+use crate::artifacts::record_line::RecordLine;
 use anyhow::{Context, Result};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
@@ -80,32 +80,25 @@ pub fn read_records(path: &Path, extra: &[String]) -> Result<Records> {
         if line.trim().is_empty() {
             continue;
         }
-        let Ok(record) = serde_json::from_str::<Value>(&line) else {
+        let Ok(record) = serde_json::from_str::<RecordLine>(&line) else {
             unreadable += 1;
             continue;
         };
-        let meta = &record["metadata"];
-        let phase = meta["phase_kind"]
-            .as_str()
-            .or(meta["benchmark_phase"].as_str());
-        if phase == Some("warmup") {
+        if record.is_warmup() {
             continue;
         }
         let (Some(start_ns), Some(end_ns)) = (
-            meta["request_start_ns"].as_u64(),
-            meta["request_end_ns"].as_u64(),
+            record.metadata.request_start_ns,
+            record.metadata.request_end_ns,
         ) else {
             unreadable += 1;
             continue;
         };
-        let values = tags
-            .iter()
-            .map(|t| record["metrics"][t.as_str()]["value"].as_f64())
-            .collect();
+        let values = tags.iter().map(|t| record.value(t)).collect();
         raw.push(Raw {
             start_ns,
             end_ns: end_ns.max(start_ns),
-            ok: record["error"].is_null() && !meta["was_cancelled"].as_bool().unwrap_or(false),
+            ok: record.succeeded(),
             values,
         });
     }

@@ -7,6 +7,11 @@ use crate::artifacts::names::SWEEP_JSON;
 use crate::export::{PROFILE_EXPORT_JSON, PROFILE_EXPORT_JSONL};
 use std::path::{Path, PathBuf};
 
+crate::sentence_error!(
+    /// A set of paths with no aiperf or AIPerf results to plot.
+    NothingToPlot
+);
+
 /// Directories never searched: our own outputs and tool state.
 const SKIPPED_DIRS: &[&str] = &["plots", "logs", "wandb"];
 
@@ -63,11 +68,11 @@ pub struct Discovery {
 }
 
 /// Searches the input paths. Fails when a path does not exist or nothing aiperf wrote is found.
-pub fn discover(paths: &[PathBuf]) -> Result<Discovery, String> {
+pub fn discover(paths: &[PathBuf]) -> Result<Discovery, NothingToPlot> {
     let mut sources = Vec::new();
     for root in paths {
         if !root.is_dir() {
-            return Err(format!("{} is not a directory", root.display()));
+            return Err(format!("{} is not a directory", root.display()).into());
         }
         let mut source = Source {
             root: root.clone(),
@@ -89,7 +94,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovery, String> {
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
+            )
+            .into());
         }
         (1, 0) => Mode::SingleRun(runs[0].clone()),
         _ => Mode::MultiRun,
@@ -175,8 +181,8 @@ mod tests {
     fn an_empty_directory_is_an_error_that_says_what_was_expected() {
         let dir = tempfile::tempdir().unwrap();
         let e = discover(&[dir.path().to_path_buf()]).unwrap_err();
-        assert!(e.contains("no aiperf results"), "{e}");
+        assert!(e.0.contains("no aiperf results"), "{e}");
         let e = discover(&[dir.path().join("missing")]).unwrap_err();
-        assert!(e.contains("is not a directory"), "{e}");
+        assert!(e.0.contains("is not a directory"), "{e}");
     }
 }

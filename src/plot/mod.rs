@@ -255,7 +255,7 @@ pub fn plot(paths: &[PathBuf], options: &PlotOptions) -> Result<PlotReport, Plot
     if config.settings.is_some() || config.experiment_classification.is_some() {
         log.line("note: settings and experiment_classification are AIPerf options for server metrics and groups; aiperf has neither and ignores them");
     }
-    let discovery = detect::discover(paths).map_err(|e| fail(&mut log, e))?;
+    let discovery = detect::discover(paths).map_err(|e| fail(&mut log, e.into()))?;
     for s in &discovery.sources {
         log.line(&format!(
             "{}: {} run directories, sweep aggregate: {}, search history: {}",

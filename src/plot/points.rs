@@ -5,6 +5,7 @@ use super::canvas::format_value;
 use super::data::Summary;
 use super::detect::Source;
 use crate::aggregate::STAT_KEYS;
+use crate::artifacts::aggregates::{ConfidenceStats, SweepAggregateFile};
 use anyhow::Result;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -94,8 +95,8 @@ impl MultiRun {
             };
             let (points, names, description) = match &source.sweep_json {
                 Some(path) => {
-                    let doc = crate::artifacts::io::read_json(path)?;
-                    if let Some(level) = doc["metadata"]["confidence_level"].as_f64() {
+                    let doc: SweepAggregateFile = crate::artifacts::io::read(path)?;
+                    if let Some(level) = doc.metadata.confidence_level {
                         all.confidence_level = level;
                     }
                     sweep_points(&doc, &series)
@@ -126,41 +127,38 @@ impl MultiRun {
     }
 }
 
-fn stat_of(v: &Value, runs: u64) -> Option<Stat> {
-    let mean = v["mean"].as_f64()?;
-    let ci = match (v["ci_low"].as_f64(), v["ci_high"].as_f64()) {
-        (Some(lo), Some(hi)) if runs > 1 && lo.is_finite() && hi.is_finite() => Some((lo, hi)),
+fn stat_of(v: &ConfidenceStats, runs: usize) -> Option<Stat> {
+    let mean = v.mean?;
+    let ci = match (v.get("ci_low"), v.get("ci_high")) {
+        (Some(lo), Some(hi)) if runs > 1 => Some((lo, hi)),
         _ => None,
     };
     Some(Stat { mean, ci })
 }
 
-fn sweep_points(doc: &Value, series: &str) -> (Vec<Point>, Vec<String>, String) {
-    let mut names: Vec<String> = crate::aggregate::sweep::sweep_parameter_names(doc);
+fn sweep_points(doc: &SweepAggregateFile, series: &str) -> (Vec<Point>, Vec<String>, String) {
+    let mut names: Vec<String> = doc.parameter_names();
     let mut points = Vec::new();
-    for cell in doc["per_combination_metrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let runs = cell["num_successful_runs"].as_u64().unwrap_or(1);
-        let params: Vec<(String, Value)> = cell["parameters"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
+    for cell in &doc.per_combination_metrics {
+        let runs = cell.num_successful_runs.unwrap_or(1);
+        let params: Vec<(String, Value)> = cell
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for (k, _) in &params {
             if !names.contains(k) {
                 names.push(k.clone());
             }
         }
         let mut metrics = BTreeMap::new();
-        for (key, v) in cell["metrics"].as_object().into_iter().flatten() {
+        for (key, v) in &cell.metrics {
             if let Some(stat) = stat_of(v, runs) {
                 metrics.insert(key.clone(), stat);
             }
             // AIPerf keys one-trial cells by the bare tag with every statistic inside.
             for s in STAT_KEYS {
-                if let Some(x) = v[*s].as_f64() {
+                if let Some(x) = v.get(s) {
                     metrics
                         .entry(format!("{key}_{s}"))
                         .or_insert(Stat { mean: x, ci: None });
@@ -174,7 +172,7 @@ fn sweep_points(doc: &Value, series: &str) -> (Vec<Point>, Vec<String>, String) 
             metrics,
         });
     }
-    let runs = doc["num_successful_runs"].as_u64().unwrap_or(0);
+    let runs = doc.num_successful_runs;
     let description = format!("{} cells, {runs} successful runs", points.len());
     (points, names, description)
 }

@@ -4,8 +4,8 @@
 //! the reason, a server that went away mid-run is exit 8, a signal is 128 + its number.
 
 use super::processor::TransportNotes;
+use crate::artifacts::run_metadata::RunStatus;
 use crate::exit_code::ExitCode;
-use crate::export::metadata::RunStatus;
 use crate::metrics::RunSummary;
 
 /// An error rate above this (as a fraction of finished requests) is warned about.

@@ -8,12 +8,13 @@ mod processor;
 pub mod progress_ui;
 pub mod targets;
 
+use crate::artifacts::run_metadata::*;
 use crate::dataset::synthetic::{self, SyntheticRequest};
 use crate::dataset::tokenizer::{self, Resolution};
 use crate::endpoint::{body_context, endpoint_for};
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
-use crate::export::{self, metadata::*};
+use crate::export;
 use crate::load::RunClock;
 use crate::load::dispatch::{LoadContext, LoadMode, PhasePlan, Progress, run_phase};
 use crate::load::schedule::Schedule;
@@ -339,7 +340,7 @@ pub async fn run_benchmark(
             }),
     );
     let metadata = RunMetadata {
-        aiperf_version: crate::VERSION,
+        aiperf_version: crate::VERSION.to_string(),
         benchmark_id: benchmark_id.clone(),
         status,
         exit_code: exit_code.0,

@@ -8,6 +8,11 @@ use crate::spec::{EndpointSpec, EndpointType};
 use reqwest::Url;
 use std::time::{Duration, Instant};
 
+crate::sentence_error!(
+    /// A server URL that cannot be turned into an endpoint URL.
+    InvalidUrl
+);
+
 /// The resolved targets; embedded mock servers live as long as this value.
 pub struct Targets {
     /// Full endpoint URLs, in round-robin order.
@@ -25,7 +30,7 @@ impl Targets {
 /// The endpoint URL for a base URL: an explicit `path` is appended (unless the base already ends
 /// with it); otherwise a base without a path gets the API's default path, a base ending in `/v1`
 /// gets the rest of it, and a base with any other path is used as given.
-pub fn endpoint_url(base: &str, path: Option<&str>, kind: EndpointType) -> Result<Url, String> {
+pub fn endpoint_url(base: &str, path: Option<&str>, kind: EndpointType) -> Result<Url, InvalidUrl> {
     let mut url =
         Url::parse(base).map_err(|e| format!("URL '{}' is not valid: {e}", redact_url(base)))?;
     let existing = url.path().trim_end_matches('/').to_string();

@@ -4,6 +4,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
+crate::sentence_error!(
+    /// A duration that is not a number of seconds or a `30s`/`5m`/`1h` text.
+    InvalidDuration
+);
+
 /// One value or a list of them.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -75,7 +80,7 @@ pub enum DurationForm {
 }
 
 /// Parses a duration text into seconds.
-pub fn parse_duration(text: &str) -> Result<f64, String> {
+pub fn parse_duration(text: &str) -> Result<f64, InvalidDuration> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -90,9 +95,9 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
         "m" => 60.0,
         "h" => 3600.0,
         other => {
-            return Err(format!(
-                "unknown duration unit '{other}' in '{text}' (use ms, s, m or h)"
-            ));
+            return Err(
+                format!("unknown duration unit '{other}' in '{text}' (use ms, s, m or h)").into(),
+            );
         }
     };
     Ok(value * scale)

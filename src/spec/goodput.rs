@@ -36,12 +36,13 @@ pub fn parse_goodput(text: &str) -> Result<BTreeMap<String, f64>, String> {
 }
 
 /// Checks that `tag` is a per-request metric usable as an SLO, with a suggestion when it is not.
-pub fn check_slo_tag(tag: &str) -> Result<(), String> {
+pub fn check_slo_tag(tag: &str) -> Result<(), crate::registry::UnknownMetric> {
     match MetricId::from_tag(tag) {
         Some(id) if id.def().kind == MetricKind::Record => Ok(()),
         Some(_) => Err(format!(
             "'{tag}' is a per-run metric; goodput SLOs apply to per-request metrics"
-        )),
+        )
+        .into()),
         None => {
             let tags = REGISTRY
                 .iter()
@@ -50,7 +51,7 @@ pub fn check_slo_tag(tag: &str) -> Result<(), String> {
             let hint = closest(tag, tags)
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
-            Err(format!("unknown goodput metric '{tag}'{hint}"))
+            Err(format!("unknown goodput metric '{tag}'{hint}").into())
         }
     }
 }

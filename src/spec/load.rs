@@ -109,7 +109,7 @@ fn load_nemo(
                     )
                 })),
             },
-            Err(e) => errors.push(err("base_config", e)),
+            Err(e) => errors.push(err("base_config", e.into())),
         }
     }
     if !errors.is_empty() {

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+crate::sentence_error!(
+    /// A `mock://` URL with an unknown setting or a value out of range.
+    InvalidMockUrl
+);
+
 /// How the mock server behaves. Probabilities are fractions in [0, 1].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -78,11 +83,11 @@ impl Default for MockConfig {
 impl MockConfig {
     /// Parses the query of a `mock://` URL (`mock://?ttft_ms=50&max_batch=8`); keys are the field
     /// names above (snake_case).
-    pub fn from_mock_url(url: &str) -> Result<Self, String> {
+    pub fn from_mock_url(url: &str) -> Result<Self, InvalidMockUrl> {
         let parsed =
             url::Url::parse(url).map_err(|e| format!("invalid mock:// URL '{url}': {e}"))?;
         if parsed.scheme() != "mock" {
-            return Err(format!("'{url}' is not a mock:// URL"));
+            return Err(format!("'{url}' is not a mock:// URL").into());
         }
         let mut map = serde_json::Map::new();
         for (key, value) in parsed.query_pairs() {
@@ -108,7 +113,7 @@ impl MockConfig {
     }
 
     /// Checks ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidMockUrl> {
         for (name, p) in [
             ("error_rate", self.error_rate),
             ("rate_limit_rate", self.rate_limit_rate),
@@ -119,7 +124,7 @@ impl MockConfig {
             ("jitter", self.jitter),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("mock {name} must be between 0 and 1, got {p}"));
+                return Err(format!("mock {name} must be between 0 and 1, got {p}").into());
             }
         }
         for (name, ms) in [
@@ -130,16 +135,17 @@ impl MockConfig {
             ("stall_ms", self.stall_ms),
         ] {
             if !(ms.is_finite() && ms >= 0.0) {
-                return Err(format!(
-                    "mock {name} must be a non-negative number of ms, got {ms}"
-                ));
+                return Err(
+                    format!("mock {name} must be a non-negative number of ms, got {ms}").into(),
+                );
             }
         }
         if !(100..=599).contains(&self.error_status) {
             return Err(format!(
                 "mock error_status must be an HTTP status, got {}",
                 self.error_status
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -166,7 +172,7 @@ mod tests {
     #[test]
     fn mock_url_rejects_unknown_keys_and_bad_ranges() {
         let err = MockConfig::from_mock_url("mock://?ttft=5").unwrap_err();
-        assert!(err.contains("unknown field `ttft`"), "{err}");
+        assert!(err.0.contains("unknown field `ttft`"), "{err}");
         assert!(MockConfig::from_mock_url("mock://?error_rate=2").is_err());
         assert!(MockConfig::from_mock_url("http://?ttft_ms=2").is_err());
     }

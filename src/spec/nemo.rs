@@ -8,6 +8,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
+crate::sentence_error!(
+    /// `aiperf profile` arguments that do not parse into a valid benchmark.
+    InvalidProfileArgs
+);
+
 /// The file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,14 +209,14 @@ fn profile_args(params: &Map<String, Value>) -> Vec<String> {
 
 /// Turns `aiperf profile` arguments into a spec. The command line owns that parser, so the
 /// loader is handed it rather than importing it (spec is the bottom layer).
-pub type ProfileArgsParser<'a> = &'a dyn Fn(&[String]) -> Result<BenchmarkSpec, String>;
+pub type ProfileArgsParser<'a> = &'a dyn Fn(&[String]) -> Result<BenchmarkSpec, InvalidProfileArgs>;
 
 /// Parses one run's arguments into a spec with `parse`, exactly as `aiperf profile` would.
 pub fn run_spec(
     run: &NemoRun,
     dir: &std::path::Path,
     parse: ProfileArgsParser,
-) -> Result<BenchmarkSpec, String> {
+) -> Result<BenchmarkSpec, InvalidProfileArgs> {
     let mut args = run.args.clone();
     args.extend(["--artifact-dir".to_string(), dir.display().to_string()]);
     parse(&args)

@@ -3,6 +3,11 @@
 
 use serde_json::{Map, Value};
 
+crate::sentence_error!(
+    /// A dotted path that names nothing settable in the benchmark.
+    InvalidPath
+);
+
 /// Bare names that mean a field of the profiling phase.
 const PHASE_FIELDS: &[&str] = &[
     "concurrency",
@@ -88,16 +93,17 @@ pub fn get(benchmark: &Value, path: &str) -> Option<Value> {
 }
 
 /// Sets `value` at the dotted `path` of a benchmark JSON, creating intermediate objects.
-pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String> {
+pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), InvalidPath> {
     let segments: Vec<&str> = path.split('.').collect();
     if segments.iter().any(|s| s.is_empty()) {
-        return Err(format!("'{path}' is not a valid dotted path"));
+        return Err(format!("'{path}' is not a valid dotted path").into());
     }
     if segments[0] == "benchmark" {
         return Err(format!(
             "paths are relative to `benchmark:`; write '{}'",
             segments[1..].join(".")
-        ));
+        )
+        .into());
     }
     let mut node = benchmark;
     let mut i = 0;
@@ -117,7 +123,8 @@ pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String
             if i == segments.len() {
                 return Err(format!(
                     "'{path}' names a whole {segment} entry; name a field inside it"
-                ));
+                )
+                .into());
             }
             continue;
         }
@@ -125,7 +132,8 @@ pub fn set(benchmark: &mut Value, path: &str, value: Value) -> Result<(), String
             return Err(format!(
                 "'{}' is not an object, so '{path}' cannot be set",
                 segments[..i].join(".")
-            ));
+            )
+            .into());
         };
         if last {
             map.insert(segment.to_string(), value);
@@ -223,7 +231,7 @@ pub fn deep_merge(base: &mut Value, overlay: &Value) {
 pub fn substitute_variables(
     value: &mut Value,
     variables: &Map<String, Value>,
-) -> Result<(), String> {
+) -> Result<(), InvalidPath> {
     match value {
         Value::String(s) if s.contains("{{") => {
             let trimmed = s.trim();
@@ -313,11 +321,13 @@ mod tests {
         assert!(
             set(&mut b, "phases.cooldown.rate", json!(1))
                 .unwrap_err()
+                .0
                 .contains("no phase named 'cooldown'")
         );
         assert!(
             set(&mut b, "benchmark.endpoint.streaming", json!(1))
                 .unwrap_err()
+                .0
                 .contains("relative to")
         );
     }

@@ -4,5 +4,6 @@
 pub mod csv_text;
 pub mod numbers;
 pub mod pointer;
+pub mod problem;
 pub mod suggest;
 pub mod yaml;

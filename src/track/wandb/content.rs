@@ -4,6 +4,8 @@
 
 use super::digest::Table;
 use super::upload::RunContent;
+use crate::artifacts::aggregates::SweepAggregateFile;
+use crate::artifacts::run_metadata::RunMetadata;
 use crate::artifacts::search_history::SearchHistory;
 use crate::artifacts::summary::RunSummaryFile;
 use crate::registry::{CONSOLE_METRICS, short_label};
@@ -96,9 +98,8 @@ pub fn run_content(
     parameters: Option<&Value>,
 ) -> Result<(RunContent, f64)> {
     let summary = RunSummaryFile::read(&dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON))?;
-    let metadata =
-        crate::artifacts::io::read_json(&dir.join(crate::artifacts::names::RUN_METADATA_JSON))
-            .unwrap_or_default();
+    let metadata: Option<RunMetadata> =
+        crate::artifacts::io::read(&dir.join(crate::artifacts::names::RUN_METADATA_JSON)).ok();
     let id = summary
         .benchmark_id
         .clone()
@@ -118,7 +119,7 @@ pub fn run_content(
         format!("benchmark-{id}"),
     ];
     tags.extend(user_tags.iter().cloned());
-    let exit_code = metadata["exit_code"].as_i64().unwrap_or(0) as i32;
+    let exit_code = metadata.map_or(0, |m| m.exit_code);
     let started = summary
         .start_time
         .as_deref()
@@ -161,8 +162,8 @@ fn show(v: &Value) -> Value {
 }
 
 /// Tables of the sweep aggregate: per-combination metrics with CIs, best configurations, Pareto points.
-pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
-    let names: Vec<String> = crate::aggregate::sweep::sweep_parameter_names(sweep);
+pub fn sweep_tables(sweep: &SweepAggregateFile) -> Vec<(String, Table)> {
+    let names: Vec<String> = sweep.parameter_names();
     let mut tables = Vec::new();
     let mut columns = names.clone();
     columns.push("runs".into());
@@ -171,32 +172,31 @@ pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
             columns.push(format!("{k}_{s}"));
         }
     }
-    let rows = sweep["per_combination_metrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let param = |m: &Map<String, Value>, n: &str| show(m.get(n).unwrap_or(&Value::Null));
+    let rows = sweep
+        .per_combination_metrics
+        .iter()
         .map(|c| {
-            let mut row: Vec<Value> = names.iter().map(|n| show(&c["parameters"][n])).collect();
-            row.push(c["num_successful_runs"].clone());
+            let mut row: Vec<Value> = names.iter().map(|n| param(&c.parameters, n)).collect();
+            row.push(json!(c.num_successful_runs));
             for k in AGGREGATE_KEYS {
                 for s in ["mean", "ci_low", "ci_high"] {
-                    row.push(rounded(c["metrics"][*k][s].as_f64()));
+                    row.push(rounded(c.metrics.get(*k).and_then(|m| m.get(s))));
                 }
             }
             row
         })
         .collect();
     tables.push(("per_combination_metrics".into(), Table { columns, rows }));
-    let best: Vec<Vec<Value>> = sweep["best_configurations"]
-        .as_object()
-        .into_iter()
-        .flatten()
+    let best: Vec<Vec<Value>> = sweep
+        .best_configurations
+        .iter()
         .map(|(name, b)| {
             vec![
                 json!(name),
-                json!(b["parameters"].to_string()),
-                rounded(b["metric"].as_f64()),
-                b["unit"].clone(),
+                json!(Value::Object(b.parameters.clone()).to_string()),
+                rounded(b.metric),
+                json!(b.unit),
             ]
         })
         .collect();
@@ -212,11 +212,10 @@ pub fn sweep_tables(sweep: &Value) -> Vec<(String, Table)> {
             },
         ));
     }
-    let pareto: Vec<Vec<Value>> = sweep["pareto_optimal"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| names.iter().map(|n| show(&p[n])).collect())
+    let pareto: Vec<Vec<Value>> = sweep
+        .pareto_optimal
+        .iter()
+        .map(|p| names.iter().map(|n| param(p, n)).collect())
         .collect();
     if !pareto.is_empty() && !names.is_empty() {
         tables.push((

@@ -243,7 +243,8 @@ fn aggregate_run(
     let detected = crate::plot::detect::discover(&[dir.to_path_buf()]).ok();
     let source = detected.as_ref().and_then(|d| d.sources.first());
     if let Some(path) = source.and_then(|s| s.sweep_json.as_ref()) {
-        let sweep = crate::artifacts::io::read_json(path)?;
+        let sweep: crate::artifacts::aggregates::SweepAggregateFile =
+            crate::artifacts::io::read(path)?;
         tables.extend(content::sweep_tables(&sweep));
     }
     if let Some(path) = source.and_then(|s| s.search_history.as_ref()) {

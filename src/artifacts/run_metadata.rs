@@ -1,10 +1,10 @@
 //! `run_metadata.json`: how a run was configured and how it ended, for people and for tools that
-//! resume or compare runs.
+//! resume or compare runs (W&B reads its exit code).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Every phase finished.
@@ -20,7 +20,7 @@ pub enum RunStatus {
 }
 
 /// Request counts of the profiling phase.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestCounts {
     /// Sent (= success + errors + cancelled).
     pub sent: u64,
@@ -39,7 +39,7 @@ pub struct RequestCounts {
 }
 
 /// Whether the client kept up with the schedule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadVerdict {
     /// True when the client, not the server, limited the run: arrivals were sent materially
     /// late (latencies measured from the send time understate what users would see; see the
@@ -54,10 +54,10 @@ pub struct LoadVerdict {
 }
 
 /// The file's content.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMetadata {
     /// `aiperf` version.
-    pub aiperf_version: &'static str,
+    pub aiperf_version: String,
     /// Short id of this run.
     pub benchmark_id: String,
     /// How it ended.

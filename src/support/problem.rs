@@ -1,0 +1,32 @@
+//! Errors that one sentence for the user describes completely, each of its own named kind, so a
+//! signature says what can go wrong (`Result<Recipe, RecipeError>`) and only `main` turns it
+//! into a message and an exit code.
+
+/// Declares a `thiserror` error type holding the sentence for the user.
+#[macro_export]
+macro_rules! sentence_error {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{0}")]
+        pub struct $name(pub String);
+
+        impl From<String> for $name {
+            fn from(sentence: String) -> Self {
+                Self(sentence)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(sentence: &str) -> Self {
+                Self(sentence.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(error: $name) -> String {
+                error.0
+            }
+        }
+    };
+}
