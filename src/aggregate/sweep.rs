@@ -2,6 +2,7 @@
 //! configurations, and the Pareto front of throughput against tail latency.
 
 use super::{CellAggregate, FailedRun, confidence_json, num};
+use crate::artifacts::aggregates::SweepAggregateFile;
 use crate::artifacts::names::{SWEEP_CSV, SWEEP_JSON};
 use crate::support::csv_text::CsvText;
 use serde_json::{Map, Value, json};
@@ -62,18 +63,6 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
                 .any(|(j, &(x2, y2))| j != i && x2 >= x && y2 <= y && (x2 > x || y2 < y))
         })
         .collect()
-}
-
-/// The swept parameter names of a sweep aggregate document, in sweep order.
-pub fn sweep_parameter_names(doc: &Value) -> Vec<String> {
-    doc["metadata"]["sweep_parameters"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Builds the sweep aggregate document.
@@ -173,29 +162,14 @@ fn cell_text(v: &Value) -> String {
 
 /// Renders the sweep CSV: the combination table, then `Best Configurations`, `Pareto Optimal
 /// Points` and `Metadata` sections separated by blank lines.
-pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
-    let rows = doc["per_combination_metrics"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut keys: Vec<String> = rows
-        .iter()
-        .flat_map(|r| {
-            r["metrics"]
-                .as_object()
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect();
+pub fn sweep_csv(doc: &SweepAggregateFile, param_names: &[String]) -> String {
+    let rows = &doc.per_combination_metrics;
+    let mut keys: Vec<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
     keys.sort();
     keys.dedup();
     let stats = ["mean", "std", "min", "max", "cv"];
-    let fmt = |v: &Value| {
-        v.as_f64()
-            .filter(|f| f.is_finite())
-            .map(|f| format!("{f:.4}"))
-            .unwrap_or_default()
-    };
+    let fmt = |v: Option<f64>| v.map(|f| format!("{f:.4}")).unwrap_or_default();
+    let param = |m: &Map<String, Value>, name: &str| cell_text(m.get(name).unwrap_or(&Value::Null));
     let mut csv = CsvText::new();
     let mut header: Vec<String> = param_names.to_vec();
     header.extend(
@@ -203,14 +177,14 @@ pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
             .flat_map(|k| stats.iter().map(move |s| format!("{k}_{s}"))),
     );
     csv.row(&header);
-    for r in &rows {
+    for r in rows {
         let mut cells: Vec<String> = param_names
             .iter()
-            .map(|p| cell_text(&r["parameters"][p]))
+            .map(|p| param(&r.parameters, p))
             .collect();
         for k in &keys {
             for s in stats {
-                cells.push(fmt(&r["metrics"][k][s]));
+                cells.push(fmt(r.metrics.get(*k).and_then(|m| m.get(s))));
             }
         }
         csv.row(&cells);
@@ -220,55 +194,55 @@ pub fn sweep_csv(doc: &Value, param_names: &[String]) -> String {
     header.extend(param_names.iter().cloned());
     header.extend(["Metric".to_string(), "Unit".to_string()]);
     csv.row(&header);
-    if let Some(best) = doc["best_configurations"].as_object() {
-        for (name, b) in best {
-            let mut cells = vec![name.clone()];
-            cells.extend(param_names.iter().map(|p| cell_text(&b["parameters"][p])));
-            cells.extend([fmt(&b["metric"]), cell_text(&b["unit"])]);
-            csv.row(&cells);
-        }
+    for (name, b) in &doc.best_configurations {
+        let mut cells = vec![name.clone()];
+        cells.extend(param_names.iter().map(|p| param(&b.parameters, p)));
+        cells.extend([fmt(b.metric.filter(|m| m.is_finite())), b.unit.clone()]);
+        csv.row(&cells);
     }
     csv.blank().row(["Pareto Optimal Points"]).row(param_names);
-    for p in doc["pareto_optimal"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        csv.row(param_names.iter().map(|n| cell_text(&p[n])));
+    for p in &doc.pareto_optimal {
+        csv.row(param_names.iter().map(|n| param(p, n)));
     }
-    let names: Vec<String> = sweep_parameter_names(doc);
     csv.blank()
         .row(["Metadata"])
         .row(["Aggregation Type", "sweep"])
-        .row(["Sweep Parameters".to_string(), names.join(" ")])
+        .row([
+            "Sweep Parameters".to_string(),
+            doc.parameter_names().join(" "),
+        ])
         .row([
             "Number of Combinations".to_string(),
-            doc["metadata"]["num_combinations"].to_string(),
+            doc.metadata.num_combinations.to_string(),
         ])
         .row([
             "Number of Profile Runs".to_string(),
-            doc["num_profile_runs"].to_string(),
+            doc.num_profile_runs.to_string(),
         ])
         .row([
             "Number of Successful Runs".to_string(),
-            doc["num_successful_runs"].to_string(),
+            doc.num_successful_runs.to_string(),
         ]);
     csv.finish()
 }
 
-/// Writes the sweep aggregate JSON and CSV into `dir`.
-pub fn write_sweep_aggregate(dir: &Path, input: &SweepInput<'_>) -> std::io::Result<Value> {
+/// Writes the sweep aggregate JSON and CSV into `dir`, and returns the aggregate as it will
+/// be read back.
+pub fn write_sweep_aggregate(
+    dir: &Path,
+    input: &SweepInput<'_>,
+) -> std::io::Result<SweepAggregateFile> {
     std::fs::create_dir_all(dir)?;
     let doc = sweep_json(input);
     crate::artifacts::io::write_atomic(
         &dir.join(SWEEP_JSON),
         &crate::artifacts::io::to_pretty_json(&doc),
     )?;
+    let typed: SweepAggregateFile = serde_json::from_value(doc).map_err(std::io::Error::other)?;
     let names: Vec<String> = input.parameters.iter().map(|(n, _)| n.clone()).collect();
-    crate::artifacts::io::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&doc, &names).as_bytes())?;
-    Ok(doc)
+    crate::artifacts::io::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&typed, &names).as_bytes())?;
+    Ok(typed)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,7 +321,13 @@ mod tests {
             &json!({"mean": 5.0, "unit": "requests/sec"}),
             "single-trial cells carry only mean and unit"
         );
-        let csv = sweep_csv(&doc, &["concurrency".to_string()]);
+        let typed = serde_json::from_value(doc.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            doc,
+            "reads back as written"
+        );
+        let csv = sweep_csv(&typed, &["concurrency".to_string()]);
         assert!(csv.starts_with("concurrency,request_throughput_avg_mean,"));
         assert!(csv.contains("\nBest Configurations\nConfiguration,concurrency,Metric,Unit\nbest_throughput,2,9.0000,requests/sec\n"), "{csv}");
         assert!(

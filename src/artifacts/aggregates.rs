@@ -26,28 +26,39 @@ impl Default for ConfidenceStats {
     }
 }
 
-/// Cross-run statistics of one `<tag>_<stat>` key.
+/// Cross-run statistics of one `<tag>_<stat>` key. Each statistic is `None` when the file
+/// leaves it out (a single-trial sweep cell has only `mean` and `unit`) and `Some(None)` when it
+/// is `null` (not finite), so a file reads back and writes again as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConfidenceStats {
     /// Mean across runs.
-    pub mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub mean: Option<Option<f64>>,
     /// Sample standard deviation.
-    pub std: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub std: Option<Option<f64>>,
     /// Smallest run value.
-    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub min: Option<Option<f64>>,
     /// Largest run value.
-    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub max: Option<Option<f64>>,
     /// Coefficient of variation.
-    pub cv: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub cv: Option<Option<f64>>,
     /// Standard error of the mean.
-    pub se: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub se: Option<Option<f64>>,
     /// Lower confidence bound.
-    pub ci_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub ci_low: Option<Option<f64>>,
     /// Upper confidence bound.
-    pub ci_high: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub ci_high: Option<Option<f64>>,
     /// Student-t critical value used.
-    pub t_critical: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    pub t_critical: Option<Option<f64>>,
     /// The metric's unit.
     pub unit: String,
     /// Statistics only another writer adds (AIPerf's single-trial cells carry `avg`, `p99`...).
@@ -118,6 +129,7 @@ pub struct SweepAggregateFile {
     #[serde(default)]
     pub failed_runs: Vec<FailedRunRecord>,
     /// What was swept and how.
+    #[serde(default)]
     pub metadata: SweepMetadata,
     /// One entry per cell.
     pub per_combination_metrics: Vec<CombinationMetrics>,
@@ -130,20 +142,25 @@ pub struct SweepAggregateFile {
 }
 
 /// The sweep aggregate's `metadata`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepMetadata {
     /// The swept parameters with their values, in declaration order.
+    #[serde(default)]
     pub sweep_parameters: Vec<SweepParameter>,
     /// Cells.
+    #[serde(default)]
     pub num_combinations: usize,
     /// `sweep`.
+    #[serde(default)]
     pub aggregation_type: String,
     /// `repeated` or `independent`.
     #[serde(default)]
     pub sweep_mode: Option<String>,
     /// The confidence level of the intervals.
+    #[serde(default)]
     pub confidence_level: Option<f64>,
     /// Repetitions per cell.
+    #[serde(default)]
     pub num_trials_per_value: Option<u32>,
     /// The keys the Pareto front trades off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,15 +216,15 @@ impl ConfidenceStats {
     /// writer adds (`avg`, `p99`); `None` when absent or not finite.
     pub fn get(&self, stat: &str) -> Option<f64> {
         let v = match stat {
-            "mean" => self.mean,
-            "std" => self.std,
-            "min" => self.min,
-            "max" => self.max,
-            "cv" => self.cv,
-            "se" => self.se,
-            "ci_low" => self.ci_low,
-            "ci_high" => self.ci_high,
-            "t_critical" => self.t_critical,
+            "mean" => self.mean.flatten(),
+            "std" => self.std.flatten(),
+            "min" => self.min.flatten(),
+            "max" => self.max.flatten(),
+            "cv" => self.cv.flatten(),
+            "se" => self.se.flatten(),
+            "ci_low" => self.ci_low.flatten(),
+            "ci_high" => self.ci_high.flatten(),
+            "t_critical" => self.t_critical.flatten(),
             other => self.other.get(other).and_then(Value::as_f64),
         };
         v.filter(|x| x.is_finite())
@@ -217,7 +234,7 @@ impl ConfidenceStats {
 impl CombinationMetrics {
     /// The cross-run mean of a key.
     pub fn mean(&self, key: &str) -> Option<f64> {
-        self.metrics.get(key)?.mean.filter(|v| v.is_finite())
+        self.metrics.get(key)?.get("mean")
     }
 }
 
@@ -233,4 +250,17 @@ pub struct BestConfiguration {
     /// The key, where it is not implied by the name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_key: Option<String>,
+}
+
+/// A statistic that may be absent (`None`), `null` (`Some(None)`) or a number.
+mod present {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<f64>>, s: S) -> Result<S::Ok, S::Error> {
+        v.flatten().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
+        Option::<f64>::deserialize(d).map(Some)
+    }
 }

@@ -122,6 +122,26 @@ impl RunSummaryFile {
         self.metrics.get(tag).map(|m| m.unit.as_str())
     }
 
+    /// The first model the run was made against.
+    pub fn model(&self) -> Option<&str> {
+        self.input_config
+            .pointer("/models/items/0/name")
+            .and_then(Value::as_str)
+    }
+
+    /// The profiling phase's concurrency and request rate, as far as the run set them.
+    pub fn profiling_load(&self) -> (Option<u64>, Option<f64>) {
+        let phase = self
+            .input_config
+            .get("phases")
+            .and_then(Value::as_array)
+            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"));
+        match phase {
+            Some(p) => (p["concurrency"].as_u64(), p["rate"].as_f64()),
+            None => (None, None),
+        }
+    }
+
     /// One value of the settings the run was made with, by JSON pointer
     /// (`/endpoint/streaming`); `Null` when absent.
     pub fn setting(&self, pointer: &str) -> &Value {

@@ -128,7 +128,7 @@ impl MultiRun {
 }
 
 fn stat_of(v: &ConfidenceStats, runs: usize) -> Option<Stat> {
-    let mean = v.mean?;
+    let mean = v.get("mean")?;
     let ci = match (v.get("ci_low"), v.get("ci_high")) {
         (Some(lo), Some(hi)) if runs > 1 => Some((lo, hi)),
         _ => None,

@@ -45,21 +45,16 @@ impl SingleRun {
 
     /// "model · load · N requests · directory", shown under every title.
     fn subtitle(&self) -> String {
-        let config = &self.summary.input_config;
         let mut parts = Vec::new();
-        if let Some(model) = config["models"]["items"][0]["name"].as_str() {
+        if let Some(model) = self.summary.model() {
             parts.push(model.to_string());
         }
-        if let Some(phase) = config["phases"]
-            .as_array()
-            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"))
-        {
-            if let Some(c) = phase["concurrency"].as_u64() {
-                parts.push(format!("concurrency {c}"));
-            }
-            if let Some(r) = phase["rate"].as_f64() {
-                parts.push(format!("{} req/s", format_value(r)));
-            }
+        let (concurrency, rate) = self.summary.profiling_load();
+        if let Some(c) = concurrency {
+            parts.push(format!("concurrency {c}"));
+        }
+        if let Some(r) = rate {
+            parts.push(format!("{} req/s", format_value(r)));
         }
         parts.push(format!("{} requests", self.records.len()));
         parts.push(self.dir.display().to_string());

@@ -2,6 +2,7 @@
 //! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions; the runner writes the files.
 
 use super::verdict::Sla;
+use crate::artifacts::aggregates::SweepAggregateFile;
 use crate::artifacts::names;
 use crate::spec::recipe::AnalysisSpec;
 use crate::support::numbers::json_number_integral as num;
@@ -19,27 +20,27 @@ pub fn file_name(spec: &AnalysisSpec) -> &'static str {
 }
 
 /// (parameters, value of `<metric>_<stat>`) for every measured combination.
-fn points(sweep: &Value, metric: &str, stat: &str) -> Vec<(Map<String, Value>, Option<f64>)> {
+fn points(
+    sweep: &SweepAggregateFile,
+    metric: &str,
+    stat: &str,
+) -> Vec<(Map<String, Value>, Option<f64>)> {
     let key = format!("{metric}_{stat}");
-    sweep["per_combination_metrics"]
-        .as_array()
-        .map(|cells| {
-            cells
-                .iter()
-                .map(|c| {
-                    (
-                        c["parameters"].as_object().cloned().unwrap_or_default(),
-                        c["metrics"][&key]["mean"].as_f64(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    sweep
+        .per_combination_metrics
+        .iter()
+        .map(|c| (c.parameters.clone(), c.mean(&key)))
+        .collect()
 }
 
 /// Runs an analysis; `params` are the swept parameter names in order, `slas` the recipe's
 /// constraints with their thresholds.
-pub fn analyse(spec: &AnalysisSpec, sweep: &Value, params: &[String], slas: &[Sla]) -> Value {
+pub fn analyse(
+    spec: &AnalysisSpec,
+    sweep: &SweepAggregateFile,
+    params: &[String],
+    slas: &[Sla],
+) -> Value {
     match spec {
         AnalysisSpec::DegradationKnee {
             metric,
@@ -65,20 +66,17 @@ pub fn analyse(spec: &AnalysisSpec, sweep: &Value, params: &[String], slas: &[Sl
 /// Which knob values meet every constraint: the highest that does, the first that does not and
 /// what it broke, and whether the verdicts are monotone (passes, then only failures). A value
 /// whose constrained statistic was not measured breaks that constraint.
-fn sla_breach(sweep: &Value, params: &[String], slas: &[Sla]) -> Value {
+fn sla_breach(sweep: &SweepAggregateFile, params: &[String], slas: &[Sla]) -> Value {
     let param = params.first().cloned().unwrap_or_default();
-    let mut rows: Vec<(f64, Vec<Value>)> = sweep["per_combination_metrics"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let mut rows: Vec<(f64, Vec<Value>)> = sweep
+        .per_combination_metrics
         .iter()
         .filter_map(|cell| {
-            let x = cell["parameters"][&param].as_f64()?;
+            let x = cell.parameters.get(&param)?.as_f64()?;
             let breaches = slas
                 .iter()
                 .filter_map(|sla| {
-                    let observed =
-                        cell["metrics"][format!("{}_{}", sla.metric, sla.stat)]["mean"].as_f64();
+                    let observed = cell.mean(&format!("{}_{}", sla.metric, sla.stat));
                     if observed.is_some_and(|v| sla.holds(v)) {
                         return None;
                     }
@@ -143,7 +141,7 @@ fn sla_breach(sweep: &Value, params: &[String], slas: &[Sla]) -> Value {
     Value::Object(doc)
 }
 
-fn sorted_1d(sweep: &Value, param: &str, metric: &str, stat: &str) -> Vec<(f64, f64)> {
+fn sorted_1d(sweep: &SweepAggregateFile, param: &str, metric: &str, stat: &str) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = points(sweep, metric, stat)
         .into_iter()
         .filter_map(|(p, v)| Some((p.get(param)?.as_f64()?, v?)))
@@ -153,7 +151,13 @@ fn sorted_1d(sweep: &Value, param: &str, metric: &str, stat: &str) -> Vec<(f64, 
 }
 
 /// The first knob value whose metric exceeds the first point's by more than `threshold`.
-fn knee(sweep: &Value, params: &[String], metric: &str, stat: &str, threshold: f64) -> Value {
+fn knee(
+    sweep: &SweepAggregateFile,
+    params: &[String],
+    metric: &str,
+    stat: &str,
+    threshold: f64,
+) -> Value {
     let param = params.first().cloned().unwrap_or_default();
     let pts = sorted_1d(sweep, &param, metric, stat);
     let mut doc = Map::new();
@@ -250,7 +254,13 @@ pub fn polyfit(xs: &[f64], ys: &[f64], degree: usize) -> Option<(Vec<f64>, f64)>
 
 /// TTFT against input length: linear fit, or quadratic when the line is below the r² floor and
 /// the quadratic fits better.
-fn prefill(sweep: &Value, params: &[String], metric: &str, stat: &str, floor: f64) -> Value {
+fn prefill(
+    sweep: &SweepAggregateFile,
+    params: &[String],
+    metric: &str,
+    stat: &str,
+    floor: f64,
+) -> Value {
     let param = params
         .iter()
         .find(|p| p.as_str() == "isl")
@@ -283,7 +293,7 @@ fn prefill(sweep: &Value, params: &[String], metric: &str, stat: &str, floor: f6
 }
 
 /// ITL over the two swept knobs (first = rows, second = columns), nulls where unmeasured.
-fn surface(sweep: &Value, params: &[String], metric: &str, stat: &str) -> Value {
+fn surface(sweep: &SweepAggregateFile, params: &[String], metric: &str, stat: &str) -> Value {
     let (row, col) = (
         params.first().cloned().unwrap_or_default(),
         params.get(1).cloned().unwrap_or_default(),
@@ -328,7 +338,13 @@ fn surface(sweep: &Value, params: &[String], metric: &str, stat: &str) -> Value 
 }
 
 /// Every cell with its x (lower is better) and y (higher is better), Pareto-optimal ones marked.
-fn pareto(sweep: &Value, x_metric: &str, x_stat: &str, y_metric: &str, y_stat: &str) -> Value {
+fn pareto(
+    sweep: &SweepAggregateFile,
+    x_metric: &str,
+    x_stat: &str,
+    y_metric: &str,
+    y_stat: &str,
+) -> Value {
     let xs = points(sweep, x_metric, x_stat);
     let ys = points(sweep, y_metric, y_stat);
     type Cell = (Map<String, Value>, Option<f64>, Option<f64>);
@@ -364,8 +380,9 @@ fn pareto(sweep: &Value, x_metric: &str, x_stat: &str, y_metric: &str, y_stat: &
 mod tests {
     use super::*;
 
-    fn sweep(cells: &[(Value, &str, f64)]) -> Value {
-        json!({"per_combination_metrics": cells.iter().map(|(p, k, v)| json!({"parameters": p, "metrics": {*k: {"mean": v}}})).collect::<Vec<_>>()})
+    fn sweep(cells: &[(Value, &str, f64)]) -> SweepAggregateFile {
+        serde_json::from_value(json!({"per_combination_metrics": cells.iter().map(|(p, k, v)| json!({"parameters": p, "metrics": {*k: {"mean": v}}})).collect::<Vec<_>>()}))
+            .unwrap()
     }
 
     #[test]
