@@ -7,6 +7,7 @@ pub mod mock_server;
 pub mod plot;
 pub mod profile;
 pub mod profile_command;
+mod profile_spec;
 pub mod recipes;
 pub mod run;
 

@@ -1,8 +1,7 @@
-//! `aiperf profile`: AIPerf's flag names, turned into a [`BenchmarkSpec`].
+//! `aiperf profile`: AIPerf's flag names (`profile_spec` turns them into a [`BenchmarkSpec`]).
 
 use crate::spec::*;
 use clap::Args;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Flags of `aiperf profile` (names and aliases follow AIPerf 0.13).
@@ -326,7 +325,7 @@ pub enum RateMode {
 }
 
 /// Parses one `--extra-inputs` value into body fields.
-fn parse_extra(
+pub(super) fn parse_extra(
     item: &str,
     into: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), String> {
@@ -346,7 +345,7 @@ fn parse_extra(
     Ok(())
 }
 
-fn parse_header(item: &str) -> Result<(String, Secret), String> {
+pub(super) fn parse_header(item: &str) -> Result<(String, Secret), String> {
     let (name, value) = item
         .split_once(':')
         .ok_or_else(|| format!("--header '{item}' must look like 'Name: value'"))?;
@@ -356,7 +355,7 @@ fn parse_header(item: &str) -> Result<(String, Secret), String> {
     Ok((name.trim().to_string(), Secret::new(value.trim())))
 }
 
-fn sanitize(name: &str) -> String {
+pub(super) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -366,212 +365,6 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
-}
-
-impl ProfileArgs {
-    /// The recipe sweep the search flags describe, if `--search-recipe` is given.
-    pub fn recipe_sweep(&self) -> Option<crate::spec::experiment::SweepSpec> {
-        use crate::spec::experiment::{KnobOverride, SweepSpec, SweepType};
-        let recipe = self.search_recipe.clone()?;
-        let mut knobs = BTreeMap::new();
-        for (name, lo, hi, steps) in [
-            (
-                "concurrency",
-                self.concurrency_min,
-                self.concurrency_max,
-                self.concurrency_steps,
-            ),
-            ("isl", self.isl_min, self.isl_max, self.isl_steps),
-            ("osl", self.osl_min, self.osl_max, self.osl_steps),
-        ] {
-            if lo.is_some() || hi.is_some() || steps.is_some() {
-                knobs.insert(
-                    name.to_string(),
-                    KnobOverride {
-                        lo,
-                        hi,
-                        steps,
-                        values: vec![],
-                    },
-                );
-            }
-        }
-        // AIPerf's SLA flags, named as the recipe names its SLA values: a percentile limit
-        // (`ttft_p95_ms`) for the SLA recipes, a per-request limit (`ttft_ms`) for goodput.
-        let declared = crate::plan::recipe_catalogue::load(&recipe)
-            .map(|r| r.sla_parameters.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
-        let mut sla = BTreeMap::new();
-        for (names, value) in [
-            (&["ttft_p95_ms", "ttft_ms"][..], self.ttft_sla_ms),
-            (&["itl_p95_ms", "itl_ms"][..], self.itl_sla_ms),
-            (&["e2e_p99_ms", "e2e_ms"][..], self.e2e_sla_ms),
-            (
-                &["error_rate_pct"][..],
-                self.error_rate_sla.map(|f| f * 100.0),
-            ),
-            (
-                &["slo_attainment_fraction"][..],
-                self.slo_attainment_fraction,
-            ),
-        ] {
-            if let Some(v) = value {
-                let name = names
-                    .iter()
-                    .find(|n| declared.iter().any(|d| d == *n))
-                    .unwrap_or(&names[0]);
-                sla.insert(name.to_string(), v);
-            }
-        }
-        Some(SweepSpec {
-            sweep_type: SweepType::Grid,
-            parameters: Default::default(),
-            runs: vec![],
-            cooldown_seconds: 0.0,
-            recipe: Some(crate::spec::experiment::RecipeRef::Name(recipe)),
-            sla,
-            knobs,
-            search_style: self.search_style,
-            max_iterations: self.search_max_iterations,
-            initial_points: self.search_initial_points,
-            search_seed: self.search_random_seed,
-        })
-    }
-
-    /// Builds the spec; flag-level problems (malformed values) are returned together.
-    pub fn to_spec(&self) -> Result<BenchmarkSpec, Vec<String>> {
-        let mut problems = Vec::new();
-        let mut extra = serde_json::Map::new();
-        for item in &self.extra_inputs {
-            if let Err(e) = parse_extra(item, &mut extra) {
-                problems.push(e);
-            }
-        }
-        let mut headers = BTreeMap::new();
-        for item in &self.header {
-            match parse_header(item) {
-                Ok((k, v)) => {
-                    headers.insert(k, v);
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-        let slos = match &self.goodput {
-            Some(text) => parse_goodput(text).unwrap_or_else(|e| {
-                problems.push(e);
-                BTreeMap::new()
-            }),
-            None => BTreeMap::new(),
-        };
-        let phase_type = match (self.request_rate, self.request_rate_mode) {
-            (None, _) => PhaseType::Concurrency,
-            (Some(_), RateMode::Constant) => PhaseType::Constant,
-            (Some(_), RateMode::Poisson) => PhaseType::Poisson,
-        };
-        let concurrency = match phase_type {
-            PhaseType::Concurrency => Some(self.concurrency.unwrap_or(1)),
-            _ => self.concurrency,
-        };
-        let requests = match (self.request_count, self.benchmark_duration) {
-            (Some(n), _) => Some(n),
-            (None, Some(_)) => None,
-            (None, None) => Some((2 * concurrency.unwrap_or(1) as u64).max(10)),
-        };
-        let entries = self
-            .num_dataset_entries
-            .unwrap_or_else(|| requests.map_or(100, |n| n.clamp(1, 1000) as u32));
-        let load_label = match (phase_type, self.request_rate) {
-            (PhaseType::Concurrency, _) => format!("concurrency{}", concurrency.unwrap_or(1)),
-            (_, Some(rate)) => format!("request_rate{rate}"),
-            _ => String::new(),
-        };
-        let dir = self.artifact_dir.clone().unwrap_or_else(|| {
-            PathBuf::from("artifacts").join(format!(
-                "{}-{}-{load_label}",
-                sanitize(&self.model),
-                self.endpoint_type.as_str()
-            ))
-        });
-        let mut phases = Vec::new();
-        if self.warmup_request_count > 0 {
-            phases.push(PhaseSpec {
-                name: "warmup".into(),
-                kind: PhaseKind::Warmup,
-                phase_type,
-                requests: Some(self.warmup_request_count),
-                duration: None,
-                concurrency,
-                rate: self.request_rate,
-                grace_period: None,
-            });
-        }
-        phases.push(PhaseSpec {
-            name: "profiling".into(),
-            kind: PhaseKind::Profiling,
-            phase_type,
-            requests,
-            duration: self.benchmark_duration,
-            concurrency,
-            rate: self.request_rate,
-            grace_period: self.benchmark_grace_period,
-        });
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(BenchmarkSpec {
-            models: ModelsSpec {
-                items: vec![ModelItem {
-                    name: self.model.clone(),
-                }],
-            },
-            endpoint: EndpointSpec {
-                urls: self.url.clone(),
-                endpoint_type: self.endpoint_type,
-                path: self.endpoint.clone(),
-                streaming: self.streaming,
-                api_key: self
-                    .api_key
-                    .clone()
-                    .filter(|k| !k.is_empty())
-                    .map(Secret::new),
-                headers,
-                extra,
-                timeout: self.request_timeout_seconds,
-                use_server_token_count: self.use_server_token_count,
-                use_legacy_max_tokens: self.use_legacy_max_tokens,
-                wait_for_model_timeout: self.wait_for_model_timeout,
-            },
-            datasets: vec![DatasetSpec {
-                name: "main".into(),
-                dataset_type: DatasetType::Synthetic,
-                entries,
-                prompts: PromptsSpec {
-                    isl: TokenDistribution {
-                        mean: self.synthetic_input_tokens_mean,
-                        stddev: self.synthetic_input_tokens_stddev,
-                    },
-                    osl: self.output_tokens_mean.map(|mean| TokenDistribution {
-                        mean,
-                        stddev: self.output_tokens_stddev,
-                    }),
-                },
-            }],
-            phases,
-            artifacts: ArtifactsSpec {
-                dir,
-                auto_plot: self.plot.choice(),
-                plot_required: self.plot.plot_required,
-            },
-            slos,
-            tokenizer: TokenizerSpec {
-                name: self.tokenizer.clone(),
-            },
-            runtime: RuntimeSpec { ui: self.ui_type },
-            random_seed: self.random_seed,
-            plot: None,
-            wandb: self.wandb.to_spec().map_err(|e| vec![e.into()])?,
-        })
-    }
 }
 
 #[cfg(test)]

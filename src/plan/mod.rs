@@ -1,16 +1,17 @@
 //! Turning an experiment into trials: sweep cells (grid, zip, scenarios) times repetitions, each
 //! with a fully resolved [`BenchmarkSpec`] and its output directory. Pure: nothing runs here.
 //!
-//! Layouts (AIPerf's): one run → `<base>/`; repetitions without a sweep →
-//! `<base>/profile_runs/run_NNNN/`; a sweep with one run per cell → `<base>/<cell>/`; repeated
-//! order → `<base>/profile_runs/trial_NNNN/<cell>/`; independent order →
-//! `<base>/<cell>/profile_runs/trial_NNNN/`.
+//! Where each trial goes is `crate::artifacts::layout`'s answer.
 
+mod cells;
+mod checks;
 mod nemo;
 mod recipe;
 pub mod recipe_catalogue;
 pub mod values;
 
+use cells::{dedupe, parameter_error, resolve_cell};
+use checks::experiment_checks;
 use nemo::expand_nemo;
 use recipe::{adaptive_plan, recipe_drafts};
 
@@ -389,203 +390,6 @@ fn drafts(
         }
     };
     (cells, listing)
-}
-
-/// Resolves one cell's spec, or reports what is wrong with it.
-pub(super) fn resolve_cell(
-    loaded: &LoadedExperiment,
-    draft: &CellDraft,
-    seed: Option<u64>,
-) -> Result<(BenchmarkSpec, Vec<Override>), Vec<SpecError>> {
-    let exp = &loaded.experiment;
-    let cell_name = if draft.label.is_empty() {
-        String::new()
-    } else {
-        format!(" (cell {})", draft.label)
-    };
-    let mut benchmark = loaded.benchmark_raw.clone();
-    let mut variables: Map<String, Value> = exp
-        .variables
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    variables.extend(draft.variables.clone());
-    if let Some((_, overlay)) = &draft.overlay {
-        paths::deep_merge(&mut benchmark, overlay);
-    }
-    for (path, value) in &draft.fixed {
-        if let Err(e) = paths::set(&mut benchmark, path, value.clone()) {
-            return Err(vec![loaded.error_at(
-                "sweep.recipe",
-                format!("the recipe's fixed setting {path}: {e}"),
-            )]);
-        }
-    }
-    let mut errors = Vec::new();
-    let mut overrides = Vec::new();
-    for (written, path, value) in &draft.assignments {
-        let base = match path.strip_prefix("variables.") {
-            Some(var) => variables.get(var).cloned(),
-            None => paths::get(&benchmark, path),
-        };
-        overrides.push((path.clone(), base, value.clone()));
-        let scenario = draft.overlay.as_ref().map(|(i, _)| *i);
-        if let Some(var) = path.strip_prefix("variables.") {
-            variables.insert(var.to_string(), value.clone());
-        } else if let Err(e) = paths::set(&mut benchmark, path, value.clone()) {
-            errors.push(parameter_error(loaded, written, scenario, e));
-        }
-    }
-    if let Err(e) = paths::substitute_variables(&mut benchmark, &variables) {
-        errors.push(loaded.error_at("benchmark", format!("{e}{cell_name}")));
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut spec: BenchmarkSpec = serde_path_to_error::deserialize(benchmark).map_err(|e| {
-        let inner_path = e.path().to_string();
-        let message = format!("{}{cell_name}", e.into_inner());
-        // A problem under a key a sweep value set is that sweep parameter's problem.
-        let leaf = inner_path
-            .rsplit('.')
-            .next()
-            .unwrap_or("")
-            .split('[')
-            .next()
-            .unwrap_or("")
-            .to_string();
-        let culprit = draft.assignments.iter().find(|(_, path, _)| {
-            paths::leaf(path) == leaf
-                    || inner_path.ends_with(path.as_str())
-                    // `bogus.thing` fails at `bogus`: the swept path runs through the bad key.
-                    || path.starts_with(&format!("{inner_path}."))
-        });
-        match culprit {
-            Some((written, _, _)) => vec![parameter_error(
-                loaded,
-                written,
-                draft.overlay.as_ref().map(|(i, _)| *i),
-                message,
-            )],
-            None => vec![loaded.error_at(&format!("benchmark.{inner_path}"), message)],
-        }
-    })?;
-    if seed.is_some() {
-        spec.random_seed = seed;
-    }
-    crate::spec::validate(&spec).map_err(|problems| {
-        problems
-            .into_iter()
-            .map(|p| {
-                loaded.error_at(
-                    &format!("benchmark.{}", p.path),
-                    format!("{}{cell_name}", p.message),
-                )
-            })
-            .collect::<Vec<_>>()
-    })?;
-    Ok((spec, overrides))
-}
-
-/// An error about a sweep parameter (its name may contain dots, so it is addressed as one key).
-pub(super) fn parameter_error(
-    loaded: &LoadedExperiment,
-    name: &str,
-    scenario: Option<usize>,
-    message: impl Into<String>,
-) -> SpecError {
-    let key = crate::support::pointer::escape_token(name);
-    match scenario {
-        Some(i) => loaded.error_at_pointer(
-            &format!("/sweep/runs/{i}/values/{key}"),
-            &format!("sweep.runs[{i}].values.{name}"),
-            message,
-        ),
-        None => loaded.error_at_pointer(
-            &format!("/sweep/parameters/{key}"),
-            &format!("sweep.parameters.{name}"),
-            message,
-        ),
-    }
-}
-
-/// Drops repeats of one problem reported by several cells (keeping the first cell's wording).
-pub(super) fn dedupe(errors: Vec<SpecError>) -> Vec<SpecError> {
-    let strip = |m: &str| m.split(" (cell ").next().unwrap_or(m).to_string();
-    let mut seen = std::collections::HashSet::new();
-    errors
-        .into_iter()
-        .filter(|e| seen.insert((e.path.clone(), strip(&e.message))))
-        .collect()
-}
-
-fn experiment_checks(loaded: &LoadedExperiment, errors: &mut Vec<SpecError>) {
-    let mr = &loaded.experiment.multi_run;
-    if let Some(version) = &loaded.experiment.schema_version
-        && !matches!(version.trim(), "2" | "2.0")
-    {
-        errors.push(loaded.error_at(
-            "schema_version",
-            format!(
-                "schemaVersion '{version}' is not supported; this aiperf reads version \"2.0\""
-            ),
-        ));
-    }
-    if mr.num_runs == 0 || u64::from(mr.num_runs) > MAX_TRIALS {
-        errors.push(loaded.error_at(
-            "multi_run.num_runs",
-            format!(
-                "numRuns must be from 1 to {MAX_TRIALS}, got {}",
-                mr.num_runs
-            ),
-        ));
-    }
-    if !(mr.confidence_level > 0.0 && mr.confidence_level < 1.0) {
-        errors.push(loaded.error_at(
-            "multi_run.confidence_level",
-            format!(
-                "confidenceLevel must be between 0 and 1 (exclusive), got {}",
-                mr.confidence_level
-            ),
-        ));
-    }
-    if let Some(m) =
-        crate::spec::validate::check_seconds("cooldownSeconds", mr.cooldown_seconds, false)
-    {
-        errors.push(loaded.error_at("multi_run.cooldown_seconds", m));
-    }
-    if let Some(c) = &mr.convergence {
-        if let Err(e) = crate::metrics::MetricId::parse(&c.metric) {
-            errors.push(loaded.error_at("multi_run.convergence.metric", e));
-        }
-        if !(c.threshold > 0.0 && c.threshold < 1.0) {
-            errors.push(loaded.error_at(
-                "multi_run.convergence.threshold",
-                format!(
-                    "threshold must be between 0 and 1 (a relative width), got {}",
-                    c.threshold
-                ),
-            ));
-        }
-        if c.min_runs < 2 {
-            errors.push(loaded.error_at(
-                "multi_run.convergence.min_runs",
-                "minRuns must be at least 2 (a spread needs two runs)",
-            ));
-        }
-        if mr.num_runs < 2 {
-            errors.push(loaded.error_at(
-                "multi_run.convergence",
-                "convergence needs numRuns of at least 2",
-            ));
-        }
-    }
-    if let Some(s) = &loaded.experiment.sweep
-        && let Some(m) =
-            crate::spec::validate::check_seconds("cooldownSeconds", s.cooldown_seconds, false)
-    {
-        errors.push(loaded.error_at("sweep.cooldown_seconds", m));
-    }
 }
 
 /// Expands a loaded experiment; every problem in any cell is reported together.

@@ -7,6 +7,7 @@
 //! `profile_export_aiperf.json` shows. This module only describes and checks; it never runs anything.
 
 mod distribution;
+mod endpoint;
 pub mod experiment;
 pub mod forms;
 mod goodput;
@@ -20,10 +21,11 @@ pub mod schema;
 pub mod validate;
 
 pub use distribution::TokenDistribution;
+pub use endpoint::{EndpointSpec, EndpointType, Secret};
 pub use goodput::{check_slo_tag, parse_goodput};
 pub use validate::{Problem, validate};
 
-use forms::{DurationForm, OneOrMany, one_or_many, opt_seconds, seconds};
+use forms::{DurationForm, OneOrMany, one_or_many, opt_seconds};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -161,143 +163,6 @@ impl From<ModelsForm> for ModelsSpec {
 pub struct ModelItem {
     /// The model id sent in the request body.
     pub name: String,
-}
-
-/// The API flavour of the endpoint, which decides the request body and response parsing.
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointType {
-    /// `/v1/chat/completions`.
-    Chat,
-    /// `/v1/completions`.
-    Completions,
-    /// `/v1/embeddings`.
-    Embeddings,
-}
-
-impl EndpointType {
-    /// The path appended to a base URL when no explicit endpoint path is given.
-    pub fn default_path(self) -> &'static str {
-        match self {
-            EndpointType::Chat => "/v1/chat/completions",
-            EndpointType::Completions => "/v1/completions",
-            EndpointType::Embeddings => "/v1/embeddings",
-        }
-    }
-
-    /// The name used in file names and tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndpointType::Chat => "chat",
-            EndpointType::Completions => "completions",
-            EndpointType::Embeddings => "embeddings",
-        }
-    }
-
-    /// Whether the API produces tokens (and so token metrics make sense).
-    pub fn produces_tokens(self) -> bool {
-        !matches!(self, EndpointType::Embeddings)
-    }
-}
-
-/// Where requests go and how they are shaped.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointSpec {
-    /// Base URLs (or full endpoint URLs); several are used round-robin. `mock://` starts the
-    /// embedded mock server. `url:` with one URL also works.
-    /// User-info in a URL (`http://user:password@host`) is a secret: it serializes as
-    /// `<redacted>@host`, so no file, plan or upload ever holds it.
-    #[serde(
-        alias = "url",
-        deserialize_with = "one_or_many",
-        serialize_with = "serialize_redacted_urls"
-    )]
-    #[schemars(with = "OneOrMany<String>")]
-    pub urls: Vec<String>,
-    /// The API flavour.
-    #[serde(rename = "type", default = "default_endpoint_type")]
-    pub endpoint_type: EndpointType,
-    /// Explicit endpoint path, overriding the API's default path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// Request streamed responses (SSE) so per-token timing can be measured.
-    #[serde(default)]
-    pub streaming: bool,
-    /// Bearer token sent as `Authorization`. Never written to any output.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<Secret>,
-    /// Extra HTTP headers.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, Secret>,
-    /// Extra top-level fields merged into every request body (e.g. `ignore_eos`).
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-    /// Per-request timeout in seconds (or a duration like "10m").
-    #[serde(default = "default_timeout", deserialize_with = "seconds")]
-    #[schemars(with = "DurationForm")]
-    pub timeout: f64,
-    /// Count output tokens from the server's `usage` instead of the client tokenizer.
-    #[serde(default)]
-    pub use_server_token_count: bool,
-    /// Send `max_tokens` instead of `max_completion_tokens` in chat requests.
-    #[serde(default)]
-    pub use_legacy_max_tokens: bool,
-    /// Seconds to keep retrying the reachability check before giving up (0 = one attempt).
-    #[serde(default, deserialize_with = "seconds")]
-    #[schemars(with = "DurationForm")]
-    pub wait_for_model_timeout: f64,
-}
-
-fn serialize_redacted_urls<S: serde::Serializer>(
-    urls: &[String],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(urls.iter().map(|u| crate::redact::redact_url(u)))
-}
-
-fn default_timeout() -> f64 {
-    21_600.0
-}
-
-fn default_endpoint_type() -> EndpointType {
-    EndpointType::Chat
-}
-
-/// A string that must never reach an output file, log line or upload.
-///
-/// It serializes as `"<redacted>"`; only the load engine reads the real value.
-#[derive(Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// What a secret serializes to.
-    pub const REDACTED: &'static str = "<redacted>";
-
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The real value, for building requests only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(Self::REDACTED)
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(Self::REDACTED)
-    }
 }
 
 /// A source of prompts.
