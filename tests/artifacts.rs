@@ -13,18 +13,6 @@ use aiperf::artifacts::{
     trial_status::TrialStatus,
 };
 use common::*;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::path::Path;
-
-/// Parses `path` as `T` and checks that `T` serializes to the same JSON document.
-fn round_trip<T: DeserializeOwned + Serialize>(path: &Path) -> T {
-    let original = json(path.to_path_buf());
-    let typed: T = io::read(path).unwrap_or_else(|e| panic!("{e}"));
-    let again = serde_json::to_value(&typed).unwrap();
-    assert_eq!(again, original, "{} does not round-trip", path.display());
-    typed
-}
 
 #[test]
 fn a_single_run_summary_round_trips_with_warmup_and_errors() {

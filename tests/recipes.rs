@@ -2,6 +2,7 @@
 //! computed from its parameters.
 
 mod common;
+use aiperf::artifacts::analyses::{DecodeItlSurface, DegradationKnee, ParetoSweep, PrefillCurve};
 use common::*;
 use std::path::Path;
 
@@ -38,6 +39,9 @@ fn concurrency_ramp_finds_the_knee_of_the_capacity_model() {
     );
     assert_exit(&o, 0);
     let knee = json(out.join("sweep_aggregate/degradation_knee.json"));
+    let typed: DegradationKnee = round_trip(&out.join("sweep_aggregate/degradation_knee.json"));
+    assert_eq!(typed.knee(), Some(8.0));
+    assert_eq!(typed.points().len(), 6);
     assert_eq!(knee["baseline_concurrency"], 1);
     assert_eq!(knee["knee_concurrency"], 8, "{knee}");
     assert_eq!(knee["recipe"], "concurrency-ramp");
@@ -57,6 +61,10 @@ fn prefill_curve_fit_recovers_the_models_coefficients() {
     );
     assert_exit(&o, 0);
     let fit = json(out.join("sweep_aggregate/prefill_curve.json"));
+    let typed: PrefillCurve = round_trip(&out.join("sweep_aggregate/prefill_curve.json"));
+    assert_eq!(typed.fit_form(), Some("linear"));
+    assert_eq!(typed.points().len(), 5);
+    assert_eq!(typed.coefficients().len(), 2);
     assert_eq!(fit["fit_form"], "linear", "{fit}");
     let (a, b) = (
         fit["coefficients"][0].as_f64().unwrap(),
@@ -82,6 +90,9 @@ fn decode_surface_and_pareto_sweep_write_their_analyses() {
         0,
     );
     let surface = json(out.join("sweep_aggregate/decode_itl_surface.json"));
+    let typed: DecodeItlSurface = round_trip(&out.join("sweep_aggregate/decode_itl_surface.json"));
+    assert_eq!(typed.axis(0), [1.0, 8.0]);
+    assert_eq!(typed.grid().len(), 2);
     assert_eq!(
         surface["surface"]["concurrency_axis"],
         serde_json::json!([1.0, 8.0])
@@ -101,6 +112,9 @@ fn decode_surface_and_pareto_sweep_write_their_analyses() {
         0,
     );
     let pareto = json(out.join("sweep_aggregate/pareto_sweep.json"));
+    let typed: ParetoSweep = round_trip(&out.join("sweep_aggregate/pareto_sweep.json"));
+    assert_eq!(typed.cells.len(), 6);
+    assert!(typed.cells.iter().any(|c| c.pareto_optimal));
     let cells = pareto["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 6, "3 shapes x 2 concurrencies");
     assert!(cells.iter().any(|c| c["pareto_optimal"] == true));

@@ -294,6 +294,12 @@ fn search_style_swaps_the_planner_of_a_recipe() {
     let out = aiperf().arg("run").arg(&file).output().unwrap();
     assert_exit(&out, 0);
     let breach = json(tmp.path().join("out/sweep_aggregate/sla_breach.json"));
+    let typed: aiperf::artifacts::analyses::SlaBreach =
+        round_trip(&tmp.path().join("out/sweep_aggregate/sla_breach.json"));
+    assert_eq!(
+        (typed.max_passing(), typed.first_failing()),
+        (Some(11.0), Some(20.0))
+    );
     assert_eq!(breach["recipe"], "max-throughput-ttft-sla");
     assert_eq!(breach["max_passing_concurrency"], 11);
     assert_eq!(breach["first_failing_concurrency"], 20);

@@ -3,6 +3,7 @@
 //! uploads, dry run) finds its files here.
 
 pub mod aggregates;
+pub mod analyses;
 pub mod io;
 pub mod layout;
 pub mod names;

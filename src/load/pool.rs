@@ -195,6 +195,7 @@ impl Pool {
                 }
                 if !conn.sender.is_ready() {
                     // The connection task has not caught up with the end of the last response.
+                    tracing::debug!("waiting for an idle connection to become ready");
                     if conn.sender.ready().await.is_err() {
                         self.note_closed_after(conn.last_was_stream);
                         continue;

@@ -161,6 +161,7 @@ impl Transport {
         rec.sent_ns = clock.now_ns();
         let mut fresh = false;
         loop {
+            tracing::debug!(request = rec.index, fresh, "checking out a connection");
             let mut conn = match target.pool.checkout(fresh).await {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -173,6 +174,7 @@ impl Transport {
                     return error(kind, None, format!("cannot connect: {}", describe(&e)));
                 }
             };
+            tracing::debug!(request = rec.index, reused = conn.reused, "sending");
             let response = conn.send(self.request(target, body.clone())).await;
             let now = clock.now_ns();
             rec.end_ns = now;
@@ -197,6 +199,7 @@ impl Transport {
                     );
                 }
             };
+            tracing::debug!(request = rec.index, "response headers");
             rec.response_start_ns = Some(now);
             let status = response.status();
             rec.status = Some(status.as_u16());
@@ -225,6 +228,7 @@ impl Transport {
             } else {
                 read_body(&mut body, rec, clock).await
             };
+            tracing::debug!(request = rec.index, complete, "response read");
             if complete {
                 target.pool.checkin(conn, keep_alive, streamed);
             }

@@ -2,11 +2,13 @@
 //! the prefill TTFT curve with its fit, the decode ITL surface as a heatmap, the pareto-sweep
 //! cells, and the trajectory of an adaptive search with its SLA and answer.
 
-pub(super) use super::canvas::finite as f;
 use super::canvas::{self, Axis, format_value, legend_dot, legend_line};
 use super::detect::Source;
 use super::multi::show;
 use super::{Drawn, PlotContext, metric_label, metric_name};
+use crate::artifacts::analyses::{
+    AnalysisHeader, DecodeItlSurface, DegradationKnee, ParetoSweep, PrefillCurve,
+};
 use anyhow::{Context, Result};
 use plotters::prelude::*;
 use serde_json::Value;
@@ -34,13 +36,14 @@ pub(super) fn draw_from_file(
         )));
     };
     let doc = crate::artifacts::io::read_json(&path)?;
-    if let Some(reason) = doc["error_reason"].as_str() {
+    let header: AnalysisHeader = serde_json::from_value(doc.clone()).unwrap_or_default();
+    if let Some(reason) = header.error_reason {
         return Ok(Drawn::Skipped(format!("{}: {reason}", path.display())));
     }
     let out = ctx.png(name);
     let subtitle = format!(
         "{}  ·  from {}",
-        doc["recipe"].as_str().unwrap_or("recipe"),
+        header.recipe.as_deref().unwrap_or("recipe"),
         path.display()
     );
     draw(
@@ -73,27 +76,17 @@ pub(super) fn concurrency_ramp(
     out: &Path,
     subtitle: &str,
 ) -> Result<Drawn> {
-    let param = doc["swept_param"].as_str().unwrap_or("concurrency");
-    let (metric, stat) = (
-        doc["swept_metric"].as_str().unwrap_or("request_latency"),
-        doc["stat"].as_str().unwrap_or("p99"),
-    );
-    let key = format!("{metric}_{stat}");
-    let mut pts: Vec<(f64, f64)> = doc["all_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((f(&p[param])?, f(&p[&key])?)))
-        .collect();
+    let doc: DegradationKnee = serde_json::from_value(doc.clone())?;
+    let param = doc.swept_param.as_str();
+    let (metric, stat) = (doc.swept_metric.as_str(), doc.stat.as_str());
+    let mut pts = doc.points();
     if pts.is_empty() {
         return Ok(Drawn::Skipped("the ramp has no measured points".into()));
     }
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let baseline = f(&doc[format!("baseline_{stat}")]);
-    let threshold = f(&doc["threshold_pct"])
-        .zip(baseline)
-        .map(|(t, b)| b * (1.0 + t));
-    let knee = f(&doc[format!("knee_{param}")]);
+    let baseline = doc.baseline();
+    let threshold = doc.threshold().zip(baseline).map(|(t, b)| b * (1.0 + t));
+    let knee = doc.knee();
     let x = Axis::categories(param, pts.iter().map(|p| format_value(p.0)).collect());
     let y = Axis::linear(
         format!("{} {stat}", metric_label(metric)),
@@ -143,7 +136,7 @@ pub(super) fn concurrency_ramp(
                     .map_err(canvas::drawing)?
                     .label(format!(
                         "baseline + {:.0}% = {}",
-                        f(&doc["threshold_pct"]).unwrap_or(0.0) * 100.0,
+                        doc.threshold().unwrap_or(0.0) * 100.0,
                         format_value(t)
                     ))
                     .legend(legend_line(c));
@@ -181,23 +174,14 @@ pub(super) fn prefill_curve(
     out: &Path,
     subtitle: &str,
 ) -> Result<Drawn> {
-    let param = doc["swept_param"].as_str().unwrap_or("isl");
-    let mut pts: Vec<(f64, f64)> = doc["raw_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((f(&p[param])?, f(&p["ttft_ms"])?)))
-        .collect();
+    let doc: PrefillCurve = serde_json::from_value(doc.clone())?;
+    let param = doc.swept_param.as_str();
+    let mut pts = doc.points();
     if pts.is_empty() {
         return Ok(Drawn::Skipped("the curve has no measured points".into()));
     }
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let coefficients: Vec<f64> = doc["coefficients"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(f)
-        .collect();
+    let coefficients = doc.coefficients();
     let (lo, hi) = canvas::extent(pts.iter().map(|p| p.0));
     let fit: Vec<(f64, f64)> = if coefficients.is_empty() {
         vec![]
@@ -213,20 +197,18 @@ pub(super) fn prefill_curve(
         true,
     );
     let y = Axis::linear(
-        format!(
-            "Time to First Token {} (ms)",
-            doc["stat"].as_str().unwrap_or("avg")
-        ),
+        format!("Time to First Token {} (ms)", doc.stat),
         pts.iter().map(|p| p.1).chain(fit.iter().map(|p| p.1)),
         true,
     );
-    let form = doc["fit_form"].as_str().unwrap_or("fit");
+    let form = doc.fit_form().unwrap_or("fit");
     let equation = match coefficients.as_slice() {
         [a, b] => format!("TTFT = {a:.4} ms/token × ISL + {b:.2} ms"),
         [a, b, c] => format!("TTFT = {a:.3e} × ISL² + {b:.4} × ISL + {c:.2} ms"),
         _ => String::new(),
     };
-    let r2 = f(&doc["r_squared"])
+    let r2 = doc
+        .r_squared()
         .map(|r| format!(", R² = {r:.4}"))
         .unwrap_or_default();
     canvas::xy_plot(
@@ -264,32 +246,13 @@ pub(super) fn itl_surface(
     out: &Path,
     subtitle: &str,
 ) -> Result<Drawn> {
-    let surface = &doc["surface"];
-    let params: Vec<String> = doc["swept_params"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    let (row_name, col_name) = match params.as_slice() {
+    let doc: DecodeItlSurface = serde_json::from_value(doc.clone())?;
+    let (row_name, col_name) = match doc.swept_params.as_slice() {
         [r, c] => (r.clone(), c.clone()),
         _ => ("concurrency".to_string(), "osl".to_string()),
     };
-    let axis = |name: &str| -> Vec<f64> {
-        surface[format!("{name}_axis")]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(f)
-            .collect()
-    };
-    let (rows, cols) = (axis(&row_name), axis(&col_name));
-    let grid: Vec<Vec<Option<f64>>> = surface["itl_grid"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| r.as_array().into_iter().flatten().map(f).collect())
-        .collect();
+    let (rows, cols) = (doc.axis(0), doc.axis(1));
+    let grid = doc.grid();
     let values: Vec<f64> = grid.iter().flatten().flatten().copied().collect();
     if rows.is_empty() || cols.is_empty() || values.is_empty() {
         return Ok(Drawn::Skipped("the surface has no measured cells".into()));
@@ -400,38 +363,29 @@ pub(super) fn pareto_sweep(
     out: &Path,
     subtitle: &str,
 ) -> Result<Drawn> {
-    let (xm, xs) = (
-        doc["x"]["metric"].as_str().unwrap_or("time_to_first_token"),
-        doc["x"]["stat"].as_str().unwrap_or("p95"),
-    );
-    let (ym, ys) = (
-        doc["y"]["metric"]
-            .as_str()
-            .unwrap_or("output_token_throughput"),
-        doc["y"]["stat"].as_str().unwrap_or("avg"),
-    );
+    let doc: ParetoSweep = serde_json::from_value(doc.clone())?;
+    let (xm, xs) = (doc.x.metric.as_str(), doc.x.stat.as_str());
+    let (ym, ys) = (doc.y.metric.as_str(), doc.y.stat.as_str());
     struct Cell {
         x: f64,
         y: f64,
         front: bool,
         label: String,
     }
-    let cells: Vec<Cell> = doc["cells"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let cells: Vec<Cell> = doc
+        .cells
+        .iter()
         .filter_map(|c| {
             let label = c
-                .as_object()?
+                .parameters
                 .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "x" | "y" | "pareto_optimal"))
                 .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
                 .collect::<Vec<_>>()
                 .join(", ");
             Some(Cell {
-                x: f(&c["x"])?,
-                y: f(&c["y"])?,
-                front: c["pareto_optimal"] == true,
+                x: c.x.filter(|v| v.is_finite())?,
+                y: c.y.filter(|v| v.is_finite())?,
+                front: c.pareto_optimal,
                 label,
             })
         })

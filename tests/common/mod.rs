@@ -358,3 +358,13 @@ impl MockProfile {
         self.command(dir).output().expect("run aiperf")
     }
 }
+
+/// Parses `path` as the artifact type `T` and checks that `T` writes the same JSON document
+/// back (key order aside): the type is the file, not a guess at it.
+pub fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(path: &Path) -> T {
+    let original = json(path.to_path_buf());
+    let typed: T = aiperf::artifacts::io::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let again = serde_json::to_value(&typed).unwrap();
+    assert_eq!(again, original, "{} does not round-trip", path.display());
+    typed
+}
