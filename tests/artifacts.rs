@@ -26,6 +26,11 @@ fn a_single_run_summary_round_trips_with_warmup_and_errors() {
         .run(&dir);
     assert_exit(&out, 0);
     let summary: RunSummaryFile = round_trip(&dir.join(names::PROFILE_EXPORT_JSON));
+    assert_eq!(
+        io::to_pretty_json(&summary),
+        std::fs::read(dir.join(names::PROFILE_EXPORT_JSON)).unwrap(),
+        "written through the type"
+    );
     let (ok, failed) = (
         summary.stat("request_count", "avg").unwrap(),
         summary.stat("error_request_count", "avg").unwrap(),

@@ -153,7 +153,7 @@ fn take<T: serde::de::DeserializeOwned, E: serde::de::Error>(
     map: &mut Map<String, Value>,
     key: &str,
 ) -> Result<Option<T>, E> {
-    match map.remove(key) {
+    match map.shift_remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v)
             .map(Some)
@@ -172,7 +172,7 @@ impl<'de> Deserialize<'de> for RunSummaryFile {
             schema_version: take(&mut map, "schema_version")?,
             aiperf_version: take(&mut map, "aiperf_version")?,
             benchmark_id: take(&mut map, "benchmark_id")?,
-            input_config: map.remove("input_config").unwrap_or(Value::Null),
+            input_config: map.shift_remove("input_config").unwrap_or(Value::Null),
             run_info: take(&mut map, "run_info")?,
             was_cancelled: take(&mut map, "was_cancelled")?.unwrap_or(false),
             is_complete: take(&mut map, "is_complete")?.unwrap_or(true),

@@ -2,10 +2,11 @@
 //! `unit` and statistics, then `input_config`, `run_info`, completion flags, `error_summary` and
 //! times. Non-finite numbers become `null`.
 
+use crate::artifacts::summary::{ErrorCount, ErrorDetails, MetricSummary, RunInfo, RunSummaryFile};
 use crate::metrics::distribution::PERCENTILES;
 use crate::metrics::{MetricId, RunSummary, Stats};
-use crate::support::numbers::json_number as num;
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
+use serde_json::{Number, Value};
 
 /// The schema version AIPerf 0.13 writes.
 pub const SCHEMA_VERSION: &str = "1.4";
@@ -32,32 +33,40 @@ pub struct ExportContext<'a> {
     pub end_time: String,
 }
 
-/// The JSON object of one per-request metric.
-pub fn record_metric_json(id: MetricId, s: &Stats) -> Value {
-    let mut m = Map::new();
-    m.insert("unit".into(), json!(id.def().unit.as_str()));
-    m.insert("avg".into(), num(s.avg));
+/// One per-request metric's statistics, as the summary file holds them.
+pub fn record_metric(id: MetricId, s: &Stats) -> MetricSummary {
+    let n = |v: f64| Number::from_f64(v);
+    let mut stats = IndexMap::new();
+    stats.insert("avg".to_string(), n(s.avg));
     for (value, (_, key)) in s.percentiles.iter().zip(PERCENTILES) {
-        m.insert(key.into(), num(*value));
+        stats.insert(key.to_string(), n(*value));
     }
-    m.insert("min".into(), num(s.min));
-    m.insert("max".into(), num(s.max));
-    m.insert("std".into(), num(s.std));
-    m.insert("count".into(), json!(s.count));
-    m.insert("sum".into(), num(s.sum));
-    Value::Object(m)
+    stats.insert("min".to_string(), n(s.min));
+    stats.insert("max".to_string(), n(s.max));
+    stats.insert("std".to_string(), n(s.std));
+    stats.insert("count".to_string(), Some(Number::from(s.count)));
+    stats.insert("sum".to_string(), n(s.sum));
+    MetricSummary {
+        unit: id.def().unit.as_str().to_string(),
+        stats,
+    }
 }
 
-/// The metric objects of a summary, in registry order.
-pub fn metrics_json(summary: &RunSummary) -> Map<String, Value> {
-    let mut out = Map::new();
+/// The metrics of a summary, in registry order.
+pub fn metrics(summary: &RunSummary) -> IndexMap<String, MetricSummary> {
+    let mut out = IndexMap::new();
     for id in MetricId::all() {
         if let Some(stats) = summary.records.get(&id) {
-            out.insert(id.tag().into(), record_metric_json(id, stats));
+            out.insert(id.tag().to_string(), record_metric(id, stats));
         } else if let Some(&value) = summary.scalars.get(&id) {
+            let mut stats = IndexMap::new();
+            stats.insert("avg".to_string(), Number::from_f64(value));
             out.insert(
-                id.tag().into(),
-                json!({"unit": id.def().unit.as_str(), "avg": num(value)}),
+                id.tag().to_string(),
+                MetricSummary {
+                    unit: id.def().unit.as_str().to_string(),
+                    stats,
+                },
             );
         }
     }
@@ -65,41 +74,47 @@ pub fn metrics_json(summary: &RunSummary) -> Map<String, Value> {
 }
 
 /// The `error_summary` list.
-pub fn error_summary_json(summary: &RunSummary) -> Value {
-    Value::Array(
-        summary
-            .error_groups
-            .iter()
-            .map(|g| json!({"error_details": {"code": g.code, "type": g.kind, "message": g.message}, "count": g.count}))
-            .collect(),
-    )
+pub fn error_summary(summary: &RunSummary) -> Vec<ErrorCount> {
+    summary
+        .error_groups
+        .iter()
+        .map(|g| ErrorCount {
+            error_details: ErrorDetails {
+                code: g.code,
+                kind: g.kind.to_string(),
+                message: g.message.clone(),
+            },
+            count: g.count,
+        })
+        .collect()
 }
 
-/// Builds the whole document.
+/// Builds the whole file.
 pub fn export_json(
     summary: &RunSummary,
     warmup: Option<&RunSummary>,
     ctx: &ExportContext<'_>,
-) -> Value {
-    let mut doc = Map::new();
-    doc.insert("schema_version".into(), json!(SCHEMA_VERSION));
-    doc.insert("aiperf_version".into(), json!(crate::VERSION));
-    doc.insert("benchmark_id".into(), json!(ctx.benchmark_id));
-    doc.extend(metrics_json(summary));
-    doc.insert("input_config".into(), ctx.input_config.clone());
-    doc.insert(
-        "run_info".into(),
-        json!({"benchmark_id": ctx.benchmark_id, "random_seed": ctx.random_seed, "trial": 0, "cli_command": ctx.cli_command}),
-    );
-    doc.insert("was_cancelled".into(), json!(ctx.was_cancelled));
-    doc.insert("is_complete".into(), json!(ctx.incomplete_reason.is_none()));
-    doc.insert("incomplete_reason".into(), json!(ctx.incomplete_reason));
-    doc.insert("connection_reconnects".into(), json!(ctx.reconnects));
-    doc.insert("error_summary".into(), error_summary_json(summary));
-    doc.insert("start_time".into(), json!(ctx.start_time));
-    doc.insert("end_time".into(), json!(ctx.end_time));
-    if let Some(w) = warmup.filter(|w| w.sent() > 0) {
-        doc.insert("warmup_metrics".into(), Value::Object(metrics_json(w)));
+) -> RunSummaryFile {
+    RunSummaryFile {
+        schema_version: Some(SCHEMA_VERSION.to_string()),
+        aiperf_version: Some(crate::VERSION.to_string()),
+        benchmark_id: Some(ctx.benchmark_id.to_string()),
+        metrics: metrics(summary),
+        input_config: ctx.input_config.clone(),
+        run_info: Some(RunInfo {
+            benchmark_id: ctx.benchmark_id.to_string(),
+            random_seed: Some(ctx.random_seed),
+            trial: 0,
+            cli_command: ctx.cli_command.to_string(),
+        }),
+        was_cancelled: ctx.was_cancelled,
+        is_complete: ctx.incomplete_reason.is_none(),
+        incomplete_reason: ctx.incomplete_reason.clone(),
+        connection_reconnects: Some(ctx.reconnects),
+        error_summary: error_summary(summary),
+        start_time: Some(ctx.start_time.clone()),
+        end_time: Some(ctx.end_time.clone()),
+        warmup_metrics: warmup.filter(|w| w.sent() > 0).map(metrics),
+        other: Default::default(),
     }
-    Value::Object(doc)
 }
