@@ -112,6 +112,11 @@ benchmark:
     for cell in ["concurrency_1", "concurrency_2"] {
         let dir = shape.cell_aggregate_dir(&base, cell).unwrap();
         let aggregate: CellAggregateFile = round_trip(&dir.join(names::AGGREGATE_JSON));
+        assert_eq!(
+            io::to_pretty_json(&aggregate),
+            std::fs::read(dir.join(names::AGGREGATE_JSON)).unwrap(),
+            "written through the type"
+        );
         assert_eq!(aggregate.metadata.num_successful_runs, 2);
         let ttft = &aggregate.metrics["time_to_first_token_p99"];
         assert!(ttft.get("ci_low").unwrap() <= ttft.get("mean").unwrap());
@@ -119,6 +124,11 @@ benchmark:
     }
     let sweep: SweepAggregateFile =
         round_trip(&shape.sweep_aggregate_dir(&base).join(names::SWEEP_JSON));
+    assert_eq!(
+        io::to_pretty_json(&sweep),
+        std::fs::read(shape.sweep_aggregate_dir(&base).join(names::SWEEP_JSON)).unwrap(),
+        "written through the type"
+    );
     assert_eq!(sweep.parameter_names(), ["concurrency"]);
     assert_eq!(sweep.per_combination_metrics.len(), 2);
     assert!(

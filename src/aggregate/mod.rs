@@ -6,12 +6,13 @@
 pub mod confidence;
 pub mod sweep;
 
+use crate::artifacts::aggregates::{
+    CellAggregateFile, CellAggregateMetadata, ConfidenceStats, FailedRunRecord,
+};
 use crate::artifacts::names::{AGGREGATE_CSV, AGGREGATE_JSON};
 use crate::artifacts::summary::RunSummaryFile;
 use crate::support::csv_text::CsvText;
-use crate::support::numbers::json_number as num;
 use confidence::{Confidence, confidence};
-use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -93,10 +94,33 @@ pub fn aggregate_cell(
     }
 }
 
-/// The full statistics object of one key.
-pub fn confidence_json(c: &Confidence, unit: &str) -> Value {
-    json!({"mean": num(c.mean), "std": num(c.std), "min": num(c.min), "max": num(c.max), "cv": num(c.cv), "se": num(c.se),
-           "ci_low": num(c.ci_low), "ci_high": num(c.ci_high), "t_critical": num(c.t_critical), "unit": unit})
+/// The full statistics of one key, as the aggregate files hold them (non-finite as `null`).
+pub fn confidence_stats(c: &Confidence, unit: &str) -> ConfidenceStats {
+    let v = |x: f64| Some(Some(x).filter(|x| x.is_finite()));
+    ConfidenceStats {
+        mean: v(c.mean),
+        std: v(c.std),
+        min: v(c.min),
+        max: v(c.max),
+        cv: v(c.cv),
+        se: v(c.se),
+        ci_low: v(c.ci_low),
+        ci_high: v(c.ci_high),
+        t_critical: v(c.t_critical),
+        unit: unit.to_string(),
+        other: Default::default(),
+    }
+}
+
+/// The failed runs as the aggregate files list them.
+pub fn failed_records(failed: &[FailedRun]) -> Vec<FailedRunRecord> {
+    failed
+        .iter()
+        .map(|f| FailedRunRecord {
+            label: f.label.clone(),
+            error: f.error.clone(),
+        })
+        .collect()
 }
 
 /// Metadata of a cell aggregate file.
@@ -117,27 +141,29 @@ pub fn write_cell_aggregate(
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let single = cell.successful() == 1;
-    let mut metadata = json!({
-        "aggregation_type": "confidence",
-        "num_profile_runs": meta.num_profile_runs,
-        "num_successful_runs": cell.successful(),
-        "failed_runs": cell.failed.iter().map(|f| json!({"label": f.label, "error": f.error})).collect::<Vec<_>>(),
-        "confidence_level": meta.confidence_level,
-        "run_labels": cell.run_labels,
-        "cooldown_seconds": meta.cooldown_seconds,
-    });
-    if single {
-        metadata["single_run"] = json!(true);
-        metadata["note"] = json!(
-            "one successful run: std, cv and se are 0 and the interval is degenerate [value, value]"
-        );
-    }
-    let metrics: Map<String, Value> = cell
-        .metrics
-        .iter()
-        .map(|(k, (c, unit))| (k.clone(), confidence_json(c, unit)))
-        .collect();
-    let doc = json!({"schema_version": "1.0", "aiperf_version": crate::VERSION, "metadata": metadata, "metrics": metrics});
+    let doc = CellAggregateFile {
+        schema_version: "1.0".into(),
+        aiperf_version: crate::VERSION.into(),
+        metadata: CellAggregateMetadata {
+            aggregation_type: "confidence".into(),
+            num_profile_runs: meta.num_profile_runs,
+            num_successful_runs: cell.successful(),
+            failed_runs: failed_records(&cell.failed),
+            confidence_level: meta.confidence_level,
+            run_labels: cell.run_labels.clone(),
+            cooldown_seconds: meta.cooldown_seconds,
+            single_run: single.then_some(true),
+            note: single.then(|| {
+                "one successful run: std, cv and se are 0 and the interval is degenerate [value, value]"
+                    .to_string()
+            }),
+        },
+        metrics: cell
+            .metrics
+            .iter()
+            .map(|(k, (c, unit))| (k.clone(), confidence_stats(c, unit)))
+            .collect(),
+    };
     crate::artifacts::io::write_atomic(
         &dir.join(AGGREGATE_JSON),
         &crate::artifacts::io::to_pretty_json(&doc),

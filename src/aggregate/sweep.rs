@@ -1,11 +1,15 @@
 //! The sweep aggregate: one row of cross-run statistics per parameter combination, the best
 //! configurations, and the Pareto front of throughput against tail latency.
 
-use super::{CellAggregate, FailedRun, confidence_json, num};
-use crate::artifacts::aggregates::SweepAggregateFile;
+use super::{CellAggregate, FailedRun, confidence_stats, failed_records};
+use crate::artifacts::aggregates::{
+    BestConfiguration, CombinationMetrics, ConfidenceStats, ParetoAxes, SweepAggregateFile,
+    SweepMetadata, SweepParameter,
+};
 use crate::artifacts::names::{SWEEP_CSV, SWEEP_JSON};
 use crate::support::csv_text::CsvText;
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
 use std::path::Path;
 
 /// The throughput key best configurations and the Pareto front maximise.
@@ -65,29 +69,40 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
         .collect()
 }
 
-/// Builds the sweep aggregate document.
-pub fn sweep_json(input: &SweepInput<'_>) -> Value {
+/// Builds the sweep aggregate.
+pub fn sweep_json(input: &SweepInput<'_>) -> SweepAggregateFile {
     let measured: Vec<&Combination<'_>> = input
         .combinations
         .iter()
         .filter(|c| c.aggregate.successful() > 0)
         .collect();
-    let per_combination: Vec<Value> = measured
+    let per_combination: Vec<CombinationMetrics> = measured
         .iter()
-        .map(|c| {
-            let metrics: Map<String, Value> = c
+        .map(|c| CombinationMetrics {
+            parameters: c.parameters.clone(),
+            num_successful_runs: Some(c.aggregate.successful()),
+            metrics: c
                 .aggregate
                 .metrics
                 .iter()
                 .map(|(k, (conf, unit))| {
-                    let v = if c.aggregate.successful() == 1 { json!({"mean": num(conf.mean), "unit": unit}) } else { confidence_json(conf, unit) };
-                    (k.clone(), v)
+                    let stats = if c.aggregate.successful() == 1 {
+                        // One run has no spread: only its value, as AIPerf writes it.
+                        ConfidenceStats {
+                            mean: Some(Some(conf.mean).filter(|m| m.is_finite())),
+                            unit: unit.clone(),
+                            ..Default::default()
+                        }
+                    } else {
+                        confidence_stats(conf, unit)
+                    };
+                    (k.clone(), stats)
                 })
-                .collect();
-            json!({"parameters": c.parameters, "num_successful_runs": c.aggregate.successful(), "metrics": metrics})
+                .collect(),
         })
         .collect();
-    let mut best = Map::new();
+    let finite = |m: f64| Some(m).filter(|m| m.is_finite());
+    let mut best = IndexMap::new();
     let throughput: Vec<(usize, f64)> = measured
         .iter()
         .enumerate()
@@ -95,8 +110,13 @@ pub fn sweep_json(input: &SweepInput<'_>) -> Value {
         .collect();
     if let Some(&(i, m)) = throughput.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
         best.insert(
-            "best_throughput".into(),
-            json!({"parameters": measured[i].parameters, "metric": num(m), "unit": "requests/sec"}),
+            "best_throughput".to_string(),
+            BestConfiguration {
+                parameters: measured[i].parameters.clone(),
+                metric: finite(m),
+                unit: "requests/sec".into(),
+                metric_key: None,
+            },
         );
     }
     let lat_key = latency_key(&measured);
@@ -107,7 +127,15 @@ pub fn sweep_json(input: &SweepInput<'_>) -> Value {
             .filter_map(|(i, c)| mean_of(c.aggregate, key).map(|m| (i, m)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((i, m)) = best_lat {
-            best.insert("best_latency_p99".into(), json!({"parameters": measured[i].parameters, "metric": num(m), "unit": "ms", "metric_key": key}));
+            best.insert(
+                "best_latency_p99".to_string(),
+                BestConfiguration {
+                    parameters: measured[i].parameters.clone(),
+                    metric: finite(m),
+                    unit: "ms".into(),
+                    metric_key: Some(key.to_string()),
+                },
+            );
         }
     }
     let mut pareto = Vec::new();
@@ -128,27 +156,38 @@ pub fn sweep_json(input: &SweepInput<'_>) -> Value {
         let coords: Vec<(f64, f64)> = points.iter().map(|p| p.1).collect();
         pareto = pareto_front(&coords)
             .into_iter()
-            .map(|k| Value::Object(measured[points[k].0].parameters.clone()))
+            .map(|k| measured[points[k].0].parameters.clone())
             .collect();
     }
-    json!({
-        "aggregation_type": "sweep",
-        "num_profile_runs": input.num_profile_runs,
-        "num_successful_runs": measured.iter().map(|c| c.aggregate.successful()).sum::<usize>(),
-        "failed_runs": input.failed_runs.iter().map(|f| json!({"label": f.label, "error": f.error})).collect::<Vec<_>>(),
-        "metadata": {
-            "sweep_parameters": input.parameters.iter().map(|(n, v)| json!({"name": n, "values": v})).collect::<Vec<_>>(),
-            "num_combinations": input.combinations.len(),
-            "aggregation_type": "sweep",
-            "sweep_mode": input.sweep_mode,
-            "confidence_level": input.confidence_level,
-            "num_trials_per_value": input.num_trials_per_value,
-            "pareto_axes": {"maximize": THROUGHPUT_KEY, "minimize": lat_key},
+    SweepAggregateFile {
+        aggregation_type: "sweep".into(),
+        num_profile_runs: input.num_profile_runs,
+        num_successful_runs: measured.iter().map(|c| c.aggregate.successful()).sum(),
+        failed_runs: failed_records(&input.failed_runs),
+        metadata: SweepMetadata {
+            sweep_parameters: input
+                .parameters
+                .iter()
+                .map(|(n, v)| SweepParameter {
+                    name: n.clone(),
+                    values: v.clone(),
+                })
+                .collect(),
+            num_combinations: input.combinations.len(),
+            aggregation_type: "sweep".into(),
+            sweep_mode: Some(input.sweep_mode.to_string()),
+            confidence_level: Some(input.confidence_level),
+            num_trials_per_value: Some(input.num_trials_per_value),
+            pareto_axes: Some(ParetoAxes {
+                maximize: THROUGHPUT_KEY.into(),
+                minimize: lat_key.map(str::to_string),
+            }),
+            other: Default::default(),
         },
-        "per_combination_metrics": per_combination,
-        "best_configurations": best,
-        "pareto_optimal": pareto,
-    })
+        per_combination_metrics: per_combination,
+        best_configurations: best,
+        pareto_optimal: pareto,
+    }
 }
 
 /// The text of a cell: strings as written, `null` as empty, other values as JSON.
@@ -233,12 +272,11 @@ pub fn write_sweep_aggregate(
     input: &SweepInput<'_>,
 ) -> std::io::Result<SweepAggregateFile> {
     std::fs::create_dir_all(dir)?;
-    let doc = sweep_json(input);
+    let typed = sweep_json(input);
     crate::artifacts::io::write_atomic(
         &dir.join(SWEEP_JSON),
-        &crate::artifacts::io::to_pretty_json(&doc),
+        &crate::artifacts::io::to_pretty_json(&typed),
     )?;
-    let typed: SweepAggregateFile = serde_json::from_value(doc).map_err(std::io::Error::other)?;
     let names: Vec<String> = input.parameters.iter().map(|(n, _)| n.clone()).collect();
     crate::artifacts::io::write_atomic(&dir.join(SWEEP_CSV), sweep_csv(&typed, &names).as_bytes())?;
     Ok(typed)
@@ -247,6 +285,7 @@ pub fn write_sweep_aggregate(
 mod tests {
     use super::*;
     use crate::aggregate::aggregate_cell;
+    use serde_json::json;
 
     fn summary(throughput: f64, ttft_p99: f64) -> crate::artifacts::summary::RunSummaryFile {
         serde_json::from_value(json!({"request_throughput": {"unit": "requests/sec", "avg": throughput},
@@ -302,7 +341,7 @@ mod tests {
             confidence_level: 0.95,
             num_trials_per_value: 1,
         };
-        let doc = sweep_json(&input);
+        let doc = serde_json::to_value(sweep_json(&input)).unwrap();
         assert_eq!(
             doc["best_configurations"]["best_throughput"]["parameters"]["concurrency"],
             2
