@@ -20,32 +20,14 @@ fn with_server(cmd: &mut std::process::Command, server_url: &str) {
 }
 
 fn profile_to(server_url: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
-    let mut cmd = aiperf();
-    cmd.arg("profile")
-        .args([
-            "-m",
-            "m",
-            "-u",
-            FAST,
-            "--streaming",
-            "--concurrency",
-            "2",
-            "--request-count",
-            "12",
-            "--isl",
-            "16",
-            "--osl",
-            "8",
-        ])
-        .args([
-            "--artifact-dir",
-            dir.to_str().unwrap(),
-            "--ui-type",
-            "none",
-            "--api-key",
-            "sk-inference-secret",
-        ])
-        .args(extra);
+    let mut cmd = MockProfile::at(FAST)
+        .streaming()
+        .concurrency(2)
+        .requests(12)
+        .tokens(16, 8)
+        .arg("--api-key", "sk-inference-secret")
+        .args(extra)
+        .command(dir);
     with_server(&mut cmd, server_url);
     cmd.output().unwrap()
 }
@@ -282,31 +264,14 @@ fn a_dead_server_is_a_warning_unless_the_upload_is_required() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let run = |extra: &[&str]| {
-        let mut cmd = aiperf();
-        cmd.arg("profile")
-            .args([
-                "-m",
-                "m",
-                "-u",
-                FAST,
-                "--streaming",
-                "--concurrency",
-                "2",
-                "--request-count",
-                "6",
-            ])
-            .args([
-                "--artifact-dir",
-                dir.to_str().unwrap(),
-                "--ui-type",
-                "none",
-                "--wandb-project",
-                "bench",
-                "--wandb-entity",
-                "team",
-            ])
+        let mut cmd = MockProfile::at(FAST)
+            .streaming()
+            .concurrency(2)
+            .requests(6)
+            .args(&["--wandb-project", "bench", "--wandb-entity", "team"])
             .args(extra)
-            .env("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS", "2");
+            .env("AIPERF_WANDB_EXPORT_TIMEOUT_SECONDS", "2")
+            .command(&dir);
         with_server(&mut cmd, &url);
         cmd.output().unwrap()
     };
