@@ -219,27 +219,13 @@ fn grace_period_expiry_cancels_in_flight_requests() {
 #[test]
 fn ctrl_c_stops_cleanly_and_keeps_results() {
     let tmp = tempfile::tempdir().unwrap();
-    let child = aiperf()
-        .args([
-            "profile",
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=5&itl_ms=5",
-            "--streaming",
-            "--concurrency",
-            "2",
-            "--benchmark-duration",
-            "60",
-            "--isl",
-            "10",
-            "--osl",
-            "20",
-            "--ui-type",
-            "none",
-            "--artifact-dir",
-        ])
-        .arg(tmp.path())
+    let child = MockProfile::new("ttft_ms=5&itl_ms=5")
+        .model("m")
+        .streaming()
+        .concurrency(2)
+        .duration(60.0)
+        .tokens(10, 20)
+        .command(tmp.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

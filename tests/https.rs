@@ -38,23 +38,12 @@ fn https_servers_are_benchmarked_over_tls() {
     let (cert, key) = make_certificate(tmp.path());
     let (_server, url) = start_tls_server(&cert, &key);
     let run = tmp.path().join("run");
-    let out = aiperf()
-        .env("SSL_CERT_FILE", &cert)
-        .args([
-            "profile",
-            "-m",
-            "m",
-            "-u",
-            &url,
-            "--request-count",
-            "6",
-            "--osl",
-            "2",
-        ])
-        .args(["--concurrency", "2", "--ui-type", "none", "--artifact-dir"])
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = MockProfile::at(&url)
+        .requests(6)
+        .arg("--osl", 2)
+        .concurrency(2)
+        .env("SSL_CERT_FILE", cert.to_string_lossy())
+        .run(&run);
     assert_exit(&out, 0);
     let meta = json(run.join("run_metadata.json"));
     assert_eq!(meta["requests"]["success"], 6, "{meta}");
