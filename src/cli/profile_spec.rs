@@ -96,7 +96,7 @@ impl ProfileArgs {
         }
         let slos = match &self.goodput {
             Some(text) => parse_goodput(text).unwrap_or_else(|e| {
-                problems.push(e);
+                problems.push(e.into());
                 BTreeMap::new()
             }),
             None => BTreeMap::new(),

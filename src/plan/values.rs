@@ -1,23 +1,19 @@
 //! Sweep parameter values: explicit lists and the ranges AIPerf lacks.
 
 use crate::spec::experiment::SweepValues;
+use crate::support::numbers::json_number_integral as number;
 use serde_json::Value;
 
 /// The most values one range may produce (a typo like `step: 0.0001` should fail, not hang).
 const MAX_RANGE_VALUES: usize = 10_000;
 
-fn number(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 9e15 {
-        Value::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
-    }
-}
+crate::sentence_error!(
+    /// Sweep values that are neither a list nor a valid, bounded range.
+    InvalidValues
+);
 
 /// Expands a parameter's values.
-pub fn expand(values: &Value) -> Result<Vec<Value>, String> {
+pub fn expand(values: &Value) -> Result<Vec<Value>, InvalidValues> {
     let parsed: SweepValues = serde_json::from_value(values.clone()).map_err(|_| {
         "values must be a list, {from, to, times} (geometric) or {from, to, step} (linear)"
             .to_string()
@@ -28,7 +24,7 @@ pub fn expand(values: &Value) -> Result<Vec<Value>, String> {
             if !(from > 0.0 && to >= from && times > 1.0) {
                 return Err(format!(
                     "a geometric range needs 0 < from <= to and times > 1 (from {from}, to {to}, times {times})"
-                ));
+                ).into());
             }
             let mut out = Vec::new();
             let mut x = from;
@@ -36,9 +32,9 @@ pub fn expand(values: &Value) -> Result<Vec<Value>, String> {
                 out.push(number((x * 1e9).round() / 1e9));
                 x *= times;
                 if out.len() > MAX_RANGE_VALUES {
-                    return Err(format!(
-                        "the range produces more than {MAX_RANGE_VALUES} values"
-                    ));
+                    return Err(
+                        format!("the range produces more than {MAX_RANGE_VALUES} values").into(),
+                    );
                 }
             }
             out
@@ -47,13 +43,14 @@ pub fn expand(values: &Value) -> Result<Vec<Value>, String> {
             if !(to >= from && step > 0.0) {
                 return Err(format!(
                     "a linear range needs from <= to and step > 0 (from {from}, to {to}, step {step})"
-                ));
+                ).into());
             }
             let count = ((to - from) / step + 1e-9).floor() as usize + 1;
             if count > MAX_RANGE_VALUES {
                 return Err(format!(
                     "the range produces {count} values (at most {MAX_RANGE_VALUES})"
-                ));
+                )
+                .into());
             }
             (0..count)
                 .map(|i| number(((from + i as f64 * step) * 1e9).round() / 1e9))

@@ -12,11 +12,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// A finite number from a JSON value, or nothing.
-pub fn finite(v: &serde_json::Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
-}
-
 /// Width and height of every PNG, in pixels.
 pub const SIZE: (u32, u32) = (1280, 720);
 

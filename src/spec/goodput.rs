@@ -4,9 +4,14 @@ use crate::registry::{MetricId, MetricKind, REGISTRY};
 use crate::support::suggest::closest;
 use std::collections::BTreeMap;
 
+crate::sentence_error!(
+    /// A `--goodput` text that is not `metric:threshold` pairs of known metrics.
+    InvalidGoodput
+);
+
 /// Parses a goodput string (`"request_latency:250 inter_token_latency:10"`, thresholds in display
 /// units) into SLOs, checking each tag names a per-request metric.
-pub fn parse_goodput(text: &str) -> Result<BTreeMap<String, f64>, String> {
+pub fn parse_goodput(text: &str) -> Result<BTreeMap<String, f64>, InvalidGoodput> {
     let mut slos = BTreeMap::new();
     for item in text
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -21,11 +26,12 @@ pub fn parse_goodput(text: &str) -> Result<BTreeMap<String, f64>, String> {
             .trim()
             .parse()
             .map_err(|_| format!("--goodput threshold '{value}' for '{tag}' is not a number"))?;
-        check_slo_tag(tag)?;
+        check_slo_tag(tag).map_err(|e| InvalidGoodput(e.0))?;
         if !value.is_finite() || value < 0.0 {
             return Err(format!(
                 "--goodput threshold for '{tag}' must be a non-negative number, got {value}"
-            ));
+            )
+            .into());
         }
         slos.insert(tag.to_string(), value);
     }

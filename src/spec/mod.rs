@@ -22,7 +22,7 @@ pub mod validate;
 
 pub use distribution::TokenDistribution;
 pub use endpoint::{EndpointSpec, EndpointType, Secret};
-pub use goodput::{check_slo_tag, parse_goodput};
+pub use goodput::{InvalidGoodput, check_slo_tag, parse_goodput};
 pub use validate::{Problem, validate};
 
 use forms::{DurationForm, OneOrMany, one_or_many, opt_seconds};

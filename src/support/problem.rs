@@ -23,6 +23,14 @@ macro_rules! sentence_error {
             }
         }
 
+        /// The sentence, for matching and printing.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl From<$name> for String {
             fn from(error: $name) -> String {
                 error.0
