@@ -41,37 +41,36 @@ pub fn to_pretty_json(value: &impl serde::Serialize) -> Vec<u8> {
     out
 }
 
-/// A file of ours that could not be read back.
+/// A file of ours that could not be read back. The message carries the cause itself (no
+/// `source`), so an error chain does not print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// Missing or unreadable.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Not the JSON this file holds.
-    #[error("{} is not readable: {source}", path.display())]
+    #[error("{} is not readable: {cause}", path.display())]
     Shape {
         /// The file.
         path: std::path::PathBuf,
         /// Where and what.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
 /// Reads one of our JSON files into its type.
 pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
-    serde_json::from_str(&text).map_err(|source| ReadError::Shape {
+    serde_json::from_str(&text).map_err(|cause| ReadError::Shape {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
