@@ -1,40 +1,56 @@
-//! The error type that reaches `main`: a message for the user plus the exit code it maps to.
+//! The error that ends a command: a message for the user and the kind of failure it is. Library
+//! code says what went wrong; only `main` turns the kind into an exit code.
 
-use crate::exit_code::ExitCode;
+/// What kind of failure ended a command. Each kind has its own documented exit code, chosen in
+/// `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// An invalid flag, value, file or combination: nothing was started.
+    InvalidConfig,
+    /// A server could not be reached before the benchmark started: nothing was measured.
+    Unreachable,
+    /// `aiperf plot` could not draw the plots it was asked for.
+    PlotFailed,
+    /// Anything else: an I/O error writing results, an internal error.
+    Other,
+}
 
-/// A failure that ends the command, carrying the exit code that names its class.
+/// A failure that ends the command.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     /// One clear line (or a short paragraph) for the user.
     pub message: String,
-    /// The exit code this failure maps to.
-    pub code: ExitCode,
+    /// What kind of failure it is.
+    pub kind: FailureKind,
 }
 
 impl AppError {
-    /// An invalid flag, value or combination: nothing was started.
-    pub fn config(message: impl std::fmt::Display) -> Self {
+    fn new(kind: FailureKind, message: impl std::fmt::Display) -> Self {
         Self {
             message: message.to_string(),
-            code: ExitCode::INVALID_CONFIG,
+            kind,
         }
+    }
+
+    /// An invalid flag, value or combination: nothing was started.
+    pub fn config(message: impl std::fmt::Display) -> Self {
+        Self::new(FailureKind::InvalidConfig, message)
     }
 
     /// A server that could not be reached before the benchmark started.
     pub fn unreachable(message: impl std::fmt::Display) -> Self {
-        Self {
-            message: message.to_string(),
-            code: ExitCode::SERVER_UNREACHABLE,
-        }
+        Self::new(FailureKind::Unreachable, message)
+    }
+
+    /// Plots that could not be drawn.
+    pub fn plot_failed(message: impl std::fmt::Display) -> Self {
+        Self::new(FailureKind::PlotFailed, message)
     }
 
     /// Any other failure.
     pub fn failure(message: impl std::fmt::Display) -> Self {
-        Self {
-            message: message.to_string(),
-            code: ExitCode::FAILURE,
-        }
+        Self::new(FailureKind::Other, message)
     }
 }
 

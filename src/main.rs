@@ -1,7 +1,8 @@
-//! The `aiperf` binary: parse the command line, dispatch, and map failures to exit codes.
+//! The `aiperf` binary: parse the command line, dispatch, and map failures to their messages and
+//! exit codes (the one place that does).
 
 use aiperf::cli::{Cli, Command};
-use aiperf::error::AppError;
+use aiperf::error::{AppError, FailureKind};
 use aiperf::exit_code::ExitCode;
 use aiperf::redact::redact_command_line;
 use clap::Parser;
@@ -82,5 +83,15 @@ fn exit_with(error: AppError) -> ! {
     for line in lines {
         eprintln!("error: {line}");
     }
-    std::process::exit(error.code.0);
+    std::process::exit(exit_code(error.kind).0);
+}
+
+/// The documented exit code of each kind of failure (README, `exit_code.rs`).
+fn exit_code(kind: FailureKind) -> ExitCode {
+    match kind {
+        FailureKind::InvalidConfig => ExitCode::INVALID_CONFIG,
+        FailureKind::Unreachable => ExitCode::SERVER_UNREACHABLE,
+        FailureKind::PlotFailed => ExitCode::PLOT_FAILED,
+        FailureKind::Other => ExitCode::FAILURE,
+    }
 }

@@ -49,23 +49,13 @@ fn check_all(dir: &Path) -> Vec<String> {
 }
 
 fn single_run(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "-m",
-        "m",
-        "-u",
-        FAST,
-        "--streaming",
-        "--concurrency",
-        "4",
-        "--request-count",
-        "40",
-        "--isl",
-        "16",
-        "--osl",
-        "8",
-    ];
-    args.extend_from_slice(extra);
-    profile(dir, &args)
+    MockProfile::at(FAST)
+        .streaming()
+        .concurrency(4)
+        .requests(40)
+        .tokens(16, 8)
+        .args(extra)
+        .run(dir)
 }
 
 #[test]

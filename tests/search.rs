@@ -374,27 +374,15 @@ fn a_killed_bayesian_search_resumes() {
 /// `aiperf profile` searching max-throughput-ttft-sla (TTFT p95 < 50 ms, concurrency up to 64)
 /// on a mock with 12 slots, plus `extra` flags.
 fn ttft_search_profile(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "-m",
-        "m",
-        "-u",
-        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
-        "--streaming",
-        "--request-count",
-        "48",
-        "--isl",
-        "16",
-        "--osl",
-        "20",
-        "--search-recipe",
-        "max-throughput-ttft-sla",
-        "--ttft-sla-ms",
-        "50",
-        "--concurrency-max",
-        "64",
-    ];
-    args.extend_from_slice(extra);
-    profile(dir, &args)
+    MockProfile::at("mock://?ttft_ms=5&itl_ms=5&max_batch=12")
+        .streaming()
+        .requests(48)
+        .tokens(16, 20)
+        .arg("--search-recipe", "max-throughput-ttft-sla")
+        .arg("--ttft-sla-ms", 50)
+        .arg("--concurrency-max", 64)
+        .args(extra)
+        .run(dir)
 }
 
 /// Starts a search and kills it once `points` points are in its history.

@@ -25,26 +25,13 @@ fn write_tokenizer(path: &Path) {
 }
 
 fn run_with(dir: &Path, hf_cache: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "-m",
-        "test-org/tiny",
-        "-u",
-        "mock://?ttft_ms=1&itl_ms=1",
-        "--request-count",
-        "3",
-        "--isl",
-        "12",
-        "--osl",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    aiperf()
-        .env("HF_HUB_CACHE", hf_cache)
-        .arg("profile")
-        .args(&args)
-        .args(["--artifact-dir", dir.to_str().unwrap(), "--ui-type", "none"])
-        .output()
-        .unwrap()
+    MockProfile::new("ttft_ms=1&itl_ms=1")
+        .model("test-org/tiny")
+        .requests(3)
+        .tokens(12, 2)
+        .args(extra)
+        .env("HF_HUB_CACHE", hf_cache.to_string_lossy())
+        .run(dir)
 }
 
 #[test]

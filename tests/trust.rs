@@ -8,13 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn profile_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = aiperf();
-    cmd.arg("profile")
-        .args(args)
-        .args(["--artifact-dir", dir.to_str().unwrap(), "--ui-type", "none"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+/// The command of `profile`, with its output captured for `wait_with_output`.
+fn piped(profile: &MockProfile, dir: &Path) -> Command {
+    let mut cmd = profile.command(dir);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 
@@ -42,31 +39,16 @@ fn assert_whole_lines(path: &Path) -> usize {
 }
 
 /// A streaming run against `url` for up to a minute, about 38 requests a second.
-fn slow_stream(url: &str) -> Vec<String> {
-    [
-        "-m",
-        "m",
-        "-u",
-        url,
-        "--streaming",
-        "--osl",
-        "20",
-        "--isl",
-        "16",
-        "--concurrency",
-        "4",
-        "--benchmark-duration",
-        "60",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+fn slow_stream(url: &str) -> MockProfile {
+    MockProfile::at(url)
+        .streaming()
+        .tokens(16, 20)
+        .concurrency(4)
+        .duration(60.0)
 }
 
 fn spawn_slow_stream(dir: &Path, url: &str) -> std::process::Child {
-    let args = slow_stream(url);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    profile_cmd(dir, &args).spawn().unwrap()
+    piped(&slow_stream(url), dir).spawn().unwrap()
 }
 
 /// SIGTERM mid-run: every file written, exit 143, and every response the server finished is in
@@ -165,22 +147,11 @@ fn a_run_where_nothing_completes_exits_4() {
 fn a_server_killed_mid_run_stops_the_run_with_exit_8() {
     let (mut server, url) = start_mock_server(&["--ttft-ms", "2", "--itl-ms", "1"]);
     let tmp = tempfile::tempdir().unwrap();
-    let child = profile_cmd(
-        tmp.path(),
-        &[
-            "-m",
-            "m",
-            "-u",
-            &url,
-            "--streaming",
-            "--concurrency",
-            "4",
-            "--benchmark-duration",
-            "60",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let profile = MockProfile::at(&url)
+        .streaming()
+        .concurrency(4)
+        .duration(60.0);
+    let child = piped(&profile, tmp.path()).spawn().unwrap();
     let jsonl = tmp.path().join("profile_export.jsonl");
     assert!(wait_until(30, || lines_now(&jsonl) >= 20), "no records");
     let _ = server.0.kill();
@@ -333,19 +304,13 @@ fn url_credentials_never_reach_a_file() {
     let with_creds = url.replace("http://", &format!("http://bob:{SECRET}@"));
     let tmp = tempfile::tempdir().unwrap();
     let run_dir = tmp.path().join("single");
-    let out = aiperf()
-        .current_dir(tmp.path())
+    let out = MockProfile::at(&with_creds)
+        .streaming()
+        .requests(4)
+        .arg("--wandb-project", "p")
         .env("WANDB_MODE", "offline")
-        .args(["profile", "-m", "m", "-u", &with_creds, "--streaming"])
-        .args([
-            "--request-count",
-            "4",
-            "--ui-type",
-            "none",
-            "--artifact-dir",
-        ])
-        .arg(&run_dir)
-        .args(["--wandb-project", "p"])
+        .command(&run_dir)
+        .current_dir(tmp.path())
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -418,27 +383,15 @@ fn port_zero_is_a_configuration_error_from_flags_and_files() {
 #[test]
 fn an_interrupted_flag_search_resumes_as_its_hint_says() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = [
-        "-m",
-        "m",
-        "-u",
-        "mock://?ttft_ms=5&itl_ms=5&max_batch=12",
-        "--streaming",
-        "--isl",
-        "16",
-        "--osl",
-        "20",
-        "--request-count",
-        "48",
-        "--concurrency",
-        "1",
-        "--search-recipe",
-        "max-throughput-ttft-sla",
-        "--ttft-sla-ms",
-        "50",
-        "--no-auto-plot",
-    ];
-    let child = profile_cmd(tmp.path(), &args).spawn().unwrap();
+    let search = MockProfile::at("mock://?ttft_ms=5&itl_ms=5&max_batch=12")
+        .streaming()
+        .tokens(16, 20)
+        .requests(48)
+        .concurrency(1)
+        .arg("--search-recipe", "max-throughput-ttft-sla")
+        .arg("--ttft-sla-ms", 50)
+        .flag("--no-auto-plot");
+    let child = piped(&search, tmp.path()).spawn().unwrap();
     let history = tmp.path().join("search_history.json");
     assert!(
         wait_until(60, || history.is_file()),
@@ -453,7 +406,7 @@ fn an_interrupted_flag_search_resumes_as_its_hint_says() {
         tmp.path().display()
     );
     assert!(stdout.contains(&hint), "{stdout}");
-    let mut resumed = profile_cmd(tmp.path(), &args);
+    let mut resumed = piped(&search, tmp.path());
     resumed.arg("--resume").arg(tmp.path());
     let out = resumed.output().unwrap();
     assert_exit(&out, 0);

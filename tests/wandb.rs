@@ -317,23 +317,11 @@ fn secondary_options_need_a_project_and_a_key_is_needed() {
         stderr(&o)
     );
     // No key anywhere: one warning, exit 0.
-    let o = aiperf()
-        .arg("profile")
-        .args([
-            "-m",
-            "m",
-            "-u",
-            FAST,
-            "--request-count",
-            "4",
-            "--concurrency",
-            "1",
-            "--ui-type",
-            "none",
-            "--wandb-project",
-            "bench",
-        ])
-        .args(["--artifact-dir", tmp.path().join("nokey").to_str().unwrap()])
+    let o = MockProfile::at(FAST)
+        .requests(4)
+        .concurrency(1)
+        .arg("--wandb-project", "bench")
+        .command(&tmp.path().join("nokey"))
         .env_remove("WANDB_API_KEY")
         .env("HOME", tmp.path())
         .env("WANDB_BASE_URL", "http://127.0.0.1:9")
@@ -424,34 +412,15 @@ fn wandb_cli() -> Option<std::process::Command> {
 fn offline_mode_writes_a_run_the_official_cli_reads_and_syncs() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let mut cmd = aiperf();
-    cmd.arg("profile")
-        .args([
-            "-m",
-            "m",
-            "-u",
-            FAST,
-            "--streaming",
-            "--concurrency",
-            "2",
-            "--request-count",
-            "8",
-            "--isl",
-            "16",
-            "--osl",
-            "8",
-        ])
-        .args([
-            "--artifact-dir",
-            dir.to_str().unwrap(),
-            "--ui-type",
-            "none",
-            "--wandb-project",
-            "bench",
-            "--wandb-tag",
-            "offline-test",
-        ])
-        .env("WANDB_MODE", "offline")
+    let mut cmd = MockProfile::at(FAST)
+        .streaming()
+        .concurrency(2)
+        .requests(8)
+        .tokens(16, 8)
+        .arg("--wandb-project", "bench")
+        .arg("--wandb-tag", "offline-test")
+        .command(&dir);
+    cmd.env("WANDB_MODE", "offline")
         .env_remove("WANDB_API_KEY")
         .env("WANDB_BASE_URL", "http://127.0.0.1:9");
     let o = cmd.output().unwrap();
@@ -554,40 +523,17 @@ fn a_search_uploads_its_history_and_trajectory() {
     let server = WandbServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wsearch");
-    let mut cmd = aiperf();
-    cmd.arg("profile")
-        .args([
-            "-m",
-            "m",
-            "-u",
-            "mock://?ttft_ms=3&itl_ms=1&max_batch=4",
-            "--streaming",
-            "--request-count",
-            "8",
-            "--isl",
-            "16",
-            "--osl",
-            "8",
-        ])
-        .args([
-            "--artifact-dir",
-            dir.to_str().unwrap(),
-            "--ui-type",
-            "none",
-            "--search-recipe",
-            "max-throughput-ttft-sla",
-            "--ttft-sla-ms",
-            "30",
-        ])
-        .args([
-            "--concurrency-max",
-            "32",
-            "--auto-plot",
-            "--wandb-project",
-            "bench",
-            "--wandb-entity",
-            "team",
-        ]);
+    let mut cmd = MockProfile::at("mock://?ttft_ms=3&itl_ms=1&max_batch=4")
+        .streaming()
+        .requests(8)
+        .tokens(16, 8)
+        .arg("--search-recipe", "max-throughput-ttft-sla")
+        .arg("--ttft-sla-ms", 30)
+        .arg("--concurrency-max", 32)
+        .flag("--auto-plot")
+        .arg("--wandb-project", "bench")
+        .arg("--wandb-entity", "team")
+        .command(&dir);
     with_server(&mut cmd, &server.url);
     let o = cmd.output().unwrap();
     assert_exit(&o, 0);
@@ -639,25 +585,12 @@ fn a_search_uploads_its_history_and_trajectory() {
 fn a_failed_benchmark_is_uploaded_as_a_failed_run() {
     let server = WandbServer::start();
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = aiperf();
-    cmd.arg("profile")
-        .args([
-            "-m",
-            "m",
-            "-u",
-            "mock://?error_rate=1",
-            "--concurrency",
-            "1",
-            "--request-count",
-            "3",
-        ])
-        .args([
-            "--artifact-dir",
-            tmp.path().join("run").to_str().unwrap(),
-            "--ui-type",
-            "none",
-        ])
-        .args(["--wandb-project", "bench", "--wandb-entity", "team"]);
+    let mut cmd = MockProfile::at("mock://?error_rate=1")
+        .concurrency(1)
+        .requests(3)
+        .arg("--wandb-project", "bench")
+        .arg("--wandb-entity", "team")
+        .command(&tmp.path().join("run"));
     with_server(&mut cmd, &server.url);
     let o = cmd.output().unwrap();
     assert_exit(&o, 4);

@@ -68,9 +68,6 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, AppError> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Err(AppError {
-            message: format!("plotting failed: {e}"),
-            code: ExitCode::PLOT_FAILED,
-        }),
+        Err(e) => Err(AppError::plot_failed(format!("plotting failed: {e}"))),
     }
 }

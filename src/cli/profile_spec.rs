@@ -3,6 +3,7 @@
 
 use super::profile::{ProfileArgs, RateMode, parse_extra, parse_header, sanitize};
 use crate::spec::*;
+use crate::support::problem::Problems;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -77,7 +78,7 @@ impl ProfileArgs {
     }
 
     /// Builds the spec; flag-level problems (malformed values) are returned together.
-    pub fn to_spec(&self) -> Result<BenchmarkSpec, Vec<String>> {
+    pub fn to_spec(&self) -> Result<BenchmarkSpec, Problems> {
         let mut problems = Vec::new();
         let mut extra = serde_json::Map::new();
         for item in &self.extra_inputs {
@@ -154,7 +155,7 @@ impl ProfileArgs {
             grace_period: self.benchmark_grace_period,
         });
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(Problems(problems));
         }
         Ok(BenchmarkSpec {
             models: ModelsSpec {

@@ -9,7 +9,6 @@ use crate::artifacts::summary::RunSummaryFile;
 use crate::artifacts::trial_status::{self as status, TrialStatus};
 use crate::plan::Plan;
 use crate::spec::experiment::{Experiment, IterationOrder};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// A trial label relative to the experiment directory (`profile_runs/trial_0002/concurrency_4`).
@@ -108,22 +107,19 @@ pub fn write_all(plan: &Plan, experiment: &Experiment) -> std::io::Result<Vec<Ce
         };
         let dir = sweep_aggregate_dir(plan);
         let doc = write_sweep_aggregate(&dir, &input)?;
-        if let Some(analysis) = plan.recipe.as_ref().and_then(|r| r.analysis.as_ref()) {
+        if let Some(recipe) = &plan.recipe
+            && let Some(analysis) = &recipe.analysis
+        {
             let names: Vec<String> = plan
                 .sweep_parameters
                 .iter()
                 .map(|(n, _)| n.clone())
                 .collect();
-            let slas = plan
-                .recipe
-                .as_ref()
-                .map(|r| crate::plan::recipe_catalogue::resolve_constraints(r, &Default::default()))
-                .unwrap_or_default();
+            let slas =
+                crate::plan::recipe_catalogue::resolve_constraints(recipe, &Default::default());
             let mut result = crate::search::analysis::analyse(analysis, &doc, &names, &slas);
-            if let (Value::Object(map), Some(recipe)) = (&mut result, &plan.recipe) {
-                map.insert("recipe".into(), Value::from(recipe.name.clone()));
-            }
-            let path = dir.join(crate::search::analysis::file_name(analysis));
+            result.set_recipe(&recipe.name);
+            let path = dir.join(result.file_name());
             crate::artifacts::io::write_atomic(
                 &path,
                 &crate::artifacts::io::to_pretty_json(&result),

@@ -3,6 +3,7 @@
 
 use crate::spec::experiment::{RecipeRef, SweepSpec};
 use crate::spec::recipe::*;
+use crate::support::problem::Problems;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,7 +122,7 @@ pub fn validate_knob(knob: &Knob) -> Vec<String> {
 }
 
 /// Checks a recipe's internal consistency.
-pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
+pub fn validate(recipe: &Recipe) -> Result<(), Problems> {
     let mut problems = Vec::new();
     if recipe.knobs.is_empty() {
         problems.push("a recipe needs at least one knob".to_string());
@@ -215,11 +216,7 @@ pub fn validate(recipe: &Recipe) -> Result<(), Vec<String>> {
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    Problems(problems).into_result()
 }
 
 /// The recipe with a sweep's planner choice and budget applied, and its constraint thresholds

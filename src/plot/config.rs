@@ -6,6 +6,7 @@
 use super::catalogue::{self, PlotMode};
 pub use crate::spec::plot::*;
 use crate::support::pointer::{dotted_to_pointer, pointer_to_dotted};
+use crate::support::problem::Problems;
 use std::path::Path;
 
 crate::sentence_error!(
@@ -36,7 +37,7 @@ impl PlotEnvelope {
 impl PlotConfig {
     /// Checks names: every `*_defaults` entry must be a built-in or a defined plot of that mode,
     /// and defined plots must not take a built-in's name. Each problem names its key.
-    pub fn check(&self) -> Result<(), Vec<String>> {
+    pub fn check(&self) -> Result<(), Problems> {
         let mut problems = Vec::new();
         let v = &self.visualization;
         let single_custom: Vec<&str> = v.single_run_plots.keys().map(String::as_str).collect();
@@ -99,11 +100,7 @@ impl PlotConfig {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Problems(problems).into_result()
     }
 
     /// The plots to draw in `mode`: built-in names and user-defined names, in order.

@@ -1,23 +1,15 @@
 //! The analyses recipes write after their trials, computed from the sweep aggregate
-//! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions; the runner writes the files.
+//! (`per_combination_metrics`, keys `<tag>_<stat>`). Pure functions: they decide what the
+//! numbers say; `artifacts::analyses` owns the files' shapes, and the runner writes them.
 
 use super::verdict::Sla;
 use crate::artifacts::aggregates::SweepAggregateFile;
-use crate::artifacts::names;
+use crate::artifacts::analyses::{
+    Analysis, Breach, DecodeItlSurface, DegradationKnee, ParetoAxis, ParetoCell, ParetoSweep,
+    PolynomialFit, PrefillCurve, SlaBreach,
+};
 use crate::spec::recipe::AnalysisSpec;
-use crate::support::numbers::json_number_integral as num;
-use serde_json::{Map, Value, json};
-
-/// The file an analysis is written to.
-pub fn file_name(spec: &AnalysisSpec) -> &'static str {
-    match spec {
-        AnalysisSpec::DegradationKnee { .. } => names::DEGRADATION_KNEE_JSON,
-        AnalysisSpec::PrefillCurve { .. } => names::PREFILL_CURVE_JSON,
-        AnalysisSpec::DecodeItlSurface { .. } => names::DECODE_ITL_SURFACE_JSON,
-        AnalysisSpec::ParetoSweep { .. } => names::PARETO_SWEEP_JSON,
-        AnalysisSpec::SlaBreach => names::SLA_BREACH_JSON,
-    }
-}
+use serde_json::{Map, Value};
 
 /// (parameters, value of `<metric>_<stat>`) for every measured combination.
 fn points(
@@ -40,35 +32,36 @@ pub fn analyse(
     sweep: &SweepAggregateFile,
     params: &[String],
     slas: &[Sla],
-) -> Value {
+) -> Analysis {
     match spec {
         AnalysisSpec::DegradationKnee {
             metric,
             stat,
             threshold_pct,
-        } => knee(sweep, params, metric, stat, *threshold_pct),
+        } => Analysis::DegradationKnee(knee(sweep, params, metric, stat, *threshold_pct)),
         AnalysisSpec::PrefillCurve {
             metric,
             stat,
             r_squared_floor,
-        } => prefill(sweep, params, metric, stat, *r_squared_floor),
-        AnalysisSpec::DecodeItlSurface { metric, stat } => surface(sweep, params, metric, stat),
+        } => Analysis::PrefillCurve(prefill(sweep, params, metric, stat, *r_squared_floor)),
+        AnalysisSpec::DecodeItlSurface { metric, stat } => {
+            Analysis::DecodeItlSurface(surface(sweep, params, metric, stat))
+        }
         AnalysisSpec::ParetoSweep {
             x_metric,
             x_stat,
             y_metric,
             y_stat,
-        } => pareto(sweep, x_metric, x_stat, y_metric, y_stat),
-        AnalysisSpec::SlaBreach => sla_breach(sweep, params, slas),
+        } => Analysis::ParetoSweep(pareto(sweep, x_metric, x_stat, y_metric, y_stat)),
+        AnalysisSpec::SlaBreach => Analysis::SlaBreach(sla_breach(sweep, params, slas)),
     }
 }
 
-/// Which knob values meet every constraint: the highest that does, the first that does not and
-/// what it broke, and whether the verdicts are monotone (passes, then only failures). A value
-/// whose constrained statistic was not measured breaks that constraint.
-fn sla_breach(sweep: &SweepAggregateFile, params: &[String], slas: &[Sla]) -> Value {
+/// Which knob values meet every constraint. A value whose constrained statistic was not
+/// measured breaks that constraint.
+fn sla_breach(sweep: &SweepAggregateFile, params: &[String], slas: &[Sla]) -> SlaBreach {
     let param = params.first().cloned().unwrap_or_default();
-    let mut rows: Vec<(f64, Vec<Value>)> = sweep
+    let rows: Vec<(f64, Vec<Breach>)> = sweep
         .per_combination_metrics
         .iter()
         .filter_map(|cell| {
@@ -80,65 +73,19 @@ fn sla_breach(sweep: &SweepAggregateFile, params: &[String], slas: &[Sla]) -> Va
                     if observed.is_some_and(|v| sla.holds(v)) {
                         return None;
                     }
-                    let mut b = serde_json::to_value(sla).unwrap_or_default();
-                    b["observed"] = observed.map(num).unwrap_or(Value::Null);
-                    Some(b)
+                    Some(Breach {
+                        metric: sla.metric.clone(),
+                        stat: sla.stat.clone(),
+                        op: sla.op,
+                        threshold: sla.threshold,
+                        observed,
+                    })
                 })
                 .collect();
             Some((x, breaches))
         })
         .collect();
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let first_fail = rows.iter().find(|(_, b)| !b.is_empty());
-    let max_pass = rows
-        .iter()
-        .filter(|(_, b)| b.is_empty())
-        .map(|(x, _)| *x)
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    let passes_after_failure: Vec<Value> = match first_fail {
-        Some((f, _)) => rows
-            .iter()
-            .filter(|(x, b)| x > f && b.is_empty())
-            .map(|(x, _)| num(*x))
-            .collect(),
-        None => vec![],
-    };
-    let mut doc = Map::new();
-    doc.insert("swept_param".into(), json!(param));
-    doc.insert(
-        format!("max_passing_{param}"),
-        max_pass.map(num).unwrap_or(Value::Null),
-    );
-    doc.insert(
-        format!("first_failing_{param}"),
-        first_fail.map(|(x, _)| num(*x)).unwrap_or(Value::Null),
-    );
-    doc.insert(
-        "first_failing_breach".into(),
-        first_fail
-            .and_then(|(_, b)| b.first().cloned())
-            .unwrap_or(Value::Null),
-    );
-    doc.insert(
-        "all_points".into(),
-        Value::Array(
-            rows.iter()
-                .map(|(x, b)| json!({param.clone(): num(*x), "feasible": b.is_empty(), "breaches": b}))
-                .collect(),
-        ),
-    );
-    doc.insert(
-        "monotonicity_check".into(),
-        json!({"monotone": passes_after_failure.is_empty(), "passes_after_first_failure": passes_after_failure}),
-    );
-    doc.insert(
-        "filters".into(),
-        serde_json::to_value(slas).unwrap_or_default(),
-    );
-    if rows.is_empty() {
-        doc.insert("error_reason".into(), json!("no measured points"));
-    }
-    Value::Object(doc)
+    SlaBreach::new(&param, rows, &super::history::sla_filters(slas))
 }
 
 fn sorted_1d(sweep: &SweepAggregateFile, param: &str, metric: &str, stat: &str) -> Vec<(f64, f64)> {
@@ -157,38 +104,14 @@ fn knee(
     metric: &str,
     stat: &str,
     threshold: f64,
-) -> Value {
+) -> DegradationKnee {
     let param = params.first().cloned().unwrap_or_default();
     let pts = sorted_1d(sweep, &param, metric, stat);
-    let mut doc = Map::new();
-    doc.insert("swept_param".into(), json!(param));
-    doc.insert("swept_metric".into(), json!(metric));
-    doc.insert("stat".into(), json!(stat));
-    doc.insert("threshold_pct".into(), json!(threshold));
-    let Some(&(x0, y0)) = pts.first() else {
-        doc.insert("error_reason".into(), json!("no measured points"));
-        return Value::Object(doc);
-    };
-    let knee = pts.iter().find(|(_, y)| *y > y0 * (1.0 + threshold));
-    doc.insert(format!("baseline_{param}"), num(x0));
-    doc.insert(format!("baseline_{stat}"), num(y0));
-    doc.insert(
-        format!("knee_{param}"),
-        knee.map(|k| num(k.0)).unwrap_or(Value::Null),
-    );
-    doc.insert(
-        format!("knee_{stat}"),
-        knee.map(|k| num(k.1)).unwrap_or(Value::Null),
-    );
-    doc.insert(
-        "all_points".into(),
-        json!(
-            pts.iter()
-                .map(|(x, y)| json!({param.clone(): num(*x), format!("{metric}_{stat}"): y}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    Value::Object(doc)
+    let knee = pts
+        .first()
+        .and_then(|&(_, y0)| pts.iter().find(|(_, y)| *y > y0 * (1.0 + threshold)))
+        .copied();
+    DegradationKnee::new(&param, metric, stat, threshold, &pts, knee)
 }
 
 /// Least-squares polynomial fit of degree `degree`; coefficients highest degree first, and r².
@@ -260,7 +183,7 @@ fn prefill(
     metric: &str,
     stat: &str,
     floor: f64,
-) -> Value {
+) -> PrefillCurve {
     let param = params
         .iter()
         .find(|p| p.as_str() == "isl")
@@ -269,31 +192,31 @@ fn prefill(
         .unwrap_or_default();
     let pts = sorted_1d(sweep, &param, metric, stat);
     let (xs, ys): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
-    let mut doc = json!({
-        "swept_param": param, "swept_metric": metric, "stat": stat, "r_squared_floor": floor,
-        "raw_points": pts.iter().map(|(x, y)| json!({param.clone(): num(*x), "ttft_ms": y})).collect::<Vec<_>>(),
+    let fit = polyfit(&xs, &ys, 1).map(|(coefficients, r_squared)| {
+        let line = PolynomialFit {
+            form: "linear",
+            coefficients,
+            r_squared,
+        };
+        match polyfit(&xs, &ys, 2) {
+            Some((q, q_r2)) if line.r_squared < floor && q_r2 > line.r_squared => PolynomialFit {
+                form: "quadratic",
+                coefficients: q,
+                r_squared: q_r2,
+            },
+            _ => line,
+        }
     });
-    let Some((mut coefficients, mut r2)) = polyfit(&xs, &ys, 1) else {
-        doc["error_reason"] = json!("a fit needs at least 2 measured points");
-        doc["fit_form"] = Value::Null;
-        return doc;
-    };
-    let mut form = "linear";
-    if r2 < floor
-        && let Some((q, q_r2)) = polyfit(&xs, &ys, 2)
-        && q_r2 > r2
-    {
-        (coefficients, r2, form) = (q, q_r2, "quadratic");
-    }
-    doc["fit_form"] = json!(form);
-    doc["coefficients"] = json!(coefficients.iter().map(|c| num(*c)).collect::<Vec<_>>());
-    doc["r_squared"] = num(r2);
-    doc["below_floor"] = json!(r2 < floor);
-    doc
+    PrefillCurve::new(&param, metric, stat, floor, &pts, fit)
 }
 
-/// ITL over the two swept knobs (first = rows, second = columns), nulls where unmeasured.
-fn surface(sweep: &SweepAggregateFile, params: &[String], metric: &str, stat: &str) -> Value {
+/// ITL over the two swept knobs (first = rows, second = columns), `None` where unmeasured.
+fn surface(
+    sweep: &SweepAggregateFile,
+    params: &[String],
+    metric: &str,
+    stat: &str,
+) -> DecodeItlSurface {
     let (row, col) = (
         params.first().cloned().unwrap_or_default(),
         params.get(1).cloned().unwrap_or_default(),
@@ -309,7 +232,7 @@ fn surface(sweep: &SweepAggregateFile, params: &[String], metric: &str, stat: &s
         a
     };
     let (rows, cols) = (axis(|p| p.0), axis(|p| p.1));
-    let grid: Vec<Vec<Value>> = rows
+    let grid: Vec<Vec<Option<f64>>> = rows
         .iter()
         .map(|r| {
             cols.iter()
@@ -317,24 +240,13 @@ fn surface(sweep: &SweepAggregateFile, params: &[String], metric: &str, stat: &s
                     pts.iter()
                         .find(|p| p.0 == *r && p.1 == *c)
                         .and_then(|p| p.2)
-                        .map(num)
-                        .unwrap_or(Value::Null)
                 })
                 .collect()
         })
         .collect();
-    let measured = grid.iter().flatten().filter(|v| !v.is_null()).count();
-    let mut doc = json!({
-        "swept_metric": metric, "stat": stat, "swept_params": [row, col],
-        "raw_points": pts.iter().map(|p| json!({row.clone(): p.0, col.clone(): p.1, "itl_ms": p.2})).collect::<Vec<_>>(),
-        "surface": {format!("{row}_axis"): rows, format!("{col}_axis"): cols, "itl_grid": grid},
-        "surface_fit_failed": rows.len() < 2 || cols.len() < 2 || measured < 4,
-    });
-    if rows.len() < 2 || cols.len() < 2 || measured < 4 {
-        doc["error_reason"] =
-            json!("a surface needs at least 2 values of each knob and 4 measured cells");
-    }
-    doc
+    let measured = grid.iter().flatten().filter(|v| v.is_some()).count();
+    let failed = rows.len() < 2 || cols.len() < 2 || measured < 4;
+    DecodeItlSurface::new((&row, &col), metric, stat, &pts, rows, cols, &grid, failed)
 }
 
 /// Every cell with its x (lower is better) and y (higher is better), Pareto-optimal ones marked.
@@ -344,41 +256,45 @@ fn pareto(
     x_stat: &str,
     y_metric: &str,
     y_stat: &str,
-) -> Value {
+) -> ParetoSweep {
     let xs = points(sweep, x_metric, x_stat);
     let ys = points(sweep, y_metric, y_stat);
-    type Cell = (Map<String, Value>, Option<f64>, Option<f64>);
-    let cells: Vec<Cell> = xs
+    let mut cells: Vec<ParetoCell> = xs
         .into_iter()
         .zip(ys)
-        .map(|((p, x), (_, y))| (p, x, y))
+        .map(|((parameters, x), (_, y))| ParetoCell {
+            parameters,
+            x,
+            y,
+            pareto_optimal: false,
+        })
         .collect();
     let measured: Vec<(usize, (f64, f64))> = cells
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| Some((i, (c.2?, c.1?))))
+        .filter_map(|(i, c)| Some((i, (c.y?, c.x?))))
         .collect();
     let coords: Vec<(f64, f64)> = measured.iter().map(|m| m.1).collect();
-    let front: Vec<usize> = crate::aggregate::sweep::pareto_front(&coords)
-        .into_iter()
-        .map(|k| measured[k].0)
-        .collect();
-    json!({
-        "x": {"metric": x_metric, "stat": x_stat, "better": "lower"},
-        "y": {"metric": y_metric, "stat": y_stat, "better": "higher"},
-        "cells": cells.iter().enumerate().map(|(i, (p, x, y))| {
-            let mut c = p.clone();
-            c.insert("x".into(), x.map(num).unwrap_or(Value::Null));
-            c.insert("y".into(), y.map(num).unwrap_or(Value::Null));
-            c.insert("pareto_optimal".into(), json!(front.contains(&i)));
-            Value::Object(c)
-        }).collect::<Vec<_>>(),
-    })
+    for k in crate::aggregate::sweep::pareto_front(&coords) {
+        cells[measured[k].0].pareto_optimal = true;
+    }
+    let axis = |metric: &str, stat: &str, better: &str| ParetoAxis {
+        metric: metric.into(),
+        stat: stat.into(),
+        better: better.into(),
+    };
+    ParetoSweep {
+        x: axis(x_metric, x_stat, "lower"),
+        y: axis(y_metric, y_stat, "higher"),
+        cells,
+        rest: Map::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sweep(cells: &[(Value, &str, f64)]) -> SweepAggregateFile {
         serde_json::from_value(json!({"per_combination_metrics": cells.iter().map(|(p, k, v)| json!({"parameters": p, "metrics": {*k: {"mean": v}}})).collect::<Vec<_>>()}))
@@ -398,7 +314,7 @@ mod tests {
             stat: "p99".into(),
             threshold_pct: 0.2,
         };
-        let doc = analyse(&spec, &s, &["concurrency".into()], &[]);
+        let doc = serde_json::to_value(analyse(&spec, &s, &["concurrency".into()], &[])).unwrap();
         assert_eq!(doc["baseline_concurrency"], 1);
         assert_eq!(doc["knee_concurrency"], 16);
         assert_eq!(doc["knee_p99"], 130.0);
@@ -418,7 +334,13 @@ mod tests {
             op: crate::spec::recipe::ConstraintOp::Lt,
             threshold: 50.0,
         }];
-        let doc = analyse(&AnalysisSpec::SlaBreach, &s, &["concurrency".into()], &slas);
+        let doc = serde_json::to_value(analyse(
+            &AnalysisSpec::SlaBreach,
+            &s,
+            &["concurrency".into()],
+            &slas,
+        ))
+        .unwrap();
         assert_eq!(doc["max_passing_concurrency"], 32);
         assert_eq!(doc["first_failing_concurrency"], 16);
         assert_eq!(doc["first_failing_breach"]["observed"], 90);
@@ -465,7 +387,8 @@ mod tests {
             stat: "avg".into(),
             r_squared_floor: 0.999,
         };
-        let doc = analyse(&spec, &sweep(&cells), &["isl".into()], &[]);
+        let doc =
+            serde_json::to_value(analyse(&spec, &sweep(&cells), &["isl".into()], &[])).unwrap();
         assert_eq!(doc["fit_form"], "quadratic");
         assert!(doc["r_squared"].as_f64().unwrap() > 0.9999);
     }
@@ -486,13 +409,161 @@ mod tests {
             metric: "inter_token_latency".into(),
             stat: "avg".into(),
         };
-        let doc = analyse(
+        let doc = serde_json::to_value(analyse(
             &spec,
             &sweep(&cells),
             &["concurrency".into(), "osl".into()],
             &[],
-        );
+        ))
+        .unwrap();
         assert_eq!(doc["surface"]["itl_grid"], json!([[74, 266], [144, 336]]));
         assert_eq!(doc["surface_fit_failed"], false);
+    }
+}
+
+#[cfg(test)]
+mod written_bytes {
+    //! The analysis files, byte for byte as aiperf has always written them (integral numbers
+    //! without `.0`, key order, nulls), for sweeps with gaps, single points and no points.
+    use super::*;
+    use crate::spec::recipe::ConstraintOp;
+    use serde_json::json;
+
+    fn sweep(cells: &[(Value, Vec<(&str, f64)>)]) -> SweepAggregateFile {
+        serde_json::from_value(json!({"per_combination_metrics": cells.iter().map(|(p, m)| {
+            let metrics: Map<String, Value> = m.iter().map(|(k, v)| (k.to_string(), json!({"mean": v}))).collect();
+            json!({"parameters": p, "metrics": metrics})
+        }).collect::<Vec<_>>()}))
+        .unwrap()
+    }
+
+    fn cases() -> Vec<(&'static str, Analysis)> {
+        let ramp = sweep(&[
+            (
+                json!({"concurrency": 1}),
+                vec![
+                    ("request_latency_p99", 100.5),
+                    ("time_to_first_token_p95", 10.0),
+                    ("output_token_throughput_avg", 50.0),
+                ],
+            ),
+            (
+                json!({"concurrency": 4}),
+                vec![
+                    ("request_latency_p99", 115.0),
+                    ("time_to_first_token_p95", 12.25),
+                    ("output_token_throughput_avg", 180.5),
+                ],
+            ),
+            (
+                json!({"concurrency": 16}),
+                vec![
+                    ("request_latency_p99", 130.0),
+                    ("time_to_first_token_p95", 90.0),
+                    ("output_token_throughput_avg", 300.0),
+                ],
+            ),
+            (
+                json!({"concurrency": 64}),
+                vec![
+                    ("request_latency_p99", 400.0),
+                    ("output_token_throughput_avg", 310.0),
+                ],
+            ),
+        ]);
+        let one = sweep(&[(
+            json!({"concurrency": 1}),
+            vec![("request_latency_p99", 100.0)],
+        )]);
+        let empty = sweep(&[]);
+        let knee = AnalysisSpec::DegradationKnee {
+            metric: "request_latency".into(),
+            stat: "p99".into(),
+            threshold_pct: 0.2,
+        };
+        let slas = [Sla {
+            metric: "time_to_first_token".into(),
+            stat: "p95".into(),
+            op: ConstraintOp::Lt,
+            threshold: 50.0,
+        }];
+        let isl: Vec<(Value, Vec<(&str, f64)>)> = [256.0f64, 512.0, 1024.0, 2048.0, 4096.0]
+            .iter()
+            .map(|x| {
+                (
+                    json!({"isl": x}),
+                    vec![("time_to_first_token_avg", 2e-5 * x * x + 10.0)],
+                )
+            })
+            .collect();
+        let prefill = AnalysisSpec::PrefillCurve {
+            metric: "time_to_first_token".into(),
+            stat: "avg".into(),
+            r_squared_floor: 0.999,
+        };
+        let mut grid = Vec::new();
+        for c in [1.0, 8.0] {
+            for o in [64.0, 256.0] {
+                if c == 8.0 && o == 256.0 {
+                    continue;
+                }
+                grid.push((
+                    json!({"concurrency": c, "osl": o}),
+                    vec![("inter_token_latency_avg", c * 10.0 + o + 0.5)],
+                ));
+            }
+        }
+        let mut full = grid.clone();
+        full.push((
+            json!({"concurrency": 8.0, "osl": 256.0}),
+            vec![("inter_token_latency_avg", 336.0)],
+        ));
+        let surface = AnalysisSpec::DecodeItlSurface {
+            metric: "inter_token_latency".into(),
+            stat: "avg".into(),
+        };
+        let pareto = AnalysisSpec::ParetoSweep {
+            x_metric: "time_to_first_token".into(),
+            x_stat: "p95".into(),
+            y_metric: "output_token_throughput".into(),
+            y_stat: "avg".into(),
+        };
+        let c = ["concurrency".to_string()];
+        let co = ["concurrency".to_string(), "osl".to_string()];
+        vec![
+            ("knee", analyse(&knee, &ramp, &c, &[])),
+            ("knee_one", analyse(&knee, &one, &c, &[])),
+            ("knee_empty", analyse(&knee, &empty, &c, &[])),
+            ("sla", analyse(&AnalysisSpec::SlaBreach, &ramp, &c, &slas)),
+            (
+                "sla_empty",
+                analyse(&AnalysisSpec::SlaBreach, &empty, &c, &slas),
+            ),
+            (
+                "prefill",
+                analyse(&prefill, &sweep(&isl), &["isl".into()], &[]),
+            ),
+            ("prefill_one", analyse(&prefill, &one, &c, &[])),
+            (
+                "surface_partial",
+                analyse(&surface, &sweep(&grid), &co, &[]),
+            ),
+            ("surface_full", analyse(&surface, &sweep(&full), &co, &[])),
+            ("pareto", analyse(&pareto, &ramp, &c, &[])),
+        ]
+    }
+
+    #[test]
+    fn every_analysis_file_is_written_as_before() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/analyses");
+        for (name, analysis) in cases() {
+            let expected = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let written = crate::artifacts::io::to_pretty_json(&analysis);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                expected.trim_end(),
+                "{name}"
+            );
+        }
     }
 }

@@ -38,3 +38,29 @@ macro_rules! sentence_error {
         }
     };
 }
+
+/// Every problem a check found, each one sentence, so the user can fix them all in one go.
+/// Shown one per line; derefs to the list for callers that lay them out otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct Problems(pub Vec<String>);
+
+impl Problems {
+    /// `Ok(())` when nothing was found, otherwise the problems.
+    pub fn into_result(self) -> Result<(), Problems> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl From<Vec<String>> for Problems {
+    fn from(problems: Vec<String>) -> Self {
+        Self(problems)
+    }
+}
+
+impl std::ops::Deref for Problems {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
