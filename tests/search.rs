@@ -128,15 +128,7 @@ fn a_killed_search_resumes_where_it_stopped() {
         dir.join("search_iter_0001/profile_runs/run_0001/profile_export_aiperf.json"),
     )
     .unwrap();
-    let out = aiperf()
-        .args([
-            "run".as_ref(),
-            file.as_os_str(),
-            "--resume".as_ref(),
-            dir.as_os_str(),
-        ])
-        .output()
-        .unwrap();
+    let out = resume(&file, &dir);
     assert_exit(&out, 0);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("concurrency=1: already measured (pass)")
@@ -347,15 +339,7 @@ fn a_killed_bayesian_search_resumes() {
     let dir = tmp.path().join("out");
     kill_after_points(&file, &dir, 6);
     let before = iterations(&dir).len();
-    let out = aiperf()
-        .args([
-            "run".as_ref(),
-            file.as_os_str(),
-            "--resume".as_ref(),
-            dir.as_os_str(),
-        ])
-        .output()
-        .unwrap();
+    let out = resume(&file, &dir);
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -383,6 +367,17 @@ fn ttft_search_profile(dir: &Path, extra: &[&str]) -> std::process::Output {
         .arg("--concurrency-max", 64)
         .args(extra)
         .run(dir)
+}
+
+/// `aiperf run FILE --resume DIR` to the end.
+fn resume(file: &Path, dir: &Path) -> std::process::Output {
+    aiperf()
+        .arg("run")
+        .arg(file)
+        .arg("--resume")
+        .arg(dir)
+        .output()
+        .unwrap()
 }
 
 /// Starts a search and kills it once `points` points are in its history.

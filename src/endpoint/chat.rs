@@ -17,11 +17,11 @@ impl Endpoint for Chat {
         generation_body(("messages", messages), max_tokens.map(|n| (key, n)), ctx)
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         wire::parse_generation(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         wire::parse_generation(body)
     }
 }

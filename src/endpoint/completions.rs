@@ -15,11 +15,11 @@ impl Endpoint for Completions {
         )
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         wire::parse_generation(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         wire::parse_generation(body)
     }
 }

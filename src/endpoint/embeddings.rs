@@ -26,11 +26,11 @@ impl Endpoint for Embeddings {
         Value::Object(body)
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         self.parse_body(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, String> {
+    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
         let wire: WireEmbeddings = serde_json::from_slice(body)
             .map_err(|e| format!("malformed JSON in embeddings response ({e})"))?;
         let error = match (&wire.error, &wire.data) {

@@ -27,14 +27,20 @@ pub struct BodyContext {
     pub extra: Map<String, Value>,
 }
 
+crate::sentence_error!(
+    /// A response the server sent that is not what the endpoint's API allows: malformed JSON
+    /// (with a preview of the bytes) or a body of the wrong shape.
+    InvalidResponse
+);
+
 /// One API flavour.
 pub trait Endpoint: Send + Sync {
     /// Builds the JSON body for one request.
     fn build_body(&self, prompt: &str, max_tokens: Option<u32>, ctx: &BodyContext) -> Value;
     /// Parses one SSE `data:` payload (never `[DONE]`, which the caller handles).
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, String>;
+    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
     /// Parses a complete non-streamed response body.
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, String>;
+    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
 }
 
 /// The implementation for an endpoint type.

@@ -124,7 +124,7 @@ pub(super) fn describe_error(error: &serde_json::Value) -> String {
 }
 
 /// Parses a chat or completions payload, taking text from `delta`, `message` or `text`.
-pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta, String> {
+pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
     let wire: WireResponse<'_> = serde_json::from_slice(data).map_err(|e| {
         let preview: String = String::from_utf8_lossy(&data[..data.len().min(120)]).into_owned();
         format!("malformed JSON in response ({e}): {preview}")

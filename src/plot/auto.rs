@@ -45,7 +45,7 @@ impl AutoPlot {
         envelope: Option<&PlotEnvelope>,
         base_dir: &Path,
         recipe_default: bool,
-    ) -> Result<AutoPlot, String> {
+    ) -> Result<AutoPlot, crate::plot::config::PlotConfigError> {
         let config = match envelope {
             Some(e) => Some(e.resolve(base_dir).map_err(|m| format!("plot: {m}"))?),
             None => None,

@@ -118,10 +118,10 @@ impl Processor {
             }
             Ok(())
         };
-        let parse_error = |message: String| RequestError {
+        let parse_error = |invalid: crate::endpoint::InvalidResponse| RequestError {
             kind: ErrorKind::ResponseParse,
             code: rec.status,
-            message,
+            message: invalid.into(),
         };
         if rec.streamed {
             for (at, data) in rec.event_payloads() {
