@@ -51,6 +51,33 @@ pub struct LoadVerdict {
     pub schedule_lag_p99_ms: Option<f64>,
     /// A sentence for people.
     pub explanation: String,
+    /// What the client measured of its own headroom during the profiling phase.
+    #[serde(default)]
+    pub client_headroom: ClientHeadroom,
+}
+
+/// The client's own headroom during the profiling phase (see `docs/outputs.md` for the limits
+/// that make a run client-bound). Absent figures were not measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientHeadroom {
+    /// Cores the process may run on (affinity and cgroup limits included).
+    pub cores: u64,
+    /// Process CPU time over wall time, as a fraction of those cores (1.0 = all busy).
+    pub cpu_utilization: Option<f64>,
+    /// The same for the busiest whole second.
+    pub cpu_utilization_busiest_second: Option<f64>,
+    /// How long a task handed to the event loop waited to run: median, ms.
+    pub event_loop_delay_p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub event_loop_delay_p99_ms: Option<f64>,
+    /// Longest, ms.
+    pub event_loop_delay_max_ms: Option<f64>,
+    /// Probes behind the three figures above.
+    pub event_loop_samples: u64,
+    /// Most records seen waiting for the record processor at once.
+    pub processor_queue_max: u64,
+    /// The queue's capacity (the load engine waits when it is full).
+    pub processor_queue_capacity: u64,
 }
 
 /// The file's content.

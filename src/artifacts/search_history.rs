@@ -139,6 +139,11 @@ pub struct Iteration {
     /// The first constraint broken, when infeasible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_breach: Option<BreachRecord>,
+    /// The point failed while the client, not the server, was the limit (its runs were
+    /// client-bound): it is no verdict on the server, so the best point and the boundary
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_bound: bool,
 }
 
 /// The whole file.
@@ -162,11 +167,8 @@ pub struct SearchHistory {
 impl SearchHistory {
     /// Recomputes `best_trials` and, for a one-knob search (`path`), `boundary_summary`.
     pub fn summarize(&mut self, path: Option<&str>, maximize: bool) {
-        let scored: Vec<&Iteration> = self
-            .iterations
-            .iter()
-            .filter(|i| i.objective_values.is_some())
-            .collect();
+        let judged = || self.iterations.iter().filter(|i| !i.client_bound);
+        let scored: Vec<&Iteration> = judged().filter(|i| i.objective_values.is_some()).collect();
         let feasible: Vec<&Iteration> = scored.iter().copied().filter(|i| i.feasible).collect();
         let pool = if feasible.is_empty() {
             &scored
@@ -205,24 +207,16 @@ impl SearchHistory {
             return;
         };
         let value_of = |it: &Iteration| it.variation_values.get(path).and_then(Value::as_f64);
-        let feasible_max = self
-            .iterations
-            .iter()
-            .filter(|i| i.feasible)
-            .max_by(|a, b| {
-                value_of(a)
-                    .unwrap_or(0.0)
-                    .total_cmp(&value_of(b).unwrap_or(0.0))
-            });
-        let infeasible_min = self
-            .iterations
-            .iter()
-            .filter(|i| !i.feasible)
-            .min_by(|a, b| {
-                value_of(a)
-                    .unwrap_or(0.0)
-                    .total_cmp(&value_of(b).unwrap_or(0.0))
-            });
+        let feasible_max = judged().filter(|i| i.feasible).max_by(|a, b| {
+            value_of(a)
+                .unwrap_or(0.0)
+                .total_cmp(&value_of(b).unwrap_or(0.0))
+        });
+        let infeasible_min = judged().filter(|i| !i.feasible).min_by(|a, b| {
+            value_of(a)
+                .unwrap_or(0.0)
+                .total_cmp(&value_of(b).unwrap_or(0.0))
+        });
         self.boundary_summary = Some(BoundarySummary {
             swept_dim_path: path.to_string(),
             feasible_max: feasible_max.map(|i| FeasibleMax {

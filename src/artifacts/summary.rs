@@ -94,6 +94,8 @@ pub struct RunSummaryFile {
     pub incomplete_reason: Option<String>,
     /// Requests resent on a fresh connection.
     pub connection_reconnects: Option<u64>,
+    /// Whether the client, not the server, limited the run (run_metadata.json says why).
+    pub client_bound: Option<bool>,
     /// Failures by kind.
     pub error_summary: Vec<ErrorCount>,
     /// When the run started (local time, ISO 8601).
@@ -178,6 +180,7 @@ impl<'de> Deserialize<'de> for RunSummaryFile {
             is_complete: take(&mut map, "is_complete")?.unwrap_or(true),
             incomplete_reason: take(&mut map, "incomplete_reason")?,
             connection_reconnects: take(&mut map, "connection_reconnects")?,
+            client_bound: take(&mut map, "client_bound")?,
             error_summary: take(&mut map, "error_summary")?.unwrap_or_default(),
             start_time: take(&mut map, "start_time")?,
             end_time: take(&mut map, "end_time")?,
@@ -222,6 +225,7 @@ impl Serialize for RunSummaryFile {
             to(&self.connection_reconnects),
             false,
         );
+        put("client_bound", to(&self.client_bound), false);
         put("error_summary", to(&self.error_summary), true);
         put("start_time", to(&self.start_time), false);
         put("end_time", to(&self.end_time), false);

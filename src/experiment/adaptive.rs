@@ -4,6 +4,7 @@
 //! `<dir>/search_iter_NNNN/profile_runs/run_NNNN/`.
 
 use super::{RunOptions, aggregates, run_trial};
+use crate::artifacts::run_metadata::RunMetadata;
 use crate::artifacts::search_history::{SearchConfig, SearchDim};
 use crate::artifacts::summary::{MetricSummary, RunSummaryFile};
 use crate::artifacts::trial_status as status;
@@ -15,9 +16,9 @@ use crate::search::bayesian::Proposal;
 use crate::search::history::{self, Iteration, SearchHistory};
 use crate::search::planner::{Planner, observe};
 use crate::search::space::Dim;
-use crate::search::verdict::{Verdict, judge};
+use crate::search::verdict::{Breach, Verdict, judge};
 use crate::spec::load::LoadedExperiment;
-use crate::spec::recipe::{Direction, PlannerSpec};
+use crate::spec::recipe::{ConstraintOp, Direction, PlannerSpec};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +93,54 @@ fn summaries(plan: &Plan, cell: usize) -> Vec<RunSummaryFile> {
         .collect()
 }
 
+/// Whether a failed point may be the client's doing rather than the server's: one of its runs
+/// was client-bound and [`client_explains`] its breach.
+fn failed_by_the_client(plan: &Plan, cell: usize, breach: Option<&Breach>) -> bool {
+    plan.trials
+        .iter()
+        .filter(|t| t.cell == cell)
+        .filter_map(|t| {
+            crate::artifacts::io::read::<RunMetadata>(
+                &t.dir.join(crate::artifacts::names::RUN_METADATA_JSON),
+            )
+            .ok()
+        })
+        .any(|m| client_explains(&m, breach))
+}
+
+/// Whether a client-bound run may explain a breach: the client had no CPU or resources left
+/// (then any figure may be the client's), the breach is a floor (throughput, goodput) the
+/// client may have held down, or it is a latency limit missed by less than the delay the
+/// client itself added (its event loop delay or schedule lag, p99). A latency missed by more
+/// than that is the server's, client-bound or not; a run that was not client-bound explains
+/// nothing.
+fn client_explains(m: &RunMetadata, breach: Option<&Breach>) -> bool {
+    let verdict = &m.load_verdict;
+    if !verdict.client_bound {
+        return false;
+    }
+    let h = &verdict.client_headroom;
+    let exhausted = m.requests.client_resource_errors > 0
+        || h.cpu_utilization
+            .is_some_and(|c| c >= crate::run::headroom::CPU_BOUND);
+    let Some(b) = breach else {
+        return true;
+    };
+    if exhausted {
+        return true;
+    }
+    if matches!(b.sla.op, ConstraintOp::Gt | ConstraintOp::Ge) {
+        return true;
+    }
+    let latency = crate::metrics::MetricId::from_tag(&b.sla.metric)
+        .is_some_and(|id| id.def().unit.as_str() == "ms");
+    let added = h
+        .event_loop_delay_p99_ms
+        .unwrap_or(0.0)
+        .max(verdict.schedule_lag_p99_ms.unwrap_or(0.0));
+    latency && b.sla.holds(b.observed - added)
+}
+
 /// Runs the search.
 pub async fn run(
     loaded: &LoadedExperiment,
@@ -141,6 +190,10 @@ pub async fn run(
         && let Some(saved) = SearchHistory::read(&plan.base_dir)
     {
         for it in saved.iterations {
+            if it.client_bound {
+                // Not a verdict on the server: measured again, perhaps with more headroom.
+                continue;
+            }
             let point: Vec<f64> = a
                 .dims
                 .iter()
@@ -265,8 +318,34 @@ pub async fn run(
         }
         let observation = observe(&measured, objective_key, &a.slas, verdict);
         let objective_values = observation.objective.map(|v| vec![v]);
-        planner.tell(&point, verdict, observation);
         let feasible = history::feasible(verdict);
+        // A failure while the client was the limit says nothing about the server: it is
+        // recorded, never told to the planner, and the search stops there.
+        let client_bound = !feasible && failed_by_the_client(&plan, cell, breach.as_ref());
+        if client_bound {
+            say(format!(
+                "[{}] {}: not judged: the client, not the server, limited this point (see its run_metadata.json)",
+                label(index),
+                show(&a, &point),
+            ));
+            hist.iterations.push(Iteration {
+                iteration_idx: index,
+                variation_values: variation(&a, &point),
+                objective_values,
+                feasible,
+                decided_by: "client_bound".into(),
+                runs: run_labels,
+                first_breach: history::breach_record(&breach),
+                client_bound,
+            });
+            hist.summarize(one_knob, maximize);
+            save(&hist, &plan)?;
+            break format!(
+                "stopped: the client, not the server, limited {}; the answer holds below it",
+                show(&a, &point)
+            );
+        }
+        planner.tell(&point, verdict, observation);
         say(format!(
             "[{}] {}: {}{}",
             label(index),
@@ -289,6 +368,7 @@ pub async fn run(
             decided_by: decided_by.into(),
             runs: run_labels,
             first_breach: history::breach_record(&breach),
+            client_bound: false,
         });
         hist.summarize(one_knob, maximize);
         save(&hist, &plan)?;
@@ -454,5 +534,82 @@ fn answer(a: &AdaptivePlan, hist: &SearchHistory, reason: &str) -> String {
         (None, None) => {
             format!("Answer: the search stopped before any point was judged [{reason}]")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::verdict::Sla;
+
+    fn metadata(client_bound: bool, cpu: f64, loop_p99: f64, resource_errors: u64) -> RunMetadata {
+        serde_json::from_value(json!({
+            "aiperf_version": "0", "benchmark_id": "b", "status": "completed", "exit_code": 0,
+            "command_line": "", "random_seed": 0, "tokenizer": "t", "urls": [],
+            "start_time": "", "end_time": "",
+            "requests": {"sent": 10, "success": 10, "errors": 0, "cancelled": 0, "reconnects": 0,
+                         "client_resource_errors": resource_errors},
+            "load_verdict": {"client_bound": client_bound, "schedule_lag_p50_ms": null,
+                             "schedule_lag_p99_ms": null, "explanation": "",
+                             "client_headroom": {"cores": 2, "cpu_utilization": cpu,
+                                                 "cpu_utilization_busiest_second": cpu,
+                                                 "event_loop_delay_p50_ms": 0.1,
+                                                 "event_loop_delay_p99_ms": loop_p99,
+                                                 "event_loop_delay_max_ms": loop_p99,
+                                                 "event_loop_samples": 300,
+                                                 "processor_queue_max": 0,
+                                                 "processor_queue_capacity": 2048}},
+            "warnings": [], "spec": null
+        }))
+        .unwrap()
+    }
+
+    fn breach(metric: &str, op: ConstraintOp, threshold: f64, observed: f64) -> Breach {
+        Breach {
+            sla: Sla {
+                metric: metric.into(),
+                stat: "p95".into(),
+                op,
+                threshold,
+            },
+            observed,
+        }
+    }
+
+    #[test]
+    fn a_run_with_headroom_explains_no_failure() {
+        let ttft = breach("time_to_first_token", ConstraintOp::Lt, 50.0, 51.0);
+        assert!(!client_explains(
+            &metadata(false, 0.99, 40.0, 3),
+            Some(&ttft)
+        ));
+    }
+
+    #[test]
+    fn a_latency_missed_by_less_than_the_client_added_is_the_clients() {
+        let close = breach("time_to_first_token", ConstraintOp::Lt, 50.0, 58.0);
+        let far = breach("time_to_first_token", ConstraintOp::Lt, 50.0, 300.0);
+        let slow_loop = metadata(true, 0.5, 12.0, 0);
+        assert!(client_explains(&slow_loop, Some(&close)));
+        assert!(
+            !client_explains(&slow_loop, Some(&far)),
+            "the server's, by 250 ms"
+        );
+    }
+
+    #[test]
+    fn an_exhausted_client_explains_any_failure() {
+        let far = breach("time_to_first_token", ConstraintOp::Lt, 50.0, 300.0);
+        assert!(client_explains(&metadata(true, 0.97, 1.0, 0), Some(&far)));
+        assert!(client_explains(&metadata(true, 0.3, 1.0, 5), Some(&far)));
+    }
+
+    #[test]
+    fn floors_may_be_held_down_by_the_client_and_rates_are_not_latencies() {
+        let slow_loop = metadata(true, 0.5, 12.0, 0);
+        let floor = breach("output_token_throughput", ConstraintOp::Gt, 900.0, 700.0);
+        assert!(client_explains(&slow_loop, Some(&floor)));
+        let errors = breach("request_error_rate", ConstraintOp::Lt, 0.01, 0.02);
+        assert!(!client_explains(&slow_loop, Some(&errors)));
     }
 }

@@ -27,6 +27,8 @@ pub struct ExportContext<'a> {
     pub incomplete_reason: Option<String>,
     /// Requests re-sent once on a fresh connection (not errors; see docs/metrics.md).
     pub reconnects: u64,
+    /// Whether the client limited the run (the load verdict).
+    pub client_bound: bool,
     /// Start time (ISO 8601).
     pub start_time: String,
     /// End time (ISO 8601).
@@ -111,6 +113,7 @@ pub fn export_json(
         is_complete: ctx.incomplete_reason.is_none(),
         incomplete_reason: ctx.incomplete_reason.clone(),
         connection_reconnects: Some(ctx.reconnects),
+        client_bound: Some(ctx.client_bound),
         error_summary: error_summary(summary),
         start_time: Some(ctx.start_time.clone()),
         end_time: Some(ctx.end_time.clone()),

@@ -3,6 +3,7 @@
 //! together for a single run; each stage lives in its own module.
 
 mod finish;
+pub mod headroom;
 mod limits;
 mod processor;
 pub mod progress_ui;
@@ -240,6 +241,7 @@ pub async fn run_benchmark(
     let start_time = clock.wall_iso(0);
     let mut grace_expired = false;
     let mut server_gone = false;
+    let mut client_headroom = ClientHeadroom::default();
     for (i, phase) in spec.phases.iter().enumerate() {
         let plan = plan_for(phase, seed.wrapping_add(i as u64 + 1));
         let display = progress_ui::PhaseDisplay {
@@ -258,7 +260,21 @@ pub async fn run_benchmark(
             display,
             invocation.progress.as_ref(),
         );
+        let monitor = (phase.kind == PhaseKind::Profiling).then(|| {
+            let queue = ctx.records.downgrade();
+            headroom::HeadroomMonitor::start(
+                tokio::runtime::Handle::current(),
+                Box::new(move || {
+                    let records = queue.upgrade()?;
+                    Some(records.max_capacity() - records.capacity())
+                }),
+                RECORD_CHANNEL_CAPACITY,
+            )
+        });
         let result = run_phase(&ctx, &plan).await;
+        if let Some(monitor) = monitor {
+            client_headroom = monitor.finish();
+        }
         ui.finish().await;
         tracing::info!(
             "phase '{}' finished: {} requests issued in {:.3} s{}",
@@ -310,7 +326,12 @@ pub async fn run_benchmark(
     let (status, exit_code) = (judgement.status, judgement.exit_code);
     let end_time = clock.wall_iso(end_ns);
     let input_config = serde_json::to_value(&spec).unwrap_or_default();
-    let verdict = load_verdict(&summary, &spec, judgement.client_resource_errors);
+    let verdict = load_verdict(
+        &summary,
+        &spec,
+        judgement.client_resource_errors,
+        client_headroom,
+    );
     let json = export::json_export::export_json(
         &summary,
         Some(&warmup),
@@ -322,6 +343,7 @@ pub async fn run_benchmark(
             was_cancelled: status == RunStatus::Interrupted,
             incomplete_reason: judgement.incomplete_reason.clone(),
             reconnects: processor.notes.reconnects,
+            client_bound: verdict.client_bound,
             start_time: start_time.clone(),
             end_time: end_time.clone(),
         },
@@ -417,40 +439,51 @@ pub async fn run_benchmark(
     })
 }
 
-/// Judges whether the client limited the run: arrivals sent materially late (open-loop phases),
-/// or requests that failed for lack of a client resource.
+/// Judges whether the client limited the run: requests that failed for lack of a client
+/// resource, arrivals sent materially late (open-loop phases), or a client without headroom
+/// (its CPU, its event loop or its record processor at a limit of `headroom`).
 fn load_verdict(
     summary: &RunSummary,
     spec: &BenchmarkSpec,
     client_resource_errors: u64,
+    client_headroom: ClientHeadroom,
 ) -> LoadVerdict {
     let lag = summary.records.get(&MetricId::ScheduleLag);
     let p50 = lag.and_then(|s| s.percentile("p50"));
     let p99 = lag.and_then(|s| s.percentile("p99"));
     let open_loop = spec.profiling_phase().phase_type != PhaseType::Concurrency;
     let late = open_loop && (p50.unwrap_or(0.0) > 1.0 || p99.unwrap_or(0.0) > 10.0);
-    let explanation = if client_resource_errors > 0 {
-        format!(
-            "{client_resource_errors} requests failed for lack of a client resource (file descriptors or local ports): \
-             the client, not the server, limited this run"
-        )
-    } else if !open_loop {
-        "closed loop (concurrency): requests are sent when a slot frees, so there is no schedule to fall behind".into()
-    } else if late {
-        format!(
+    let mut reasons = Vec::new();
+    if client_resource_errors > 0 {
+        reasons.push(format!(
+            "{client_resource_errors} requests failed for lack of a client resource (file descriptors or local ports)"
+        ));
+    }
+    if late {
+        reasons.push(format!(
             "requests were sent behind schedule (schedule lag p50 {:.2} ms, p99 {:.2} ms): the concurrency cap was \
-             full or the client could not keep up. Latencies from the send time understate what users would see; \
-             read effective_request_latency and effective_time_to_first_token.",
+             full or the client could not keep up; latencies from the send time understate what users would see, \
+             read effective_request_latency and effective_time_to_first_token",
             p50.unwrap_or(0.0),
             p99.unwrap_or(0.0)
+        ));
+    }
+    reasons.extend(headroom::limits_crossed(&client_headroom));
+    let explanation = if !reasons.is_empty() {
+        format!(
+            "the client, not the server, limited this run: {}",
+            reasons.join("; ")
         )
+    } else if !open_loop {
+        "closed loop (concurrency): requests are sent when a slot frees, and the client had headroom".into()
     } else {
-        "requests were sent on schedule".into()
+        "requests were sent on schedule, and the client had headroom".into()
     };
     LoadVerdict {
-        client_bound: late || client_resource_errors > 0,
+        client_bound: !reasons.is_empty(),
         schedule_lag_p50_ms: p50,
         schedule_lag_p99_ms: p99,
         explanation,
+        client_headroom,
     }
 }

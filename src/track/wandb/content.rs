@@ -42,7 +42,8 @@ pub fn summary_table(summary: &RunSummaryFile) -> Table {
     Table { columns, rows }
 }
 
-/// `<tag>_<stat>` for every console metric and statistic the run has.
+/// `<tag>_<stat>` for every console metric and statistic the run has, and `client_bound`
+/// (whether the client limited the run) when the summary says.
 pub fn summary_scalars(summary: &RunSummaryFile) -> Map<String, Value> {
     let mut out = Map::new();
     for m in CONSOLE_METRICS {
@@ -51,6 +52,9 @@ pub fn summary_scalars(summary: &RunSummaryFile) -> Map<String, Value> {
                 out.insert(format!("{}_{s}", m.tag()), json!(x));
             }
         }
+    }
+    if let Some(client_bound) = summary.client_bound {
+        out.insert("client_bound".into(), json!(client_bound));
     }
     out
 }

@@ -1,0 +1,283 @@
+//! The client's own headroom, measured while the profiling phase runs, so a run can say when the
+//! client and not the server set its numbers. A sampler thread wakes every
+//! [`SAMPLE_INTERVAL`] and reads three things that only the client can see:
+//!
+//! - **CPU**: the process's CPU time over wall time, per core it may run on (affinity and
+//!   cgroup limits included, as `available_parallelism` reports them), for the phase and for its
+//!   busiest second;
+//! - **event loop delay**: how long a task handed to the runtime waits before a worker runs it
+//!   (a worker busy with other requests delays reading responses by the same amount);
+//! - **processor queue**: how many records wait for the record processor (a full queue makes
+//!   the load engine wait).
+//!
+//! The sampler costs one wake-up and one tiny task per interval, about 100 a second.
+
+use crate::artifacts::run_metadata::ClientHeadroom;
+use crate::support::numbers::quantile;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the sampler looks.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
+
+/// CPU use (of the cores the process may use) from which the client counts as saturated.
+/// Measured (docs/performance.md): 64 streams against the zero-latency embedded mock use 0.96
+/// of two cores and 1.00 of one; light runs 0.02-0.13.
+pub const CPU_BOUND: f64 = 0.9;
+
+/// Event loop delay p99 (ms) from which responses are read late enough to distort latencies:
+/// the client-added TTFT budget of docs/performance.md. Measured: light runs 0.11-0.28 ms
+/// (release and debug builds), 64 streams pinned to one core 6.3 ms.
+pub const LOOP_DELAY_BOUND_MS: f64 = 2.0;
+
+/// Probes needed before the event loop delay p99 is judged (half a second of sampling): a
+/// shorter phase's p99 is its maximum, one unlucky wake-up.
+pub const MIN_LOOP_SAMPLES: u64 = 50;
+
+/// Fraction of the record queue's capacity that, when reached, means the processor fell
+/// behind the load engine.
+pub const QUEUE_BOUND: f64 = 0.5;
+
+/// How many records wait for the processor, or `None` once the queue is gone.
+pub type QueueDepth = Box<dyn Fn() -> Option<usize> + Send>;
+
+/// A running sampler; [`HeadroomMonitor::finish`] stops it and returns what it saw.
+pub struct HeadroomMonitor {
+    stop: Arc<AtomicBool>,
+    capacity: usize,
+    thread: Option<std::thread::JoinHandle<Samples>>,
+}
+
+#[derive(Default)]
+struct Samples {
+    cpu_seconds: f64,
+    wall_seconds: f64,
+    busiest_second: Option<f64>,
+    loop_delays_ms: Vec<f64>,
+    queue_max: usize,
+}
+
+/// CPU time this process has used, user and system, all threads.
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_PROCESS_CPUTIME_ID exists on every Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// The cores this process may run on.
+pub fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl HeadroomMonitor {
+    /// Starts sampling. `runtime` is the event loop whose delay is measured; `queue_depth`
+    /// reports the processor's backlog out of `capacity`. If the thread cannot start, the run
+    /// goes on unsampled.
+    pub fn start(
+        runtime: tokio::runtime::Handle,
+        queue_depth: QueueDepth,
+        capacity: usize,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("headroom".into())
+            .spawn(move || sample(&runtime, &queue_depth, &flag))
+            .map_err(|e| tracing::warn!("client headroom is not measured: {e}"))
+            .ok();
+        Self {
+            stop,
+            capacity,
+            thread,
+        }
+    }
+
+    /// Stops sampling and summarises the phase.
+    pub fn finish(mut self) -> ClientHeadroom {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        ClientHeadroom {
+            processor_queue_capacity: self.capacity as u64,
+            ..summarise(samples, usable_cores())
+        }
+    }
+}
+
+impl Drop for HeadroomMonitor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn sample(
+    runtime: &tokio::runtime::Handle,
+    queue_depth: &QueueDepth,
+    stop: &AtomicBool,
+) -> Samples {
+    let delays: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let (start_wall, start_cpu) = (Instant::now(), process_cpu());
+    let (mut window_wall, mut window_cpu) = (start_wall, start_cpu);
+    let cores = usable_cores() as f64;
+    let mut out = Samples::default();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(SAMPLE_INTERVAL);
+        let handed = Instant::now();
+        let sink = delays.clone();
+        runtime.spawn(async move {
+            let waited = handed.elapsed().as_secs_f64() * 1e3;
+            if let Ok(mut d) = sink.lock() {
+                d.push(waited);
+            }
+        });
+        if let Some(depth) = queue_depth() {
+            out.queue_max = out.queue_max.max(depth);
+        }
+        let (now, cpu) = (Instant::now(), process_cpu());
+        let span = now.duration_since(window_wall).as_secs_f64();
+        if span >= 1.0 {
+            let used = (cpu.saturating_sub(window_cpu)).as_secs_f64() / span / cores;
+            out.busiest_second = Some(out.busiest_second.map_or(used, |b: f64| b.max(used)));
+            (window_wall, window_cpu) = (now, cpu);
+        }
+    }
+    out.wall_seconds = start_wall.elapsed().as_secs_f64();
+    out.cpu_seconds = process_cpu().saturating_sub(start_cpu).as_secs_f64();
+    // Probes still queued when sampling stopped are not counted: the phase is over.
+    out.loop_delays_ms = delays.lock().map(|d| d.clone()).unwrap_or_default();
+    out
+}
+
+fn summarise(samples: Samples, cores: usize) -> ClientHeadroom {
+    let mut delays = samples.loop_delays_ms;
+    delays.sort_by(f64::total_cmp);
+    let cpu = (samples.wall_seconds > 0.0)
+        .then(|| samples.cpu_seconds / samples.wall_seconds / cores as f64);
+    ClientHeadroom {
+        cores: cores as u64,
+        cpu_utilization: cpu,
+        cpu_utilization_busiest_second: samples.busiest_second,
+        event_loop_delay_p50_ms: quantile(&delays, 0.5),
+        event_loop_delay_p99_ms: quantile(&delays, 0.99),
+        event_loop_delay_max_ms: delays.last().copied(),
+        event_loop_samples: delays.len() as u64,
+        processor_queue_max: samples.queue_max as u64,
+        processor_queue_capacity: 0,
+    }
+}
+
+/// Why the client, not the server, limited the run, judged from its headroom: one clause per
+/// limit crossed (empty when none was).
+pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if let Some(cpu) = h.cpu_utilization
+        && cpu >= CPU_BOUND
+    {
+        reasons.push(format!(
+            "the aiperf process used {:.0}% of the {} core(s) it may use",
+            cpu * 100.0,
+            h.cores
+        ));
+    }
+    if let Some(p99) = h.event_loop_delay_p99_ms
+        && p99 >= LOOP_DELAY_BOUND_MS
+        && h.event_loop_samples >= MIN_LOOP_SAMPLES
+    {
+        reasons.push(format!(
+            "its event loop ran ready work {p99:.1} ms late (p99), so responses were read late"
+        ));
+    }
+    if h.processor_queue_capacity > 0
+        && h.processor_queue_max as f64 >= QUEUE_BOUND * h.processor_queue_capacity as f64
+    {
+        reasons.push(format!(
+            "the record processor fell behind ({} of {} queue slots in use)",
+            h.processor_queue_max, h.processor_queue_capacity
+        ));
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headroom(cpu: f64, loop_p99: f64, queue: u64) -> ClientHeadroom {
+        ClientHeadroom {
+            cores: 2,
+            cpu_utilization: Some(cpu),
+            cpu_utilization_busiest_second: Some(cpu),
+            event_loop_delay_p50_ms: Some(loop_p99 / 4.0),
+            event_loop_delay_p99_ms: Some(loop_p99),
+            event_loop_delay_max_ms: Some(loop_p99),
+            event_loop_samples: 100,
+            processor_queue_max: queue,
+            processor_queue_capacity: 2048,
+        }
+    }
+
+    #[test]
+    fn a_light_run_crosses_no_limit() {
+        assert!(limits_crossed(&headroom(0.05, 0.2, 3)).is_empty());
+        assert!(limits_crossed(&headroom(0.89, 1.9, 1023)).is_empty());
+    }
+
+    #[test]
+    fn each_limit_is_named_when_crossed() {
+        let cpu = limits_crossed(&headroom(0.97, 0.2, 0));
+        assert_eq!(cpu.len(), 1);
+        assert!(cpu[0].contains("97% of the 2 core(s)"), "{cpu:?}");
+        let late = limits_crossed(&headroom(0.3, 12.0, 0));
+        assert!(late[0].contains("12.0 ms late"), "{late:?}");
+        let queue = limits_crossed(&headroom(0.3, 0.2, 1500));
+        assert!(queue[0].contains("1500 of 2048"), "{queue:?}");
+        assert_eq!(limits_crossed(&headroom(1.0, 40.0, 2048)).len(), 3);
+        let short = ClientHeadroom {
+            event_loop_samples: MIN_LOOP_SAMPLES - 1,
+            ..headroom(0.3, 12.0, 0)
+        };
+        assert!(limits_crossed(&short).is_empty(), "too few probes to judge");
+    }
+
+    #[test]
+    fn no_measurement_is_no_verdict() {
+        let unmeasured = ClientHeadroom::default();
+        assert!(limits_crossed(&unmeasured).is_empty());
+    }
+
+    #[test]
+    fn the_sampler_measures_a_busy_process_and_an_idle_loop() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let monitor = HeadroomMonitor::start(runtime.handle().clone(), Box::new(|| Some(7)), 16);
+        // Burn CPU on this thread for a while so the process is measurably busy.
+        let until = Instant::now() + Duration::from_millis(300);
+        let mut x = 0u64;
+        while Instant::now() < until {
+            x = x.wrapping_mul(31).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let h = monitor.finish();
+        assert!(h.cpu_utilization.unwrap() > 0.0);
+        assert!(h.event_loop_samples > 0);
+        assert_eq!(h.processor_queue_max, 7);
+        assert!(h.event_loop_delay_p50_ms.unwrap() >= 0.0);
+    }
+}

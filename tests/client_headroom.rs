@@ -1,0 +1,73 @@
+//! The client-bound verdict: every run measures its own headroom (CPU, event loop delay,
+//! processor queue) and says when the client, not the server, set its numbers. Both cases run
+//! in one test, one after the other, so neither is measured while the other loads the machine.
+
+mod common;
+use aiperf::artifacts::run_metadata::RunMetadata;
+use aiperf::artifacts::summary::RunSummaryFile;
+use common::*;
+
+fn metadata(dir: &std::path::Path) -> RunMetadata {
+    aiperf::artifacts::io::read(&dir.join("run_metadata.json")).unwrap()
+}
+
+#[test]
+fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Light: one stream at a time against a mock with real latencies; the client idles.
+    let light = tmp.path().join("light");
+    let out = MockProfile::new("ttft_ms=20&itl_ms=5")
+        .streaming()
+        .requests(12)
+        .concurrency(1)
+        .tokens(16, 8)
+        .run(&light);
+    assert_exit(&out, 0);
+    let meta = metadata(&light);
+    let h = &meta.load_verdict.client_headroom;
+    assert!(h.event_loop_samples > 0, "{h:?}");
+    assert!(h.cores >= 1);
+    assert!(h.cpu_utilization.unwrap() < 0.5, "{h:?}");
+    assert_eq!(h.processor_queue_capacity, 2048);
+    assert!(!meta.load_verdict.client_bound, "{:?}", meta.load_verdict);
+    let summary: RunSummaryFile =
+        aiperf::artifacts::io::read(&light.join("profile_export_aiperf.json")).unwrap();
+    assert_eq!(summary.client_bound, Some(false));
+
+    // Saturated: pinned to one core, 64 streams against the embedded mock at zero latency, so
+    // the process (client and mock) has no idle time at all.
+    let busy = tmp.path().join("busy");
+    let mut cmd = std::process::Command::new("taskset");
+    let profile = MockProfile::new("ttft_ms=0&itl_ms=0")
+        .streaming()
+        .concurrency(64)
+        .duration(3.0)
+        .tokens(16, 8);
+    let inner = profile.command(&busy);
+    cmd.arg("-c")
+        .arg("0")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 0);
+    let meta = metadata(&busy);
+    let h = &meta.load_verdict.client_headroom;
+    assert_eq!(h.cores, 1, "taskset -c 0 leaves one usable core");
+    assert!(meta.load_verdict.client_bound, "{:?}", meta.load_verdict);
+    assert!(
+        meta.load_verdict
+            .explanation
+            .starts_with("the client, not the server, limited this run"),
+        "{}",
+        meta.load_verdict.explanation
+    );
+    assert!(
+        stderr(&out).contains("the client, not the server, limited this run"),
+        "the console says so: {}",
+        stderr(&out)
+    );
+    let summary: RunSummaryFile =
+        aiperf::artifacts::io::read(&busy.join("profile_export_aiperf.json")).unwrap();
+    assert_eq!(summary.client_bound, Some(true));
+}
