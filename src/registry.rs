@@ -82,6 +82,7 @@ pub enum MetricId {
     UsageReasoningTokensDiffPct,
     OslMismatchDiffPct,
     ScheduleLag,
+    HttpReqBlocked,
     EffectiveRequestLatency,
     EffectiveTimeToFirstToken,
     RequestCount,
@@ -410,6 +411,15 @@ pub const REGISTRY: &[MetricDef] = &[
         Record,
         NONE,
         "send time - intended send time (how late the client sent the request)"
+    ),
+    metric!(
+        HttpReqBlocked,
+        "http_req_blocked",
+        "HTTP Request Blocked",
+        Ms,
+        Record,
+        NONE,
+        "time waiting for a connection before the send (a connect, or an idle connection catching up); 0 when one was ready"
     ),
     metric!(
         EffectiveRequestLatency,

@@ -107,3 +107,32 @@ fn a_request_dropped_on_a_reused_connection_is_sent_again_once() {
     assert_eq!(log.dropped.load(Ordering::Relaxed), 1);
     assert_eq!(log.requests.load(Ordering::Relaxed), 5);
 }
+
+/// An open-loop phase starts on connections opened before it: one second of arrivals (20 at
+/// 20 req/s), so no arrival waits for a connect; the wait for a connection is its own metric.
+#[test]
+fn an_open_loop_phase_starts_on_connections_opened_ahead() {
+    let (url, log) = start_peer(PeerScript::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = MockProfile::at(&url)
+        .rate(20.0)
+        .requests(10)
+        .arg("--osl", 2)
+        .run(tmp.path());
+    assert_exit(&out, 0);
+    let opened = log.per_connection.lock().unwrap().len();
+    assert!(
+        opened > 20,
+        "{opened} connections: the reachability check and 20 ahead"
+    );
+    let served: usize = used_connections(&log).iter().sum();
+    assert_eq!(served, 10);
+    let log_text = std::fs::read_to_string(tmp.path().join("logs/aiperf.log")).unwrap();
+    assert!(
+        log_text.contains("opened 20 of 20 connections ahead of the phase"),
+        "{log_text}"
+    );
+    let blocked = &json(tmp.path().join("profile_export_aiperf.json"))["http_req_blocked"];
+    assert_eq!(blocked["unit"], "ms");
+    assert_eq!(blocked["count"], 10);
+}

@@ -47,6 +47,8 @@ pub enum ConnectError {
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long a new connection may take (TCP, then TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections opened at once when warming a pool before a phase.
+pub const PREWARM_PARALLELISM: usize = 64;
 /// Closes seen right after streamed responses before the pool stops reusing after streams.
 const STREAM_CLOSES_TO_LEARN: u32 = 2;
 
@@ -206,6 +208,42 @@ impl Pool {
             }
         }
         self.connect().await
+    }
+
+    /// Opens up to `count` connections (fewer if the idle list would pass its limit),
+    /// [`PREWARM_PARALLELISM`] at a
+    /// time, and keeps them idle, so a phase starts on open connections instead of opening
+    /// them while arrivals are due. Returns how many were opened; a failure stops the warming
+    /// quietly (the requests then connect, and report, themselves).
+    pub async fn prewarm(&self, count: usize) -> usize {
+        let idle_now = self.idle.lock().map_or(0, |idle| idle.len());
+        let mut remaining = count.min(self.max_idle.saturating_sub(idle_now));
+        let mut opened = 0;
+        while remaining > 0 {
+            let batch = remaining.min(PREWARM_PARALLELISM);
+            let results = futures_util::future::join_all((0..batch).map(|_| self.connect())).await;
+            let mut failed = None;
+            for result in results {
+                match result {
+                    Ok(conn) => {
+                        opened += 1;
+                        if let Ok(mut idle) = self.idle.lock() {
+                            idle.push(Idle {
+                                conn,
+                                since: Instant::now(),
+                            });
+                        }
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if let Some(e) = failed {
+                tracing::debug!("stopped opening connections ahead of the phase: {e}");
+                break;
+            }
+            remaining -= batch;
+        }
+        opened
     }
 
     fn pop_idle(&self) -> Option<Idle> {

@@ -75,8 +75,11 @@ pub struct RawRecord {
     pub entry: u32,
     /// When the schedule wanted the request sent.
     pub intended_ns: u64,
-    /// Just before the request was handed to the HTTP client.
+    /// When the request was handed to a connection ready to send it (after any wait for one).
     pub sent_ns: u64,
+    /// How long the request waited for a connection before `sent_ns` (k6's `http_req_blocked`):
+    /// a new connection's connect time, or an idle one catching up; 0 when one was ready.
+    pub blocked_ns: u64,
     /// When the response headers arrived.
     pub response_start_ns: Option<u64>,
     /// When the last byte arrived (or the request failed or was cancelled).
@@ -107,6 +110,7 @@ impl RawRecord {
             entry,
             intended_ns,
             sent_ns: intended_ns,
+            blocked_ns: 0,
             response_start_ns: None,
             end_ns: intended_ns,
             status: None,

@@ -150,6 +150,17 @@ impl Transport {
         request
     }
 
+    /// Opens about `count` connections ahead of a phase, shared across the targets the way
+    /// requests are (round robin). Returns how many were opened.
+    pub async fn prewarm(&self, count: usize) -> usize {
+        let per_target = count.div_ceil(self.targets.len().max(1));
+        let warming = self.targets.iter().map(|t| t.pool.prewarm(per_target));
+        futures_util::future::join_all(warming)
+            .await
+            .into_iter()
+            .sum()
+    }
+
     /// Sends `body` to the next URL and reads the response into `rec`. Returns how it ended.
     ///
     /// A request that fails on a reused connection before any response byte arrived (the
@@ -158,11 +169,19 @@ impl Transport {
     pub async fn execute(&self, body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
         let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.targets.len();
         let target = &self.targets[url_index];
-        rec.sent_ns = clock.now_ns();
+        let asked_ns = clock.now_ns();
+        rec.sent_ns = asked_ns;
         let mut fresh = false;
         loop {
             tracing::debug!(request = rec.index, fresh, "checking out a connection");
-            let mut conn = match target.pool.checkout(fresh).await {
+            let checkout = target.pool.checkout(fresh).await;
+            if !fresh {
+                // The request is sent when it has a connection: the wait for one (a connect, or
+                // an idle connection catching up) is its own figure, not the server's time.
+                rec.sent_ns = clock.now_ns();
+                rec.blocked_ns = rec.sent_ns.saturating_sub(asked_ns);
+            }
+            let mut conn = match checkout {
                 Ok(conn) => conn,
                 Err(e) => {
                     rec.end_ns = clock.now_ns();

@@ -13,8 +13,10 @@ const NS_PER_MS: f64 = 1e6;
 pub struct Observation {
     /// When the schedule wanted it sent.
     pub intended_ns: u64,
-    /// When it was sent.
+    /// When it was sent (it had a connection).
     pub sent_ns: u64,
+    /// How long it waited for a connection before that.
+    pub blocked_ns: u64,
     /// When the last byte arrived.
     pub end_ns: u64,
     /// Whether the response was an SSE stream.
@@ -85,6 +87,7 @@ pub fn compute(obs: &Observation) -> RequestMetrics {
     let latency = ms(obs.sent_ns, latency_end);
     put(MetricId::RequestLatency, latency);
     put(MetricId::ScheduleLag, ms(obs.intended_ns, obs.sent_ns));
+    put(MetricId::HttpReqBlocked, obs.blocked_ns as f64 / NS_PER_MS);
     put(
         MetricId::EffectiveRequestLatency,
         ms(obs.intended_ns, latency_end),
@@ -219,6 +222,7 @@ mod tests {
         Observation {
             intended_ns: 8 * MS,
             sent_ns: 10 * MS,
+            blocked_ns: MS / 2,
             end_ns: 81 * MS,
             streamed: true,
             text_events: vec![
@@ -258,6 +262,7 @@ mod tests {
         assert_eq!(get(MetricId::OutputTokenCount), 5.0);
         assert_eq!(get(MetricId::ReasoningTokenCount), 1.0);
         assert_eq!(get(MetricId::ScheduleLag), 2.0);
+        assert_eq!(get(MetricId::HttpReqBlocked), 0.5);
         assert_eq!(get(MetricId::EffectiveRequestLatency), 72.0);
         assert_eq!(get(MetricId::EffectiveTimeToFirstToken), 52.0);
         assert_eq!(get(MetricId::OslMismatchDiffPct), 20.0);
@@ -322,6 +327,7 @@ mod tests {
             [
                 MetricId::RequestLatency,
                 MetricId::ScheduleLag,
+                MetricId::HttpReqBlocked,
                 MetricId::EffectiveRequestLatency,
                 MetricId::InputSequenceLength
             ]

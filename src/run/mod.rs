@@ -88,6 +88,25 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
     }
 }
 
+/// One second of arrivals: how many connections an open-loop phase is given before it starts
+/// (arrivals that find none open one and wait for it, which `http_req_blocked` shows).
+const CONNECTIONS_AHEAD_SECONDS: f64 = 1.0;
+
+/// Connections to open before a phase: one per request in flight for a closed loop, one second
+/// of arrivals for an open loop, never more than the in-flight cap, the pool, or a quarter of
+/// the file descriptors left (the rest stay for the requests themselves and the run's files).
+fn connections_ahead(phase: &PhaseSpec, pool_size: u32, open_files: Option<u64>) -> usize {
+    let wanted = match phase.phase_type {
+        PhaseType::Concurrency => f64::from(phase.concurrency.unwrap_or(1)),
+        PhaseType::Constant | PhaseType::Poisson => {
+            (phase.rate.unwrap_or(1.0) * CONNECTIONS_AHEAD_SECONDS).ceil()
+        }
+    };
+    let cap = phase.concurrency.unwrap_or(pool_size).min(pool_size);
+    let by_files = open_files.map_or(u64::MAX, |n| n.saturating_sub(64) / 4);
+    (wanted.min(f64::from(cap)) as u64).min(by_files) as usize
+}
+
 /// A short id for the run: 12 hex characters.
 fn new_benchmark_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
@@ -179,7 +198,8 @@ pub async fn run_benchmark(
         })
         .max()
         .unwrap_or(1);
-    if let Some(open_files) = limits::raise_open_files_limit()
+    let open_files = limits::raise_open_files_limit();
+    if let Some(open_files) = open_files
         && let Some(warning) =
             limits::connection_warning(u64::from(explicit_concurrency), open_files)
     {
@@ -260,6 +280,11 @@ pub async fn run_benchmark(
             display,
             invocation.progress.as_ref(),
         );
+        let ahead = connections_ahead(phase, max_concurrency, open_files);
+        if ahead > 0 {
+            let opened = ctx.transport.prewarm(ahead).await;
+            tracing::info!("opened {opened} of {ahead} connections ahead of the phase");
+        }
         let monitor = (phase.kind == PhaseKind::Profiling).then(|| {
             let queue = ctx.records.downgrade();
             headroom::HeadroomMonitor::start(

@@ -165,6 +165,7 @@ impl Processor {
                 let obs = Observation {
                     intended_ns: rec.intended_ns,
                     sent_ns: rec.sent_ns,
+                    blocked_ns: rec.blocked_ns,
                     end_ns: rec.end_ns,
                     streamed: rec.streamed,
                     output_tokens: output_tokens(
