@@ -1,5 +1,6 @@
 //! Prompts: synthetic prompts with exact token counts, and the tokenizers that count them.
 
+pub mod bpe;
 pub mod synthetic;
 pub mod tokenizer;
 

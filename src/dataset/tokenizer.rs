@@ -1,8 +1,8 @@
 //! Tokenizers that work with no network: the built-in one shipped inside the binary, a
 //! `tokenizer.json` file or directory, or a HuggingFace model id found in the local HF cache.
 //!
-//! The built-in tokenizer is OpenAI's `o200k_base` BPE (the same one AIPerf's `builtin` uses), whose
-//! rank table ships inside the `tiktoken-rs` crate, so it never downloads anything.
+//! The built-in tokenizer is OpenAI's `o200k_base` BPE (the same one AIPerf's `builtin` uses), in
+//! the compact form of [`super::bpe`], built into the binary, so it never downloads anything.
 
 use anyhow::{Context, anyhow};
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub trait Tokenizer: Send + Sync {
 pub const BUILTIN: &str = "builtin";
 
 struct BuiltinTokenizer {
-    bpe: &'static tiktoken_rs::CoreBPE,
+    bpe: super::bpe::Bpe,
 }
 
 impl Tokenizer for BuiltinTokenizer {
@@ -35,13 +35,10 @@ impl Tokenizer for BuiltinTokenizer {
         "builtin (o200k_base)"
     }
     fn encode(&self, text: &str) -> Vec<u32> {
-        self.bpe.encode_ordinary(text)
+        self.bpe.encode(text)
     }
     fn decode(&self, ids: &[u32]) -> String {
-        match self.bpe.decode_bytes(ids) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => String::new(),
-        }
+        self.bpe.decode(ids)
     }
 }
 
@@ -71,7 +68,7 @@ pub fn builtin() -> Arc<dyn Tokenizer> {
     BUILTIN_TOKENIZER
         .get_or_init(|| {
             Arc::new(BuiltinTokenizer {
-                bpe: tiktoken_rs::o200k_base_singleton(),
+                bpe: super::bpe::Bpe::o200k_base(),
             })
         })
         .clone()
