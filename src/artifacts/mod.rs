@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 pub mod analyses;
+pub mod calibration;
 pub mod io;
 pub mod layout;
 pub mod names;

@@ -10,6 +10,8 @@ pub const PROFILE_EXPORT_JSONL: &str = "profile_export.jsonl";
 pub const INPUTS_JSON: &str = "inputs.json";
 /// `run_metadata.json`: how the run was configured and how it ended.
 pub const RUN_METADATA_JSON: &str = "run_metadata.json";
+/// `calibration.json`: this host's client capacity, from `aiperf calibrate` (in the user's cache).
+pub const CALIBRATION_JSON: &str = "calibration.json";
 /// `logs/aiperf.log`: the run log.
 pub const LOG_FILE: &str = "logs/aiperf.log";
 /// `profile_export_aiperf_sweep.json`.

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap), one file per command. Flags become a typed spec here; the
 //! rest of the program never sees raw flags.
 
+pub mod calibrate;
 pub mod export;
 pub mod flags;
 pub mod mock_server;
@@ -50,6 +51,8 @@ pub enum Command {
     /// List and show search recipes.
     #[command(subcommand)]
     Recipes(RecipesCommand),
+    /// Measure how much load this host's client can drive, for later runs to warn against.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// The schemas `aiperf schema` prints.

@@ -249,6 +249,7 @@ pub(crate) async fn run_trial(
         quiet: true,
         interrupt: Some(interrupt.clone()),
         progress: multi.cloned(),
+        calibrating: false,
     };
     let (status, interrupted, line) = match run_benchmark(trial.spec.clone(), &invocation).await {
         Ok(report) if report.exit_code.is_interruption() => (None, true, "interrupted".to_string()),

@@ -48,6 +48,8 @@ pub struct Invocation {
     pub interrupt: Option<CancellationToken>,
     /// Draw the progress bar inside this display (an experiment's overall bar), if any.
     pub progress: Option<indicatif::MultiProgress>,
+    /// The run is part of `aiperf calibrate`: do not warn against the previous calibration.
+    pub calibrating: bool,
 }
 
 /// The outcome of a finished (or interrupted) run whose files are on disk.
@@ -85,6 +87,43 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
         requests: phase.requests,
         duration: phase.duration.map(Duration::from_secs_f64),
         grace: Duration::from_secs_f64(phase.grace_period_or_default()),
+    }
+}
+
+/// A warning when the run asks for more than `aiperf calibrate` measured this host's client can
+/// drive: an open-loop rate above the highest rate it reached, or more concurrent streams than
+/// it could drive with headroom against a zero-latency server (where it then ran out).
+fn capacity_warning(
+    spec: &BenchmarkSpec,
+    calibration: &crate::artifacts::calibration::Calibration,
+) -> Option<String> {
+    let phase = spec.profiling_phase();
+    let when = calibration.measured_at.get(..10).unwrap_or("");
+    match phase.phase_type {
+        PhaseType::Concurrency => {
+            let asked = phase.concurrency.unwrap_or(1);
+            let ran_out = calibration
+                .points
+                .iter()
+                .filter(|p| p.client_bound && p.concurrency <= asked)
+                .map(|p| p.concurrency)
+                .min()?;
+            Some(format!(
+                "this run asks for {asked} concurrent streams; against a zero-latency server this host's client ran out of \
+                 headroom at {ran_out} (aiperf calibrate, {when}). A slower server needs less of the client; the run \
+                 says at the end whether it was client-bound"
+            ))
+        }
+        PhaseType::Constant | PhaseType::Poisson => {
+            let rate = phase.rate?;
+            (rate > calibration.max_request_rate).then(|| {
+                format!(
+                    "this run asks for {rate} req/s; this host's client reached at most {:.0} req/s (aiperf calibrate, \
+                     {when}): the client, not the server, may set this run's numbers",
+                    calibration.max_request_rate
+                )
+            })
+        }
     }
 }
 
@@ -126,6 +165,12 @@ pub async fn run_benchmark(
                 .join("\n"),
         )
     })?;
+    if !invocation.calibrating
+        && let Some(calibration) = crate::artifacts::calibration::read()
+        && let Some(warning) = capacity_warning(&spec, &calibration)
+    {
+        tracing::warn!("{warning}");
+    }
     let seed = spec.random_seed.unwrap_or_else(rand::random);
     let mut spec = spec;
     spec.random_seed = Some(seed);
@@ -417,7 +462,8 @@ pub async fn run_benchmark(
     for warning in &judgement.warnings {
         tracing::warn!("{warning}");
     }
-    if verdict.client_bound {
+    // `aiperf calibrate` reports client-bound points in its own table.
+    if verdict.client_bound && !invocation.calibrating {
         tracing::warn!("{}", verdict.explanation);
     }
     if processor.notes.reconnects > 0 {
