@@ -61,7 +61,7 @@ async fn measure(
     url: &str,
     load: &[String],
     dir: &Path,
-) -> Result<(RunSummaryFile, RunMetadata), AppError> {
+) -> Result<Measured, AppError> {
     let mut argv: Vec<String> = [
         "-m",
         &args.model,
@@ -93,6 +93,10 @@ async fn measure(
         ..Invocation::default()
     };
     let report = run_benchmark(spec, &invocation).await?;
+    if report.exit_code.is_interruption() {
+        // Ctrl-C or SIGTERM: stop with the signal's code; what was measured stays in `dir`.
+        return Ok(Measured::Interrupted(report.exit_code));
+    }
     if report.exit_code != ExitCode::SUCCESS {
         return Err(AppError::failure(format!(
             "the calibration run {} did not finish cleanly (exit code {}); see {}",
@@ -105,7 +109,13 @@ async fn measure(
         .map_err(|e| AppError::failure(format!("{e:#}")))?;
     let metadata = crate::artifacts::io::read(&dir.join(RUN_METADATA_JSON))
         .map_err(|e| AppError::failure(e.to_string()))?;
-    Ok((summary, metadata))
+    Ok(Measured::Done(Box::new(summary), Box::new(metadata)))
+}
+
+/// A measurement run's end: its files, or the signal that stopped it.
+enum Measured {
+    Done(Box<RunSummaryFile>, Box<RunMetadata>),
+    Interrupted(ExitCode),
 }
 
 /// Runs `aiperf calibrate`.
@@ -118,7 +128,10 @@ pub async fn run(args: &CalibrateArgs) -> Result<ExitCode, AppError> {
         eprintln!("calibrate: concurrency {c} for {} s", args.seconds);
         let load = vec!["--concurrency".to_string(), c.to_string()];
         let dir = args.artifact_dir.join(format!("concurrency{c}"));
-        let (summary, metadata) = measure(args, &url, &load, &dir).await?;
+        let (summary, metadata) = match measure(args, &url, &load, &dir).await? {
+            Measured::Done(summary, metadata) => (*summary, *metadata),
+            Measured::Interrupted(code) => return Ok(code),
+        };
         let headroom = &metadata.load_verdict.client_headroom;
         cores = headroom.cores;
         points.push(CalibrationPoint {
@@ -143,8 +156,11 @@ pub async fn run(args: &CalibrateArgs) -> Result<ExitCode, AppError> {
         args.seconds
     );
     let load = vec!["--request-rate".to_string(), half.to_string()];
-    let (half_summary, _) =
-        measure(args, &url, &load, &args.artifact_dir.join("half_load")).await?;
+    let half_summary =
+        match measure(args, &url, &load, &args.artifact_dir.join("half_load")).await? {
+            Measured::Done(summary, _) => *summary,
+            Measured::Interrupted(code) => return Ok(code),
+        };
     let lowest = points.iter().min_by_key(|p| p.concurrency);
     let calibration = Calibration {
         aiperf_version: crate::VERSION.to_string(),
