@@ -158,7 +158,10 @@ fn sample(
     out.wall_seconds = start_wall.elapsed().as_secs_f64();
     out.cpu_seconds = process_cpu().saturating_sub(start_cpu).as_secs_f64();
     // Probes still queued when sampling stopped are not counted: the phase is over.
-    out.loop_delays_ms = delays.lock().map(|d| d.clone()).unwrap_or_default();
+    out.loop_delays_ms = delays
+        .lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default();
     out
 }
 
