@@ -42,6 +42,9 @@ fn huge_or_invalid_numbers_in_flags_are_range_errors() {
         ("--osl", "1e30", "--osl"),
         ("--concurrency", "-1", "--concurrency"),
         ("--request-rate", "1e30", "--request-rate"),
+        ("--record-processors", "0", "--record-processors"),
+        ("--record-processors", "65", "--record-processors"),
+        ("--record-processors", "-3", "--record-processors"),
     ] {
         let mut args = vec!["-m", "m", "-u", "mock://", flag, value];
         if flag != "--benchmark-duration" {

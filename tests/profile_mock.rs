@@ -304,3 +304,54 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Several record processors split the records and merge their accumulators: the summary must
+/// be what the per-request file adds up to, with every request in the file exactly once.
+#[test]
+fn parallel_record_processors_lose_nothing_and_merge_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = MockProfile::new("ttft_ms=1&itl_ms=0.2&error_rate=0.05")
+        .streaming()
+        .concurrency(16)
+        .requests(3000)
+        .tokens(20, 8)
+        .arg("--record-processors", 4)
+        .run(&dir);
+    assert_exit(&out, 0);
+    let s = summary(&dir);
+    let records = jsonl(dir.join("profile_export.jsonl"));
+    assert_eq!(records.len(), 3000);
+    let mut indices: Vec<u64> = records
+        .iter()
+        .map(|r| r["metadata"]["profiling_index"].as_u64().unwrap())
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..3000).collect::<Vec<_>>());
+    let errors = records.iter().filter(|r| !r["error"].is_null()).count() as f64;
+    assert!(errors > 50.0, "the mock's 5% errors: {errors}");
+    assert_eq!(stat(&s, "error_request_count", "avg"), errors);
+    assert_eq!(stat(&s, "request_count", "avg"), 3000.0 - errors);
+    let values = |tag: &str| -> Vec<f64> {
+        records
+            .iter()
+            .filter_map(|r| r["metrics"][tag]["value"].as_f64())
+            .collect()
+    };
+    for tag in [
+        "time_to_first_token",
+        "request_latency",
+        "output_sequence_length",
+    ] {
+        let v = values(tag);
+        assert_eq!(stat(&s, tag, "count"), v.len() as f64, "{tag}");
+        let sum: f64 = v.iter().sum();
+        // The file prints values to the nanosecond; the summary sums them exactly.
+        assert!(
+            (stat(&s, tag, "sum") - sum).abs() < 1e-6 * v.len() as f64,
+            "{tag} sum"
+        );
+        let max = v.iter().copied().fold(f64::MIN, f64::max);
+        assert_eq!(stat(&s, tag, "max"), max, "{tag} max");
+    }
+}

@@ -160,6 +160,15 @@ pub struct ProfileArgs {
         help_heading = "Output"
     )]
     pub ui_type: UiType,
+    /// Record processors working in parallel, 1-64 (default: one per four usable cores). The
+    /// results are the same for any number.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "N",
+        help_heading = "Output"
+    )]
+    pub record_processors: Option<u32>,
     /// Auto-plot flags.
     #[command(flatten)]
     pub plot: crate::cli::flags::PlotFlags,

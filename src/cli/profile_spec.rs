@@ -205,7 +205,10 @@ impl ProfileArgs {
             tokenizer: TokenizerSpec {
                 name: self.tokenizer.clone(),
             },
-            runtime: RuntimeSpec { ui: self.ui_type },
+            runtime: RuntimeSpec {
+                ui: self.ui_type,
+                record_processors: self.record_processors,
+            },
             random_seed: self.random_seed,
             plot: None,
             wandb: self.wandb.to_spec().map_err(|e| vec![e.into()])?,

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -141,7 +141,7 @@ pub struct LoadContext<T: SendRequest = Transport> {
     /// The run clock.
     pub clock: RunClock,
     /// Finished records go here (bounded: a slow consumer slows the client, never loses data).
-    pub records: mpsc::Sender<RawRecord>,
+    pub records: super::record_sink::RecordSink,
     /// Cancelled by Ctrl-C.
     pub interrupt: CancellationToken,
     /// Live counters.
@@ -366,8 +366,7 @@ async fn send_one<T: SendRequest>(
     ctx.health.observe(&outcome);
     rec.outcome = outcome;
     ctx.progress.finished.fetch_add(1, Ordering::Relaxed);
-    // The receiver only goes away if the run is being torn down; nothing is left to record then.
-    let _ = ctx.records.send(rec).await;
+    ctx.records.send(rec).await;
 }
 
 #[cfg(test)]

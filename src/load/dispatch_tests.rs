@@ -92,11 +92,12 @@ impl Pacing for RecordedPacing {
 
 struct Harness {
     ctx: Arc<LoadContext<FakeServer>>,
-    records: mpsc::Receiver<RawRecord>,
+    records: tokio::sync::mpsc::Receiver<RawRecord>,
 }
 
 fn harness(server: &Arc<FakeServer>, pacing: Arc<dyn Pacing>) -> Harness {
-    let (tx, rx) = mpsc::channel(10_000);
+    let (tx, rx) = crate::load::record_sink::RecordSink::new(1, 10_000);
+    let rx = rx.into_iter().next().expect("one queue");
     let entry = DatasetEntry {
         session_id: "s".into(),
         input_tokens: 1,

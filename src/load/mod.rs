@@ -5,6 +5,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod pool;
 pub mod record;
+pub mod record_sink;
 pub mod schedule;
 pub mod sse;
 pub mod transport;

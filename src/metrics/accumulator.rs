@@ -102,6 +102,14 @@ impl RunAccumulator {
         }
     }
 
+    /// An empty accumulator judging by the same SLOs.
+    pub fn empty_like(&self) -> Self {
+        Self {
+            slos: self.slos.clone(),
+            ..Self::new(&BTreeMap::new())
+        }
+    }
+
     fn distribution(&mut self, id: MetricId) -> &mut Distribution {
         self.distributions[id as usize]
             .get_or_insert_with(|| Distribution::new(scale_for(id.def().unit)))
@@ -185,6 +193,38 @@ impl RunAccumulator {
     /// Adds a cancelled request.
     pub fn add_cancelled(&mut self) {
         self.cancelled += 1;
+    }
+
+    /// Adds everything `other` accumulated (judged against the same SLOs), as if its requests
+    /// had been added here: counts, totals and error groups add, histograms add, the span is the
+    /// union. This is how record processors working in parallel combine their results.
+    pub fn merge(&mut self, other: RunAccumulator) {
+        debug_assert_eq!(
+            self.slos, other.slos,
+            "merging runs judged by different SLOs"
+        );
+        for (mine, theirs) in self.distributions.iter_mut().zip(other.distributions) {
+            match (mine.as_mut(), theirs) {
+                (Some(mine), Some(theirs)) => mine.merge(&theirs),
+                (None, theirs @ Some(_)) => *mine = theirs,
+                (_, None) => {}
+            }
+        }
+        self.success += other.success;
+        self.errors += other.errors;
+        self.cancelled += other.cancelled;
+        self.good += other.good;
+        if let (Some(first), Some(last)) = (other.first_sent_ns, other.last_end_ns) {
+            self.span(first, last);
+        }
+        for (id, value) in other.totals {
+            self.add_total(id, value);
+        }
+        self.osl_mismatches += other.osl_mismatches;
+        self.usage_discrepancies += other.usage_discrepancies;
+        for (key, count) in other.error_groups {
+            *self.error_groups.entry(key).or_default() += count;
+        }
     }
 
     /// Requests seen so far (any outcome).
@@ -367,5 +407,107 @@ mod tests {
         let (slow, s, e) = request(0, 10, 40, 5); // 25 tokens/s/user
         acc.add_success(&slow, s, e);
         assert_eq!(acc.summarize().scalars[&MetricId::GoodRequestCount], 1.0);
+    }
+
+    /// A seeded stream of successes (streamed, varied timings and lengths), errors of a few
+    /// kinds and cancellations.
+    fn seeded_stream(n: u64) -> Vec<Result<(RequestMetrics, u64, u64), Option<RequestError>>> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        (0..n)
+            .map(|i| match next(20) {
+                0 => Err(Some(RequestError {
+                    kind: ErrorKind::HttpStatus,
+                    code: Some(500 + next(3) as u16),
+                    message: format!("boom {}", next(2)),
+                })),
+                1 => Err(None),
+                _ => {
+                    let sent = i * 3 * MS + next(MS);
+                    let events: Vec<(u64, bool)> = (0..1 + next(40))
+                        .map(|k| {
+                            (
+                                sent + 5 * MS + next(900 * MS) + k * (next(30) + 1) * 1_013,
+                                true,
+                            )
+                        })
+                        .collect();
+                    let end = events.iter().map(|e| e.0).max().unwrap_or(sent) + next(MS);
+                    let obs = Observation {
+                        intended_ns: sent.saturating_sub(next(50_000)),
+                        sent_ns: sent,
+                        end_ns: end,
+                        streamed: true,
+                        output_tokens: Some((events.len() as u64 + next(3), next(2))),
+                        text_events: events,
+                        input_tokens: 10 + next(500) as u32,
+                        requested_osl: Some(40),
+                        ..Observation::default()
+                    };
+                    Ok((compute(&obs), sent, end))
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shards_merge_into_exactly_the_single_processor_result() {
+        let mut slos = BTreeMap::new();
+        slos.insert("time_to_first_token".to_string(), 400.0);
+        let stream = seeded_stream(20_000);
+        let add =
+            |acc: &mut RunAccumulator,
+             item: &Result<(RequestMetrics, u64, u64), Option<RequestError>>| match item
+            {
+                Ok((m, s, e)) => acc.add_success(m, *s, *e),
+                Err(Some(error)) => acc.add_error(error, 7 * MS, 9 * MS),
+                Err(None) => acc.add_cancelled(),
+            };
+        let mut single = RunAccumulator::new(&slos);
+        stream.iter().for_each(|item| add(&mut single, item));
+        let mut shards: Vec<RunAccumulator> = (0..4).map(|_| RunAccumulator::new(&slos)).collect();
+        for (i, item) in stream.iter().enumerate() {
+            add(&mut shards[(i * 5 + i / 3) % 4], item);
+        }
+        let mut merged = RunAccumulator::new(&slos);
+        shards.into_iter().for_each(|shard| merged.merge(shard));
+
+        for (a, b) in single.distributions.iter().zip(&merged.distributions) {
+            assert_eq!(a.is_some(), b.is_some());
+            if let (Some(a), Some(b)) = (a, b) {
+                assert!(a == b, "a distribution differs after merging");
+            }
+        }
+        let (one, many) = (single.summarize(), merged.summarize());
+        assert_eq!(
+            (one.success, one.errors, one.cancelled),
+            (many.success, many.errors, many.cancelled)
+        );
+        assert!(one.success > 15_000 && one.errors > 500 && one.cancelled > 500);
+        assert_eq!(one.scalars, many.scalars);
+        assert_eq!(one.error_groups, many.error_groups);
+        assert_eq!(
+            one.records.keys().collect::<Vec<_>>(),
+            many.records.keys().collect::<Vec<_>>()
+        );
+        for (id, a) in &one.records {
+            let b = &many.records[id];
+            assert_eq!(
+                (a.count, a.sum, a.avg, a.min, a.max, a.percentiles),
+                (b.count, b.sum, b.avg, b.min, b.max, b.percentiles),
+                "{id:?}"
+            );
+            assert!(
+                (a.std - b.std).abs() <= 1e-12 * a.std.max(1e-300),
+                "{id:?}: {} vs {}",
+                a.std,
+                b.std
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
-//! The record processor: runs on its own thread, off the timing path. It parses each raw record
-//! through the endpoint, counts tokens once per request, computes the request's metrics, feeds
-//! the accumulators and streams the JSONL line.
+//! The record processors: each runs on its own thread, off the timing path. A processor parses
+//! each raw record through the endpoint, counts tokens once per request, computes the request's
+//! metrics, feeds its own accumulators and streams the JSONL line into the run's one file.
+//! When the phase is over the processors' accumulators are merged, which gives exactly what one
+//! processor would have computed from all the records (see [`RunAccumulator::merge`]).
 
 use crate::dataset::Dataset;
 use crate::dataset::tokenizer::Tokenizer;
@@ -57,7 +59,86 @@ struct Parsed {
     usage: Option<Usage>,
 }
 
+/// Record processors running on their own threads.
+pub struct ProcessorThreads {
+    threads: Vec<std::thread::JoinHandle<(Processor, std::io::Result<()>)>>,
+}
+
+impl ProcessorThreads {
+    /// Starts one processor per queue: `first` on the first, and for each other queue a processor
+    /// like `first` with empty accumulators appending to the same JSONL file.
+    pub fn start(
+        first: Processor,
+        queues: Vec<mpsc::Receiver<RawRecord>>,
+    ) -> std::io::Result<Self> {
+        let mut processors = vec![first];
+        while processors.len() < queues.len() {
+            let sibling = processors[0].sibling();
+            processors.push(sibling);
+        }
+        let mut threads = Vec::with_capacity(queues.len());
+        for (i, (processor, queue)) in processors.into_iter().zip(queues).enumerate() {
+            let thread = std::thread::Builder::new()
+                .name(format!("record-processor-{i}"))
+                .spawn(move || processor.run(queue))?;
+            threads.push(thread);
+        }
+        Ok(Self { threads })
+    }
+
+    /// Waits for every processor to drain its queue (the queues close when the load engine is
+    /// dropped) and merges them into one. The first write error of any processor is returned
+    /// next to the merged results, which are complete regardless. `Err` if a processor panicked.
+    pub fn join(self) -> Result<(Processor, std::io::Result<()>), &'static str> {
+        let mut merged: Option<(Processor, std::io::Result<()>)> = None;
+        let mut panicked = false;
+        for thread in self.threads {
+            match thread.join() {
+                Ok((processor, result)) => match &mut merged {
+                    None => merged = Some((processor, result)),
+                    Some((into, first_result)) => {
+                        into.absorb(processor);
+                        if first_result.is_ok() {
+                            *first_result = result;
+                        }
+                    }
+                },
+                Err(_) => panicked = true,
+            }
+        }
+        match merged {
+            Some(merged) if !panicked => Ok(merged),
+            _ => Err("record processor panicked"),
+        }
+    }
+}
+
 impl Processor {
+    /// A processor with the same settings and empty accumulators, writing to the same file.
+    fn sibling(&self) -> Self {
+        Self {
+            endpoint: self.endpoint,
+            tokenizer: self.tokenizer.clone(),
+            dataset: self.dataset.clone(),
+            clock: self.clock,
+            use_server_token_count: self.use_server_token_count,
+            produces_tokens: self.produces_tokens,
+            warmup: self.warmup.empty_like(),
+            profiling: self.profiling.empty_like(),
+            jsonl: self.jsonl.writer(),
+            streaming: self.streaming,
+            notes: TransportNotes::default(),
+        }
+    }
+
+    /// Adds another processor's results to this one's.
+    fn absorb(&mut self, other: Processor) {
+        self.warmup.merge(other.warmup);
+        self.profiling.merge(other.profiling);
+        self.notes.reconnects += other.notes.reconnects;
+        self.notes.not_streamed += other.notes.not_streamed;
+    }
+
     /// Processes records until the channel closes; returns itself with the final accumulators.
     ///
     /// Lines reach the JSONL file whenever the queue runs empty and at least every

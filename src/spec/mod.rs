@@ -416,6 +416,11 @@ pub struct RuntimeSpec {
     /// Progress display.
     #[serde(default)]
     pub ui: UiType,
+    /// Record processors working in parallel (1-64). Default: one per four usable cores, at
+    /// least one. Results are the same for any number; more only add processing capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub record_processors: Option<u32>,
 }
 
 /// Progress display style.

@@ -78,6 +78,14 @@ pub fn validate(spec: &BenchmarkSpec) -> Result<(), Vec<Problem>> {
     check_dataset(spec, &mut problems);
     check_phases(spec, &mut problems);
     check_wandb(&spec.wandb, &mut problems);
+    if let Some(n) = spec.runtime.record_processors
+        && !(1..=64).contains(&n)
+    {
+        problems.push(
+            "runtime.record_processors",
+            format!("record processors must be between 1 and 64 (--record-processors), got {n}"),
+        );
+    }
     for (tag, &threshold) in &spec.slos {
         if let Err(e) = check_slo_tag(tag) {
             problems.push(format!("slos.{tag}"), e);
