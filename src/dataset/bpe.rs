@@ -17,7 +17,7 @@ static TABLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.bin")
 
 /// o200k_base's pre-tokenizer: words with their leading punctuation and contractions, numbers of
 /// up to three digits, punctuation runs, newlines, and whitespace (as `tiktoken` defines it).
-const PATTERN: &str = concat!(
+pub(super) const PATTERN: &str = concat!(
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
     "|",
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
@@ -95,17 +95,25 @@ impl Bpe {
     /// The tokens of `text` (no special tokens), as `tiktoken`'s `encode_ordinary`.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        for found in self.pattern.find_iter(text) {
-            // The pattern only fails on backtracking limits, which this one cannot reach;
-            // a piece it cannot match is then encoded byte by byte with the rest.
-            let piece = match found {
-                Ok(m) => m.as_str().as_bytes(),
-                Err(_) => continue,
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = match super::pretokenize::ascii_piece(bytes, start) {
+                Some(end) => end,
+                // Every position starts a piece (the pattern matches any character), so the
+                // regex's match from here begins here. It only fails on backtracking limits,
+                // which this pattern cannot reach; the rest is then merged as one piece.
+                None => match self.pattern.find_from_pos(text, start) {
+                    Ok(Some(found)) if found.end() > start => found.end(),
+                    _ => bytes.len(),
+                },
             };
+            let piece = &bytes[start..end];
             match self.rank(piece) {
                 Some(rank) => out.push(rank),
                 None => self.merge_into(piece, &mut out),
             }
+            start = end;
         }
         out
     }

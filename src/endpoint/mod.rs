@@ -7,6 +7,7 @@
 mod chat;
 mod completions;
 mod embeddings;
+mod fast_chunk;
 mod wire;
 
 pub use wire::{ResponseDelta, Usage};

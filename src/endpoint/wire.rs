@@ -125,6 +125,15 @@ pub(super) fn describe_error(error: &serde_json::Value) -> String {
 
 /// Parses a chat or completions payload, taking text from `delta`, `message` or `text`.
 pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    match super::fast_chunk::parse(data) {
+        Some(delta) => Ok(delta),
+        None => parse_with_serde(data),
+    }
+}
+
+/// [`parse_generation`] through serde_json: the reference, and the path for every payload the
+/// fast reader leaves alone (usage, errors, anything unusual or invalid).
+pub(super) fn parse_with_serde(data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
     let wire: WireResponse<'_> = serde_json::from_slice(data).map_err(|e| {
         let preview: String = String::from_utf8_lossy(&data[..data.len().min(120)]).into_owned();
         format!("malformed JSON in response ({e}): {preview}")
