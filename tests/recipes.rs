@@ -27,7 +27,8 @@ fn run_file(tmp: &Path, content: &str) -> std::process::Output {
 }
 
 /// 4 batch slots: up to concurrency 4 every request is admitted at once; at 8 half of them wait a
-/// whole generation, so p99 latency roughly doubles. The knee is 8.
+/// whole generation, so p99 latency roughly doubles. The knee is 8. Delays of 10 ms keep a
+/// scheduling hiccup on a busy machine (a few ms at the baseline's p99) well inside the 20% margin.
 #[test]
 fn concurrency_ramp_finds_the_knee_of_the_capacity_model() {
     let tmp = tempfile::tempdir().unwrap();
@@ -35,7 +36,7 @@ fn concurrency_ramp_finds_the_knee_of_the_capacity_model() {
     let sweep = "{recipe: concurrency-ramp, knobs: {concurrency: {lo: 1, hi: 32, steps: 6}}}";
     let o = run_file(
         tmp.path(),
-        &experiment(&out, "mock://?ttft_ms=5&itl_ms=5&max_batch=4", "", sweep),
+        &experiment(&out, "mock://?ttft_ms=10&itl_ms=10&max_batch=4", "", sweep),
     );
     assert_exit(&o, 0);
     let knee = json(out.join("sweep_aggregate/degradation_knee.json"));
