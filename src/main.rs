@@ -58,14 +58,16 @@ fn main() {
             Command::MockServer(args) => {
                 let config = aiperf::mock::MockConfig::from(args.behaviour);
                 config.validate().map_err(AppError::config)?;
-                aiperf::mock::serve_forever(config, &args.host, args.port)
-                    .await
-                    .map_err(|e| {
-                        AppError::failure(format!(
-                            "mock server on {}:{}: {e}",
-                            args.host, args.port
-                        ))
-                    })?;
+                aiperf::mock::serve_forever(
+                    config,
+                    &args.host,
+                    args.port,
+                    args.timing_log.as_deref(),
+                )
+                .await
+                .map_err(|e| {
+                    AppError::failure(format!("mock server on {}:{}: {e}", args.host, args.port))
+                })?;
                 Ok(ExitCode::SUCCESS)
             }
         }

@@ -11,6 +11,11 @@ pub struct MockServerArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Append one JSON line per streamed response with the server's own wall-clock times
+    /// (received, first token handed to the connection, end) and the `X-Request-ID` header, to
+    /// check a client's measurements against (`bench/measurement_truth.sh`).
+    #[arg(long, value_name = "FILE")]
+    pub timing_log: Option<std::path::PathBuf>,
     /// Behaviour of the server.
     #[command(flatten)]
     pub behaviour: MockFlags,

@@ -101,7 +101,7 @@ pub fn write_record_line(
     error: Option<RecordError<'_>>,
 ) -> std::io::Result<()> {
     let cancelled = rec.outcome == Outcome::Cancelled;
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = uuid::Uuid::from_u128(rec.request_id).to_string();
     let metadata = Metadata {
         session_num: rec.entry,
         x_correlation_id: request_id.clone(),

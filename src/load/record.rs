@@ -73,6 +73,9 @@ pub struct RawRecord {
     pub index: u64,
     /// Index of the dataset entry sent.
     pub entry: u32,
+    /// A random (v4) UUID sent as the `X-Request-ID` header and written as the record's
+    /// `x_request_id`, so a server's own logs can be joined to aiperf's records.
+    pub request_id: u128,
     /// When the schedule wanted the request sent.
     pub intended_ns: u64,
     /// When the request was handed to a connection ready to send it (after any wait for one).
@@ -108,6 +111,7 @@ impl RawRecord {
             phase,
             index,
             entry,
+            request_id: uuid::Uuid::new_v4().as_u128(),
             intended_ns,
             sent_ns: intended_ns,
             blocked_ns: 0,

@@ -15,6 +15,9 @@ use hyper::header::{
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// The header carrying each request's id (as vLLM and most gateways name it).
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// The most of an error response body kept as its message.
 const ERROR_BODY_LIMIT: usize = 2048;
 
@@ -137,13 +140,28 @@ impl Transport {
         })
     }
 
-    fn request(&self, target: &Target, body: Bytes) -> hyper::Request<Full<Bytes>> {
+    fn request(
+        &self,
+        target: &Target,
+        body: Bytes,
+        request_id: u128,
+    ) -> hyper::Request<Full<Bytes>> {
         let mut request = hyper::Request::new(Full::new(body));
         *request.method_mut() = hyper::Method::POST;
         *request.uri_mut() = target.path.clone();
         let headers = request.headers_mut();
         headers.clone_from(&self.headers);
         headers.insert(HOST, target.host.clone());
+        // A user's own `X-Request-ID` header (in `--header`) wins.
+        if !headers.contains_key(X_REQUEST_ID) {
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let text = uuid::Uuid::from_u128(request_id)
+                .hyphenated()
+                .encode_lower(&mut text);
+            if let Ok(value) = HeaderValue::from_str(text) {
+                headers.insert(X_REQUEST_ID, value);
+            }
+        }
         if let Some(auth) = &target.basic_auth {
             headers.insert(AUTHORIZATION, auth.clone());
         }
@@ -194,7 +212,9 @@ impl Transport {
                 }
             };
             tracing::debug!(request = rec.index, reused = conn.reused, "sending");
-            let response = conn.send(self.request(target, body.clone())).await;
+            let response = conn
+                .send(self.request(target, body.clone(), rec.request_id))
+                .await;
             let now = clock.now_ns();
             rec.end_ns = now;
             let response = match response {

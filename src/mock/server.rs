@@ -23,6 +23,8 @@ use tokio::sync::mpsc;
 
 struct AppState {
     config: MockConfig,
+    /// `--timing-log`: one line per streamed response with the server's own wall-clock times.
+    timing_log: Option<std::sync::Mutex<std::fs::File>>,
     engine: EngineHandle,
     tokenizer: Arc<dyn Tokenizer>,
     requests: AtomicU64,
@@ -68,10 +70,20 @@ impl Drop for MockServer {
     }
 }
 
-fn router(config: MockConfig) -> std::io::Result<Router> {
+fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::Result<Router> {
+    let timing_log = match timing_log {
+        Some(path) => Some(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )),
+        None => None,
+    };
     let state = Arc::new(AppState {
         engine: EngineHandle::start(&config)?,
         config,
+        timing_log,
         tokenizer: builtin(),
         requests: AtomicU64::new(0),
         completed: Arc::new(AtomicU64::new(0)),
@@ -97,7 +109,7 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 /// Starts the server on the current runtime at `127.0.0.1:port` (0 = a free port).
 pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer> {
-    let app = router(config)?;
+    let app = router(config, None)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let listener = listener.tap_io(disable_nagle);
@@ -115,14 +127,23 @@ pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer>
     })
 }
 
-/// Serves until Ctrl-C (for `aiperf mock-server`).
-pub async fn serve_forever(config: MockConfig, host: &str, port: u16) -> std::io::Result<()> {
-    let app = router(config)?;
+/// Serves until Ctrl-C (for `aiperf mock-server`). With `timing_log`, appends one JSON line per
+/// streamed response: `{"request_id", "received_ns", "first_token_ns", "end_ns"}`, wall-clock
+/// nanoseconds taken when the request reached the handler, when the first token's chunk was
+/// handed to the connection, and after the last; `request_id` is the `X-Request-ID` header.
+pub async fn serve_forever(
+    config: MockConfig,
+    host: &str,
+    port: u16,
+    timing_log: Option<&std::path::Path>,
+) -> std::io::Result<()> {
+    let app = router(config, timing_log)?;
     let listener = tokio::net::TcpListener::bind((host, port)).await?;
     eprintln!(
         "aiperf mock server listening on http://{}",
         listener.local_addr()?
     );
+    let listener = listener.tap_io(disable_nagle);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -230,16 +251,73 @@ fn prompt_text(api: Api, body: &Value) -> String {
     }
 }
 
-async fn chat(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    generate(state, Api::Chat, body).await
+async fn chat(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    generate(state, Api::Chat, &headers, body).await
 }
 
-async fn completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    generate(state, Api::Completions, body).await
+async fn completions(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    generate(state, Api::Completions, &headers, body).await
 }
 
-async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
+/// Wall-clock nanoseconds now.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The server's own times for one streamed response, for `--timing-log`.
+struct Timing {
+    state: Arc<AppState>,
+    request_id: Option<String>,
+    received_ns: u64,
+    first_token_ns: Option<u64>,
+}
+
+impl Timing {
+    fn write(&self) {
+        let Some(log) = &self.state.timing_log else {
+            return;
+        };
+        let mut line = json!({
+            "request_id": self.request_id,
+            "received_ns": self.received_ns,
+            "first_token_ns": self.first_token_ns,
+            "end_ns": wall_ns(),
+        })
+        .to_string();
+        line.push('\n');
+        // One write per line on an append-only file: lines never interleave.
+        if let Ok(mut file) = log.lock() {
+            let _ = std::io::Write::write_all(&mut *file, line.as_bytes());
+        }
+    }
+}
+
+async fn generate(
+    state: Arc<AppState>,
+    api: Api,
+    headers: &axum::http::HeaderMap,
+    raw: Bytes,
+) -> Response {
     let arrival = Instant::now();
+    let timing = state.timing_log.is_some().then(|| Timing {
+        state: state.clone(),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        received_ns: wall_ns(),
+        first_token_ns: None,
+    });
     let (body, mut rng) = match accept(&state, &raw) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
@@ -282,6 +360,7 @@ async fn generate(state: Arc<AppState>, api: Api, raw: Bytes) -> Response {
             faults,
             ms(config.stall_ms),
             state.completed.clone(),
+            timing,
         )
     } else {
         let response = full_response(job, ticks).await;
@@ -349,6 +428,7 @@ fn stream_response(
     faults: Faults,
     stall: Duration,
     completed: Arc<AtomicU64>,
+    mut timing: Option<Timing>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
@@ -395,11 +475,11 @@ fn stream_response(
                     tokio::time::sleep(stall).await;
                 }
             }
-            if tx
-                .send(Ok(sse(&job.chunk(job.token_delta(emitted), None))))
-                .await
-                .is_err()
-            {
+            let chunk = sse(&job.chunk(job.token_delta(emitted), None));
+            if let Some(timing) = timing.as_mut().filter(|t| t.first_token_ns.is_none()) {
+                timing.first_token_ns = Some(wall_ns());
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
                 return; // client went away; dropping `ticks` frees the engine slot
             }
             emitted += 1;
@@ -425,6 +505,9 @@ fn stream_response(
             .is_ok()
         {
             completed.fetch_add(1, Ordering::Relaxed);
+            if let Some(timing) = &timing {
+                timing.write();
+            }
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -1,0 +1,79 @@
+//! aiperf's timings against the server's own: `aiperf mock-server --timing-log` records, per
+//! streamed response, when the request reached the handler and when the first token was handed
+//! to the connection, keyed by the `X-Request-ID` aiperf sends. A loose guard (a few ms); the
+//! precise figures are `bench/measurement_truth.sh`'s.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+
+#[test]
+fn time_to_first_token_brackets_the_servers_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("server_times.jsonl");
+    let (_server, url) = start_mock_server(&[
+        "--ttft-ms",
+        "20",
+        "--itl-ms",
+        "2",
+        "--timing-log",
+        log.to_str().unwrap(),
+    ]);
+    let dir = tmp.path().join("run");
+    let out = MockProfile::at(&url)
+        .streaming()
+        .concurrency(4)
+        .requests(200)
+        .tokens(20, 16)
+        .run(&dir);
+    assert_exit(&out, 0);
+
+    let server: HashMap<String, (u64, u64)> = jsonl(log)
+        .into_iter()
+        .map(|l| {
+            let id = l["request_id"]
+                .as_str()
+                .expect("aiperf sends X-Request-ID")
+                .to_string();
+            let received = l["received_ns"].as_u64().unwrap();
+            (id, (received, l["first_token_ns"].as_u64().unwrap()))
+        })
+        .collect();
+    let records = jsonl(dir.join("profile_export.jsonl"));
+    assert_eq!(records.len(), 200);
+    assert_eq!(server.len(), 200, "one server line per request, ids unique");
+    let mut added = Vec::new();
+    for r in &records {
+        let id = r["metadata"]["x_request_id"].as_str().unwrap();
+        let &(received, first_sent) = server
+            .get(id)
+            .unwrap_or_else(|| panic!("no server line for {id}"));
+        let start = r["metadata"]["request_start_ns"].as_u64().unwrap() as f64;
+        let ttft_ms = r["metrics"]["time_to_first_token"]["value"]
+            .as_f64()
+            .unwrap();
+        let arrived = start + ttft_ms * 1e6;
+        // Both stamps are wall clocks of the same host; allow 1 ms for how aiperf pairs its
+        // monotonic clock with the wall clock at the start.
+        assert!(
+            start <= received as f64 + 1e6,
+            "sent after the server had the request"
+        );
+        assert!(
+            arrived + 1e6 >= first_sent as f64,
+            "first token stamped before the server sent it"
+        );
+        let server_ttft_ms = (first_sent - received) as f64 / 1e6;
+        assert!(
+            ttft_ms >= server_ttft_ms - 0.05,
+            "{ttft_ms} ms < the server's {server_ttft_ms} ms"
+        );
+        added.push(ttft_ms - server_ttft_ms);
+    }
+    added.sort_by(f64::total_cmp);
+    let p50 = added[added.len() / 2];
+    assert!(
+        p50 < 5.0,
+        "aiperf's TTFT p50 is {p50} ms above the server's"
+    );
+}
