@@ -6,8 +6,9 @@
 #
 # Runs `aiperf profile --streaming --concurrency 16 --isl 100 --osl 32` against a separate
 # `aiperf mock-server` (zero latency, so the server's own work is not in the count) for 300 and
-# for 3,000 requests; (instructions(3000) - instructions(300)) / 2700 is the cost of one request
-# with start-up and summary taken out. With REV (a commit), the same is measured for that
+# for 3,000 requests, both from the same 100 prompts (`--num-dataset-entries 100`, so building the
+# dataset is start-up too); (instructions(3000) - instructions(300)) / 2700 is the cost of one
+# request with start-up and summary taken out. With REV (a commit), the same is measured for that
 # commit's build, in a worktree, and the ratio printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ per_request() {
     for n in 300 3000; do
         valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$n" "$bin" profile -m mock-model \
             -u "http://127.0.0.1:$PORT" --streaming --concurrency 16 --request-count "$n" \
-            --isl 100 --osl 32 --ui none --random-seed 3 --artifact-dir "$WORK/run$n" \
+            --isl 100 --osl 32 --num-dataset-entries 100 --ui none --random-seed 3 --artifact-dir "$WORK/run$n" \
             >/dev/null 2>"$WORK/cg.$n.log"
         counts+=("$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/cg.$n.log")")
         rm -rf "$WORK/run$n"

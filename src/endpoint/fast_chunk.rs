@@ -8,14 +8,44 @@
 //! object, a repeated field, an escaped key, a `\u` escape, a wrong type, deep nesting, invalid
 //! JSON) returns `None` and the caller parses with serde_json, which also words the errors.
 //! The tests compare the two on generated payloads.
+//!
+//! The chunks of one stream differ only in their text: a chunk read in full leaves a
+//! [`Template`] (its bytes with the one string that made the answer cut out), and a later chunk
+//! that is the same bytes around a different plain string is answered from it by two byte
+//! comparisons instead of a parse.
 
 use super::wire::ResponseDelta;
+use std::cell::RefCell;
 
 /// Nesting deeper than this is left to serde_json (whose limit is 128).
 const MAX_DEPTH: u32 = 64;
 
+thread_local! {
+    /// The last template this thread made. A memo only: [`parse`] answers the same with or
+    /// without it, so sharing it between the streams a record processor reads is safe.
+    static LAST_TEMPLATE: RefCell<Option<Template>> = const { RefCell::new(None) };
+}
+
 /// The delta of `data` exactly as serde_json would read it, or `None` to ask serde_json.
 pub(super) fn parse(data: &[u8]) -> Option<ResponseDelta> {
+    LAST_TEMPLATE.with_borrow_mut(|last| {
+        if let Some(delta) = last.as_ref().and_then(|t| t.answer(data)) {
+            return Some(delta);
+        }
+        let (delta, cut) = parse_in_full(data)?;
+        if let Some(cut) = cut {
+            match last {
+                Some(template) => template.reset(data, cut),
+                None => *last = Some(Template::new(data, cut)),
+            }
+        }
+        Some(delta)
+    })
+}
+
+/// Reads `data` in one pass; with the delta, the string that alone made its text, when there
+/// is one (see [`Template`]).
+fn parse_in_full(data: &[u8]) -> Option<(ResponseDelta, Option<Cut>)> {
     let text = std::str::from_utf8(data).ok()?;
     let mut reader = Reader {
         text,
@@ -23,9 +53,76 @@ pub(super) fn parse(data: &[u8]) -> Option<ResponseDelta> {
         at: 0,
         depth: 0,
     };
-    let delta = reader.response()?;
+    let answer = reader.response()?;
     reader.space();
-    (reader.at == data.len()).then_some(delta)
+    (reader.at == data.len()).then_some(answer)
+}
+
+/// The byte range of a string's contents (between its quotes) in a payload.
+type Span = (usize, usize);
+
+/// Which text a template's string is.
+#[derive(Clone, Copy)]
+enum Field {
+    Content,
+    Reasoning,
+}
+
+/// The string a template cuts out.
+struct Cut {
+    field: Field,
+    span: Span,
+}
+
+/// A payload with the string that alone made its text cut out: the prefix ends with that
+/// string's opening quote, the suffix starts with its closing quote.
+///
+/// Why an answer from it is serde_json's: the template's payload was read in full and all of
+/// its text (content and reasoning) came from that one string, with no usage and no error.
+/// Another payload `prefix + X + suffix`, where `X` is valid UTF-8 with no quote, backslash or
+/// control byte, is the same JSON token for token except that string, so every rule (nesting,
+/// duplicates, types, trailing bytes) decides the same, and its text is `X` in the same field.
+struct Template {
+    bytes: Vec<u8>,
+    prefix_len: usize,
+    field: Field,
+}
+
+impl Template {
+    fn new(data: &[u8], cut: Cut) -> Template {
+        let mut template = Template {
+            bytes: Vec::new(),
+            prefix_len: 0,
+            field: cut.field,
+        };
+        template.reset(data, cut);
+        template
+    }
+
+    /// Makes this the template of `data`, keeping the buffer.
+    fn reset(&mut self, data: &[u8], Cut { field, span }: Cut) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&data[..span.0]);
+        self.bytes.extend_from_slice(&data[span.1..]);
+        self.prefix_len = span.0;
+        self.field = field;
+    }
+
+    /// The delta of `data` when it is this template around a plain string.
+    fn answer(&self, data: &[u8]) -> Option<ResponseDelta> {
+        let (prefix, suffix) = self.bytes.split_at(self.prefix_len);
+        let middle = data.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        if first_special(middle).is_some() {
+            return None;
+        }
+        let text = std::str::from_utf8(middle).ok()?.to_owned();
+        let mut delta = ResponseDelta::default();
+        match self.field {
+            Field::Content => delta.content = text,
+            Field::Reasoning => delta.reasoning = text,
+        }
+        Some(delta)
+    }
 }
 
 struct Reader<'a> {
@@ -43,17 +140,25 @@ struct Message<'a> {
     reasoning: Option<Text<'a>>,
 }
 
-/// A JSON string's contents: borrowed when it has no escapes.
+/// A JSON string's contents: borrowed (with where it starts) when it has no escapes.
 enum Text<'a> {
-    Borrowed(&'a str),
+    Borrowed(&'a str, usize),
     Owned(String),
 }
 
 impl Text<'_> {
     fn as_str(&self) -> &str {
         match self {
-            Text::Borrowed(s) => s,
+            Text::Borrowed(s, _) => s,
             Text::Owned(s) => s,
+        }
+    }
+
+    /// Where the contents are in the payload, for a string without escapes.
+    fn span(&self) -> Option<Span> {
+        match self {
+            Text::Borrowed(s, start) => Some((*start, start + s.len())),
+            Text::Owned(_) => None,
         }
     }
 }
@@ -105,7 +210,7 @@ impl<'a> Reader<'a> {
             loop {
                 self.space();
                 let key = match self.string()? {
-                    Text::Borrowed(key) => key,
+                    Text::Borrowed(key, _) => key,
                     Text::Owned(_) => return None,
                 };
                 self.expect(b':')?;
@@ -140,8 +245,9 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    fn response(&mut self) -> Option<ResponseDelta> {
+    fn response(&mut self) -> Option<(ResponseDelta, Option<Cut>)> {
         let mut delta = ResponseDelta::default();
+        let mut cut = None;
         let mut seen = [false; 3];
         self.object(|r, key| match key {
             "choices" => {
@@ -152,7 +258,7 @@ impl<'a> Reader<'a> {
                 r.array(|r| {
                     let choice = r.choice()?;
                     if std::mem::take(&mut first) {
-                        choice.add_to(&mut delta);
+                        cut = choice.add_to(&mut delta);
                     }
                     Some(())
                 })
@@ -167,7 +273,7 @@ impl<'a> Reader<'a> {
             }
             _ => r.skip_value(),
         })?;
-        Some(delta)
+        Some((delta, cut))
     }
 
     fn choice(&mut self) -> Option<Choice<'a>> {
@@ -243,7 +349,7 @@ impl<'a> Reader<'a> {
         if self.bytes[self.at] == b'"' {
             let raw = self.text.get(start..self.at)?;
             self.at += 1;
-            return Some(Text::Borrowed(raw));
+            return Some(Text::Borrowed(raw, start));
         }
         let mut owned = String::from(self.text.get(start..self.at)?);
         loop {
@@ -351,23 +457,31 @@ struct Choice<'a> {
 }
 
 impl Choice<'_> {
-    /// What `wire::parse_generation` takes from the first choice, in the same order.
-    fn add_to(self, delta: &mut ResponseDelta) {
-        if let Some(text) = &self.text {
-            delta.content.push_str(text.as_str());
-        }
-        for message in [self.delta, self.message].into_iter().flatten() {
-            if let Some(c) = &message.content {
-                delta.content.push_str(c.as_str());
-            }
-            if let Some(r) = message
-                .reasoning_content
-                .as_ref()
-                .or(message.reasoning.as_ref())
-            {
-                delta.reasoning.push_str(r.as_str());
+    /// What `wire::parse_generation` takes from the first choice, in the same order; and the
+    /// cut for a [`Template`] when one string without escapes made all of the text.
+    fn add_to(self, delta: &mut ResponseDelta) -> Option<Cut> {
+        let mut reasoning: [Option<Text<'_>>; 2] = [None, None];
+        let mut content: [Option<Text<'_>>; 3] = [self.text, None, None];
+        let messages = [self.delta, self.message];
+        for (i, message) in messages.into_iter().enumerate() {
+            if let Some(message) = message {
+                content[i + 1] = message.content;
+                reasoning[i] = message.reasoning_content.or(message.reasoning);
             }
         }
+        let mut pieces = 0;
+        let mut cut = None;
+        for (field, texts, target) in [
+            (Field::Content, &content[..], &mut delta.content),
+            (Field::Reasoning, &reasoning[..], &mut delta.reasoning),
+        ] {
+            for text in texts.iter().flatten() {
+                target.push_str(text.as_str());
+                pieces += 1;
+                cut = text.span().map(|span| Cut { field, span });
+            }
+        }
+        cut.filter(|_| pieces == 1)
     }
 }
 
@@ -375,6 +489,11 @@ impl Choice<'_> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The full read, without the template memo.
+    fn parse(data: &[u8]) -> Option<ResponseDelta> {
+        parse_in_full(data).map(|(delta, _)| delta)
+    }
 
     fn serde(data: &[u8]) -> Option<ResponseDelta> {
         super::super::wire::parse_with_serde(data).ok()
@@ -526,6 +645,59 @@ mod tests {
             .prop_map(|(v, tail)| format!("{v}{tail}"))
     }
 
+    /// The template of `data`, when its text came from one plain string.
+    fn template_of(data: &str) -> Option<Template> {
+        let (_, cut) = parse_in_full(data.as_bytes())?;
+        cut.map(|cut| Template::new(data.as_bytes(), cut))
+    }
+
+    #[test]
+    fn later_chunks_of_a_stream_are_answered_from_the_template() {
+        let first = r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":" the"},"finish_reason":null}]}"#;
+        let template = template_of(first).expect("one plain string makes a template");
+        let next = r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":"quick fox"},"finish_reason":null}]}"#;
+        let answer = template.answer(next.as_bytes());
+        assert_eq!(
+            answer.as_ref().map(|d| d.content.as_str()),
+            Some("quick fox")
+        );
+        assert_eq!(answer, serde(next.as_bytes()));
+        // Reasoning streams cut the reasoning string.
+        let thinking = r#"{"choices":[{"delta":{"content":null,"reasoning_content":"hm"}}]}"#;
+        let template = template_of(thinking).expect("reasoning makes a template");
+        let next = r#"{"choices":[{"delta":{"content":null,"reasoning_content":"so"}}]}"#;
+        assert_eq!(template.answer(next.as_bytes()), serde(next.as_bytes()));
+        // Not the same shape, or not a plain string: read in full.
+        let template = template_of(first).expect("template");
+        for other in [
+            r#"{"id":"c-2","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#,
+            r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":"a\"b"},"finish_reason":null}]}"#,
+            r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":"a"b"},"finish_reason":null}]}"#,
+            "{\"id\":\"c-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\tb\"},\"finish_reason\":null}]}",
+            r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":" the"},"finish_reason":"stop"}]}"#,
+        ] {
+            assert_eq!(template.answer(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn text_from_two_strings_makes_no_template() {
+        for chunk in [
+            r#"{"choices":[{"text":"a","delta":{"content":"b"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a","reasoning":"b"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"},"message":{"content":""}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a\nb"}}]}"#,
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+        ] {
+            assert!(template_of(chunk).is_none(), "{chunk}");
+        }
+        // The second choice is not read, so its string is never the cut.
+        let two = r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"a"}}]}"#;
+        let template = template_of(two).expect("template");
+        let changed = r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#;
+        assert_eq!(template.answer(changed.as_bytes()), None);
+    }
+
     /// The generated payloads reach the fast path often enough for the comparison to mean
     /// something (most are rejected by one rule or another, by design).
     #[test]
@@ -551,6 +723,52 @@ mod tests {
         fn the_fast_path_agrees_with_serde_json(data in payload()) {
             if let Some(fast) = parse(data.as_bytes()) {
                 prop_assert_eq!(Some(fast), serde(data.as_bytes()), "{}", data);
+            }
+        }
+
+        /// A template's answer for its prefix and suffix around any bytes is serde_json's.
+        #[test]
+        fn template_answers_agree_with_serde_json(
+            content in "[ -~\\n\\t]{0,12}",
+            field in prop::sample::select(vec!["content", "reasoning_content", "text"]),
+            middle in prop::collection::vec(prop_oneof![
+                8 => 0x20u8..0x7f, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20, 2 => 0x80u8..=0xff,
+            ], 0..16),
+            tail in prop_oneof![4 => Just(""), 1 => Just(",\"usage\":null"), 1 => Just(",\"k\":[1,{\"a\":\"b\"}]")],
+        ) {
+            let content_json = serde_json::to_string(&content).unwrap();
+            let chunk = if field == "text" {
+                format!(r#"{{"id":"c","choices":[{{"index":0,"text":{content_json}}}]{tail}}}"#)
+            } else {
+                format!(r#"{{"id":"c","choices":[{{"index":0,"delta":{{"{field}":{content_json}}}}}]{tail}}}"#)
+            };
+            let Some(template) = template_of(&chunk) else {
+                // Only a string with escapes makes none.
+                prop_assert!(content_json.contains('\\'), "{}", chunk);
+                return Ok(());
+            };
+            let (prefix, suffix) = template.bytes.split_at(template.prefix_len);
+            let payload = [prefix, &middle, suffix].concat();
+            let answer = template.answer(&payload);
+            let plain = std::str::from_utf8(&middle).is_ok_and(|m| !m.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
+            prop_assert_eq!(answer.is_some(), plain);
+            if answer.is_some() {
+                prop_assert_eq!(answer, serde(&payload));
+            }
+        }
+
+        /// The memo never changes an answer: any sequence of payloads reads as serde_json reads
+        /// each one alone.
+        #[test]
+        fn the_memo_changes_no_answer(chunks in prop::collection::vec(prop_oneof![
+            payload(),
+            "[a-z ]{0,6}".prop_map(|c| format!(r#"{{"id":"c","choices":[{{"index":0,"delta":{{"content":"{c}"}}}}]}}"#)),
+            "[a-z ]{0,6}".prop_map(|c| format!(r#"{{"id":"c","choices":[{{"index":0,"delta":{{"content":"{c}"}}}}]}} "#)),
+        ], 1..12)) {
+            for chunk in &chunks {
+                if let Some(fast) = super::parse(chunk.as_bytes()) {
+                    prop_assert_eq!(Some(fast), serde(chunk.as_bytes()), "{}", chunk);
+                }
             }
         }
 
@@ -590,6 +808,9 @@ mod speed {
         };
         let fast =
             time(&|| super::parse(std::hint::black_box(chunk)).map_or(0, |d| d.content.len()));
+        let full = time(&|| {
+            super::parse_in_full(std::hint::black_box(chunk)).map_or(0, |d| d.0.content.len())
+        });
         let serde = time(&|| {
             super::super::wire::parse_with_serde(std::hint::black_box(chunk))
                 .map_or(0, |d| d.content.len())
@@ -606,8 +827,8 @@ mod speed {
             r.skip_value().map_or(0, |()| r.at)
         });
         eprintln!(
-            "per chunk: this reader {:?}, serde_json {:?}, validating only {:?}",
-            fast.0, serde.0, validate.0
+            "per chunk: from the template {:?}, read in full {:?}, serde_json {:?}, validating only {:?}",
+            fast.0, full.0, serde.0, validate.0
         );
     }
 }

@@ -4,7 +4,7 @@
 //! SSE events without JSON parsing, and each read is stamped once. Parsing happens later.
 
 use super::clock::RunClock;
-use super::pool::{ConnectError, KeepAlive, Origin, Pool};
+use super::pool::{Conn, ConnectError, KeepAlive, Origin, Pool};
 use super::record::{ErrorKind, Outcome, RawRecord, RequestError};
 use super::sse::SseParser;
 use bytes::Bytes;
@@ -250,7 +250,7 @@ impl Transport {
                 .is_some_and(|v| v.starts_with("text/event-stream"));
             let mut body = response.into_body();
             if !status.is_success() {
-                let (message, complete) = read_error_body(&mut body, rec, clock).await;
+                let (message, complete) = read_error_body(&mut conn, &mut body, rec, clock).await;
                 if complete {
                     target.pool.checkin(conn, keep_alive, false);
                 }
@@ -263,9 +263,9 @@ impl Transport {
             }
             let streamed = self.streaming && is_event_stream;
             let (outcome, complete) = if streamed {
-                read_stream(&mut body, rec, clock).await
+                read_stream(&mut conn, &mut body, rec, clock).await
             } else {
-                read_body(&mut body, rec, clock).await
+                read_body(&mut conn, &mut body, rec, clock).await
             };
             tracing::debug!(request = rec.index, complete, "response read");
             if complete {
@@ -299,9 +299,9 @@ fn closed_before_answer(e: &hyper::Error) -> bool {
 }
 
 /// The next data chunk of a body (trailers are skipped).
-async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> {
+async fn next_chunk(conn: &mut Conn, body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> {
     loop {
-        match body.frame().await {
+        match conn.drive(body.frame()).await {
             None => return Ok(None),
             Some(Err(e)) => return Err(e),
             Some(Ok(frame)) => {
@@ -316,6 +316,7 @@ async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> 
 /// Reads an event stream; also says whether the body was read to its end (so the connection
 /// may be reused).
 async fn read_stream(
+    conn: &mut Conn,
     body: &mut Incoming,
     rec: &mut RawRecord,
     clock: &RunClock,
@@ -324,7 +325,7 @@ async fn read_stream(
     let mut parser = SseParser::new();
     let mut done = false;
     loop {
-        match next_chunk(body).await {
+        match next_chunk(conn, body).await {
             Ok(Some(chunk)) => {
                 let at = clock.now_ns();
                 rec.end_ns = at;
@@ -364,9 +365,14 @@ fn push_event(rec: &mut RawRecord, at: u64, data: &[u8], done: &mut bool) {
 }
 
 /// Reads a plain body; also says whether it was read to its end.
-async fn read_body(body: &mut Incoming, rec: &mut RawRecord, clock: &RunClock) -> (Outcome, bool) {
+async fn read_body(
+    conn: &mut Conn,
+    body: &mut Incoming,
+    rec: &mut RawRecord,
+    clock: &RunClock,
+) -> (Outcome, bool) {
     loop {
-        match next_chunk(body).await {
+        match next_chunk(conn, body).await {
             Ok(Some(chunk)) => {
                 rec.bytes_received += chunk.len() as u64;
                 rec.payload.extend_from_slice(&chunk);
@@ -390,13 +396,14 @@ async fn read_body(body: &mut Incoming, rec: &mut RawRecord, clock: &RunClock) -
 
 /// The message of an error response, and whether its body was read to the end.
 async fn read_error_body(
+    conn: &mut Conn,
     response: &mut Incoming,
     rec: &mut RawRecord,
     clock: &RunClock,
 ) -> (String, bool) {
     let mut body = Vec::new();
     let complete = loop {
-        match next_chunk(response).await {
+        match next_chunk(conn, response).await {
             Ok(Some(chunk)) => {
                 rec.bytes_received += chunk.len() as u64;
                 if body.len() < ERROR_BODY_LIMIT {
