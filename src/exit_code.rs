@@ -28,6 +28,9 @@ impl ExitCode {
     /// The server went away mid-run (connections refused in a row); the run stopped issuing
     /// requests and everything measured until then is on disk.
     pub const SERVER_GONE: ExitCode = ExitCode(8);
+    /// A threshold (`--threshold`, `benchmark.thresholds`) failed; every file, thresholds.json
+    /// included, is written.
+    pub const THRESHOLDS_FAILED: ExitCode = ExitCode(9);
     /// Stopped by SIGHUP (the terminal closed); everything measured so far is on disk.
     pub const HANGUP: ExitCode = ExitCode(129);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
@@ -67,6 +70,10 @@ impl ExitCode {
         (
             Self::SERVER_GONE,
             "the server went away mid-run (results until then are on disk)",
+        ),
+        (
+            Self::THRESHOLDS_FAILED,
+            "a threshold failed (results and thresholds.json are on disk)",
         ),
         (
             Self::HANGUP,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit_code;
 pub mod experiment;
 pub mod export;
+pub mod gate;
 pub mod load;
 pub mod logging;
 pub mod metrics;

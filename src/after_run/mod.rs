@@ -4,9 +4,11 @@
 //! [`AfterRunStep`] in [`standard`].
 
 mod plots;
+mod thresholds;
 mod wandb;
 
 pub use plots::PlotStep;
+pub use thresholds::ThresholdStep;
 pub use wandb::WandbStep;
 
 use crate::exit_code::ExitCode;
@@ -90,9 +92,15 @@ impl Pipeline {
     }
 }
 
-/// The steps every benchmark command runs: plots, then the W&B upload.
-pub fn standard(plots: crate::plot::auto::AutoPlot, wandb: crate::spec::WandbSpec) -> Pipeline {
+/// The steps every benchmark command runs: the thresholds (so `thresholds.json` is uploaded
+/// too), plots, then the W&B upload.
+pub fn standard(
+    gate: ThresholdStep,
+    plots: crate::plot::auto::AutoPlot,
+    wandb: crate::spec::WandbSpec,
+) -> Pipeline {
     Pipeline::new()
+        .then(gate)
         .then(PlotStep(plots))
         .then(WandbStep::after_run(wandb))
 }

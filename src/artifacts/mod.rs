@@ -13,4 +13,5 @@ pub mod record_line;
 pub mod run_metadata;
 pub mod search_history;
 pub mod summary;
+pub mod thresholds;
 pub mod trial_status;

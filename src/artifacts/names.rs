@@ -1,5 +1,7 @@
 //! The name of every file aiperf writes, in one place (AIPerf's names where AIPerf has the file).
 
+/// `thresholds.json`: how the CI gate judged every threshold.
+pub const THRESHOLDS_JSON: &str = "thresholds.json";
 /// `profile_export_aiperf.json`: the run summary.
 pub const PROFILE_EXPORT_JSON: &str = "profile_export_aiperf.json";
 /// `profile_export_aiperf.csv`: the run summary as tables.

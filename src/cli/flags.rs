@@ -138,3 +138,23 @@ mod tests {
         );
     }
 }
+
+/// The CI gate flags `aiperf profile` and `aiperf run` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GateFlags {
+    /// A pass/fail rule on the results, e.g. 'time_to_first_token.p99 < 200' (ms, as
+    /// displayed), 'request_error_rate < 1' (percent), 'output_token_throughput > 900'; append
+    /// 'with 95% confidence' to judge repeated trials by their confidence bound. Repeatable;
+    /// added to the experiment's `benchmark.thresholds`. A failed rule exits 9 (docs/ci.md).
+    #[arg(
+        long = "threshold",
+        value_name = "RULE",
+        value_parser = parse_threshold,
+        help_heading = "CI gate"
+    )]
+    pub thresholds: Vec<crate::spec::thresholds::MetricThreshold>,
+}
+
+fn parse_threshold(text: &str) -> Result<crate::spec::thresholds::MetricThreshold, String> {
+    crate::spec::thresholds::MetricThreshold::parse(text).map_err(|e| e.0)
+}

@@ -175,6 +175,9 @@ pub struct ProfileArgs {
     /// Weights & Biases flags.
     #[command(flatten)]
     pub wandb: crate::cli::flags::WandbFlags,
+    /// CI gate flags.
+    #[command(flatten)]
+    pub gate: crate::cli::flags::GateFlags,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]

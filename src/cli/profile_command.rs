@@ -60,6 +60,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         ..Invocation::default()
     };
     let wandb = spec.wandb.clone();
+    let gate = crate::after_run::ThresholdStep::single_run(spec.thresholds.clone());
     let code = run_benchmark(spec, &invocation).await?.exit_code;
     let finished = Finished {
         results_on_disk: dir
@@ -69,7 +70,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         dir,
         code,
     };
-    Ok(crate::after_run::standard(auto_plot, wandb)
+    Ok(crate::after_run::standard(gate, auto_plot, wandb)
         .run(finished)
         .await)
 }

@@ -202,6 +202,7 @@ impl ProfileArgs {
                 plot_required: self.plot.plot_required,
             },
             slos,
+            thresholds: self.gate.thresholds.clone(),
             tokenizer: TokenizerSpec {
                 name: self.tokenizer.clone(),
             },

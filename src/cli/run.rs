@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// W&B flags (override the experiment's `benchmark.wandb`).
     #[command(flatten)]
     pub wandb: crate::cli::flags::WandbFlags,
+    /// CI gate flags (added to the experiment's `benchmark.thresholds`).
+    #[command(flatten)]
+    pub gate: crate::cli::flags::GateFlags,
 }
 
 /// Flags of `aiperf validate`.
@@ -52,7 +55,20 @@ fn spec_errors(errors: Vec<SpecError>) -> AppError {
 
 /// Loads and expands a file (either format).
 pub fn load_and_expand(file: &Path) -> Result<(LoadedExperiment, Plan), AppError> {
-    let loaded = super::load_experiment(file).map_err(spec_errors)?;
+    load_and_expand_with(file, &[])
+}
+
+/// Loads a file, adds `thresholds` (from flags) to its benchmark, and expands it.
+fn load_and_expand_with(
+    file: &Path,
+    thresholds: &[crate::spec::thresholds::MetricThreshold],
+) -> Result<(LoadedExperiment, Plan), AppError> {
+    let mut loaded = super::load_experiment(file).map_err(spec_errors)?;
+    loaded
+        .experiment
+        .benchmark
+        .thresholds
+        .extend_from_slice(thresholds);
     let plan = plan::expand(&loaded).map_err(spec_errors)?;
     Ok((loaded, plan))
 }
@@ -105,7 +121,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode, AppError> {
 
 /// `aiperf run FILE`.
 pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<ExitCode, AppError> {
-    let (loaded, plan) = load_and_expand(&args.file)?;
+    let (loaded, plan) = load_and_expand_with(&args.file, &args.gate.thresholds)?;
     if args.dry_run {
         if plan.adaptive.is_some() {
             print_summary(&plan);
@@ -149,6 +165,19 @@ pub async fn run_experiment(
     let wandb = wandb
         .over(&loaded.experiment.benchmark.wandb)
         .map_err(AppError::config)?;
+    let thresholds = loaded.experiment.benchmark.thresholds.clone();
+    if plan.adaptive.is_some() && !thresholds.is_empty() {
+        return Err(AppError::config(format!(
+            "{}: thresholds do not apply to an adaptive search, whose points are chosen while it \
+             runs; its SLA (the recipe's `sla`) is its pass/fail rule",
+            loaded.file.display()
+        )));
+    }
+    let gate = crate::after_run::ThresholdStep::cells(
+        thresholds,
+        plan.layout(),
+        plan.cells.iter().map(|c| c.label.clone()).collect(),
+    );
     let end = experiment::run(loaded, plan, options).await?;
     let finished = crate::after_run::Finished {
         dir: end.dir,
@@ -156,7 +185,7 @@ pub async fn run_experiment(
         measured: end.completed > 0,
         results_on_disk: end.completed > 0,
     };
-    Ok(crate::after_run::standard(auto_plot, wandb)
+    Ok(crate::after_run::standard(gate, auto_plot, wandb)
         .run(finished)
         .await)
 }

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod plot;
 pub mod recipe;
 pub mod schema;
+pub mod thresholds;
 pub mod validate;
 
 pub use distribution::TokenDistribution;
@@ -59,6 +60,14 @@ pub struct BenchmarkSpec {
     /// Per-request service-level objectives for goodput: metric tag → threshold in display units.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub slos: BTreeMap<String, f64>,
+    /// Pass/fail rules on the results, each `metric.stat OP number` in the metric's display
+    /// unit (`time_to_first_token.p99 < 200`, `request_error_rate < 1`,
+    /// `output_token_throughput > 900`), optionally ending `with 95% confidence` to judge
+    /// repeated trials by their confidence bound. Judged per run, or per cell across its
+    /// trials; a failed one makes the command exit 9 after every file is written (docs/ci.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub thresholds: Vec<thresholds::MetricThreshold>,
     /// The tokenizer used to count input and output tokens.
     #[serde(default)]
     pub tokenizer: TokenizerSpec,
@@ -509,6 +518,7 @@ pub mod test_support {
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),
+            thresholds: Vec::new(),
             tokenizer: TokenizerSpec::default(),
             runtime: RuntimeSpec::default(),
             random_seed: Some(1),
