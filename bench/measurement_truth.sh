@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measurement truth: aiperf's TTFT against the server's own. `aiperf mock-server --timing-log`
-# writes, per streamed response, when the request reached its handler and when the first
-# token's chunk was handed to the connection (wall clock), keyed by the X-Request-ID aiperf
-# sends. Not a test; prints the figures docs/performance.md records.
+# writes, per streamed response, when the server first read the request's bytes, when the
+# request reached its handler and when the first token's chunk was handed to the connection
+# (wall clock), keyed by the X-Request-ID aiperf sends. Not a test; prints the figures docs/performance.md records.
 #
 #   bench/measurement_truth.sh
 #
@@ -35,6 +35,7 @@ for line in open(sys.argv[1]):
     l = json.loads(line)
     server[l["request_id"]] = l
 added, send, deliver, ttft, server_ttft = [], [], [], [], []
+to_read, read_to_handler = [], []
 for line in open(sys.argv[2]):
     r = json.loads(line)
     s = server.get(r["metadata"]["x_request_id"])
@@ -45,6 +46,9 @@ for line in open(sys.argv[2]):
     start = r["metadata"]["request_start_ns"]
     ttft.append(t); server_ttft.append(st); added.append(t - st)
     send.append((s["received_ns"] - start) / 1e6)
+    if s.get("first_read_ns"):
+        to_read.append((s["first_read_ns"] - start) / 1e6)
+        read_to_handler.append((s["received_ns"] - s["first_read_ns"]) / 1e6)
     deliver.append((start + t * 1e6 - s["first_token_ns"]) / 1e6)
 def pct(v, p):
     v = sorted(v); k = (len(v) - 1) * p / 100; lo = int(k); hi = min(lo + 1, len(v) - 1)
@@ -54,6 +58,9 @@ print(f"concurrency {c}: {len(added)} requests matched; TTFT p50 aiperf {pct(ttf
       f"server {pct(server_ttft,50):.3f} ms")
 print(f"  added: p50 {pct(added,50):.3f} ms, p99 {pct(added,99):.3f} ms  "
       f"(send side p50 {pct(send,50):.3f} ms, delivery side p50 {pct(deliver,50):.3f} ms)")
+if to_read:
+    print(f"  send side: to the server's first read p50 {pct(to_read,50):.3f} ms, p99 {pct(to_read,99):.3f} ms; "
+          f"first read to handler p50 {pct(read_to_handler,50):.3f} ms, p99 {pct(read_to_handler,99):.3f} ms")
 target = " (target < 0.3 ms)" if c == "16" else ""
 print(f"  {'PASS' if c != '16' or pct(added,50) < 0.3 else 'MISS'}  added p50 at concurrency {c}{target}")
 PY

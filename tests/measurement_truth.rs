@@ -36,6 +36,10 @@ fn time_to_first_token_brackets_the_servers_own() {
                 .expect("aiperf sends X-Request-ID")
                 .to_string();
             let received = l["received_ns"].as_u64().unwrap();
+            let first_read = l["first_read_ns"]
+                .as_u64()
+                .expect("the server stamps its first read of every request");
+            assert!(first_read <= received, "read after the handler started");
             (id, (received, l["first_token_ns"].as_u64().unwrap()))
         })
         .collect();

@@ -7,6 +7,7 @@
 //! beyond the loopback address it binds.
 
 mod engine;
+mod read_stamp;
 mod server;
 mod words;
 

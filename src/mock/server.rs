@@ -1,6 +1,7 @@
 //! The mock server's HTTP layer: OpenAI-compatible routes over the timing engine, with faults.
 
 use super::engine::{Admission, EngineHandle};
+use super::read_stamp::ReadStamp;
 use super::words::word;
 use crate::dataset::tokenizer::{Tokenizer, builtin};
 use crate::spec::mock_url::MockConfig;
@@ -95,7 +96,26 @@ fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::
         .route("/v1/models", get(models))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/stats", get(stats))
+        .layer(axum::middleware::from_fn(take_first_read))
         .with_state(state))
+}
+
+/// When the server first read a request's bytes (`None` where connections are not stamped).
+#[derive(Clone, Copy, Debug)]
+struct FirstRead(Option<u64>);
+
+/// Takes every request's read stamp (so the next request on the connection gets its own) and
+/// hands it to the handler.
+async fn take_first_read(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let first = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<ReadStamp>>()
+        .and_then(|info| info.0.take());
+    request.extensions_mut().insert(FirstRead(first));
+    next.run(request).await
 }
 
 /// `GET /stats`: requests received and responses sent to the end, so a test can compare what
@@ -128,9 +148,10 @@ pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer>
 }
 
 /// Serves until Ctrl-C (for `aiperf mock-server`). With `timing_log`, appends one JSON line per
-/// streamed response: `{"request_id", "received_ns", "first_token_ns", "end_ns"}`, wall-clock
-/// nanoseconds taken when the request reached the handler, when the first token's chunk was
-/// handed to the connection, and after the last; `request_id` is the `X-Request-ID` header.
+/// streamed response: `{"request_id", "first_read_ns", "received_ns", "first_token_ns",
+/// "end_ns"}`, wall-clock nanoseconds taken when the server first read the request's bytes,
+/// when the request reached the handler, when the first token's chunk was handed to the
+/// connection, and after the last; `request_id` is the `X-Request-ID` header.
 pub async fn serve_forever(
     config: MockConfig,
     host: &str,
@@ -143,12 +164,15 @@ pub async fn serve_forever(
         "aiperf mock server listening on http://{}",
         listener.local_addr()?
     );
-    let listener = listener.tap_io(disable_nagle);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    let listener = super::read_stamp::StampingListener(listener);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<ReadStamp>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }
 
 /// Tokens are small writes; without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold them
@@ -253,22 +277,24 @@ fn prompt_text(api: Api, body: &Value) -> String {
 
 async fn chat(
     State(state): State<Arc<AppState>>,
+    axum::Extension(first_read): axum::Extension<FirstRead>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    generate(state, Api::Chat, &headers, body).await
+    generate(state, Api::Chat, &headers, first_read, body).await
 }
 
 async fn completions(
     State(state): State<Arc<AppState>>,
+    axum::Extension(first_read): axum::Extension<FirstRead>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    generate(state, Api::Completions, &headers, body).await
+    generate(state, Api::Completions, &headers, first_read, body).await
 }
 
 /// Wall-clock nanoseconds now.
-fn wall_ns() -> u64 {
+pub(super) fn wall_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -278,6 +304,7 @@ fn wall_ns() -> u64 {
 struct Timing {
     state: Arc<AppState>,
     request_id: Option<String>,
+    first_read_ns: Option<u64>,
     received_ns: u64,
     first_token_ns: Option<u64>,
 }
@@ -289,6 +316,7 @@ impl Timing {
         };
         let mut line = json!({
             "request_id": self.request_id,
+            "first_read_ns": self.first_read_ns,
             "received_ns": self.received_ns,
             "first_token_ns": self.first_token_ns,
             "end_ns": wall_ns(),
@@ -306,6 +334,7 @@ async fn generate(
     state: Arc<AppState>,
     api: Api,
     headers: &axum::http::HeaderMap,
+    first_read: FirstRead,
     raw: Bytes,
 ) -> Response {
     let arrival = Instant::now();
@@ -315,6 +344,7 @@ async fn generate(
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        first_read_ns: first_read.0,
         received_ns: wall_ns(),
         first_token_ns: None,
     });
