@@ -31,6 +31,8 @@ impl ExitCode {
     /// A threshold (`--threshold`, `benchmark.thresholds`) failed; every file, thresholds.json
     /// included, is written.
     pub const THRESHOLDS_FAILED: ExitCode = ExitCode(9);
+    /// `aiperf compare` found a regression against the baseline; compare.json is written.
+    pub const REGRESSION: ExitCode = ExitCode(10);
     /// Stopped by SIGHUP (the terminal closed); everything measured so far is on disk.
     pub const HANGUP: ExitCode = ExitCode(129);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
@@ -74,6 +76,10 @@ impl ExitCode {
         (
             Self::THRESHOLDS_FAILED,
             "a threshold failed (results and thresholds.json are on disk)",
+        ),
+        (
+            Self::REGRESSION,
+            "aiperf compare found a regression (compare.json is written)",
         ),
         (
             Self::HANGUP,

@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod analyses;
 pub mod calibration;
+pub mod compare_file;
 pub mod io;
 pub mod layout;
 pub mod names;

@@ -1,5 +1,7 @@
 //! The name of every file aiperf writes, in one place (AIPerf's names where AIPerf has the file).
 
+/// `compare.json`: what `aiperf compare` found.
+pub const COMPARE_JSON: &str = "compare.json";
 /// `thresholds.json`: how the CI gate judged every threshold.
 pub const THRESHOLDS_JSON: &str = "thresholds.json";
 /// `profile_export_aiperf.json`: the run summary.

@@ -2,6 +2,7 @@
 //! rest of the program never sees raw flags.
 
 pub mod calibrate;
+pub mod compare;
 pub mod export;
 pub mod flags;
 pub mod mock_server;
@@ -53,6 +54,9 @@ pub enum Command {
     Recipes(RecipesCommand),
     /// Measure how much load this host's client can drive, for later runs to warn against.
     Calibrate(calibrate::CalibrateArgs),
+    /// Compare a candidate's results with a baseline's: regressions, with noise taken into
+    /// account (exit 10 on a regression).
+    Compare(compare::CompareArgs),
 }
 
 /// The schemas `aiperf schema` prints.

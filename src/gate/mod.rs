@@ -3,4 +3,7 @@
 //! (`crate::after_run::ThresholdStep`) finds the files, writes `thresholds.json` and sets the
 //! exit code.
 
+pub mod compare;
+pub mod inputs;
+pub mod stats;
 pub mod thresholds;

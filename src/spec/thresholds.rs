@@ -114,7 +114,7 @@ impl MetricThreshold {
             )
             .into());
         };
-        let (metric, stat) = metric_and_stat(left.trim(), text)?;
+        let (metric, stat) = metric_and_stat(left.trim(), &format!("threshold '{text}'"))?;
         let (number, confidence) = match rest.split_once("with") {
             Some((number, tail)) => (number, Some(parse_confidence(tail.trim(), text)?)),
             None => (rest, None),
@@ -145,24 +145,31 @@ impl MetricThreshold {
     }
 }
 
-/// The metric and statistic of the left side, with suggestions for near misses.
-fn metric_and_stat(left: &str, text: &str) -> Result<(MetricId, &'static str), InvalidThreshold> {
+/// A metric and statistic written `tag.stat` (or `tag` for a per-run metric), as thresholds
+/// and `aiperf compare --metric` name them, with suggestions for near misses.
+pub fn parse_subject(text: &str) -> Result<(MetricId, String), InvalidThreshold> {
+    metric_and_stat(text.trim(), &format!("metric '{text}'")).map(|(m, s)| (m, s.to_string()))
+}
+
+/// The metric and statistic of the left side, with suggestions for near misses; `what` names
+/// the text in messages (`threshold 'x < 1'`).
+fn metric_and_stat(left: &str, what: &str) -> Result<(MetricId, &'static str), InvalidThreshold> {
     let (tag, stat) = match left.split_once('.') {
         Some((tag, stat)) => (tag.trim(), Some(stat.trim())),
         None => (left, None),
     };
     if tag.is_empty() {
-        return Err(format!("threshold '{text}' names no metric").into());
+        return Err(format!("{what} names no metric").into());
     }
-    let metric = MetricId::parse(tag).map_err(|e| format!("threshold '{text}': {e}"))?;
+    let metric = MetricId::parse(tag).map_err(|e| format!("{what}: {e}"))?;
     match (metric.def().kind, stat) {
         (MetricKind::Scalar, None | Some("avg")) => Ok((metric, "avg")),
         (MetricKind::Scalar, Some(stat)) => Err(format!(
-            "threshold '{text}': '{tag}' is one value per run; it has no '{stat}' (write `{tag} < ...`)"
+            "{what}: '{tag}' is one value per run; it has no '{stat}' (write `{tag} < ...`)"
         )
         .into()),
         (MetricKind::Record, None) => Err(format!(
-            "threshold '{text}': say which statistic of '{tag}' to judge, e.g. `{tag}.p99` or `{tag}.avg`"
+            "{what}: say which statistic of '{tag}' to judge, e.g. `{tag}.p99` or `{tag}.avg`"
         )
         .into()),
         (MetricKind::Record, Some(stat)) => match RECORD_STATS.iter().find(|s| **s == stat) {
@@ -172,7 +179,7 @@ fn metric_and_stat(left: &str, text: &str) -> Result<(MetricId, &'static str), I
                     .map(|s| format!(" (did you mean '{s}'?)"))
                     .unwrap_or_default();
                 Err(format!(
-                    "threshold '{text}': unknown statistic '{stat}'{hint}; one of {}",
+                    "{what}: unknown statistic '{stat}'{hint}; one of {}",
                     RECORD_STATS.join(", ")
                 )
                 .into())
