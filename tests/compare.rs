@@ -239,3 +239,81 @@ multiRun: {{numRuns: 3}}
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("concurrency_2"), "{stdout}");
 }
+
+#[test]
+fn a_run_compares_itself_with_a_baseline_in_one_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    mock_run(&base, 20, 1);
+    // aiperf profile --baseline: a slower run exits 10 with compare.json in its directory.
+    let slow = tmp.path().join("slow");
+    let out = MockProfile::new("ttft_ms=26&itl_ms=1&seed=4")
+        .streaming()
+        .requests(240)
+        .concurrency(4)
+        .tokens(16, 4)
+        .args(&[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--compare-metric",
+            "time_to_first_token.p50",
+        ])
+        .run(&slow);
+    assert_exit(&out, 10);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("comparison with the baseline"));
+    let file = CompareFile::read(&slow.join("compare.json")).unwrap();
+    assert!(file.regression);
+    assert_eq!(file.comparisons.len(), 1);
+    // The same settings pass, with the margin from the flag.
+    let same = tmp.path().join("same");
+    let out = MockProfile::new("ttft_ms=20&itl_ms=1&seed=5")
+        .streaming()
+        .requests(240)
+        .concurrency(4)
+        .tokens(16, 4)
+        .args(&[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--max-regression",
+            "10%",
+        ])
+        .run(&same);
+    assert_exit(&out, 0);
+    let file = CompareFile::read(&same.join("compare.json")).unwrap();
+    assert!(
+        file.comparisons
+            .iter()
+            .all(|c| c.max_regression_pct == 10.0)
+    );
+    // A baseline that is not a result is a configuration error before anything runs.
+    let never = tmp.path().join("never");
+    let out = MockProfile::new("")
+        .args(&["--baseline", tmp.path().to_str().unwrap()])
+        .run(&never);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("the baseline"), "{}", stderr(&out));
+    assert!(!never.exists());
+
+    // aiperf run with a `compare:` block in the experiment.
+    let dir = tmp.path().join("exp");
+    let file = write(
+        tmp.path(),
+        "e.yaml",
+        &format!(
+            "benchmark:
+  model: mock-model
+  endpoint: {{url: 'mock://?ttft_ms=26&itl_ms=1', streaming: true}}
+  dataset: {{entries: 4, prompts: {{isl: 16, osl: 4}}}}
+  phases: {{type: concurrency, requests: 240, concurrency: 4}}
+  artifacts: {{dir: '{}'}}
+compare: {{baseline: '{}', metrics: [time_to_first_token.p50], max_regression: 5%}}
+",
+            dir.display(),
+            base.display()
+        ),
+    );
+    let out = aiperf().arg("run").arg(&file).output().unwrap();
+    assert_exit(&out, 10);
+    let compared = CompareFile::read(&dir.join("compare.json")).unwrap();
+    assert_eq!(compared.comparisons[0].verdict, Verdict::Regression);
+}

@@ -3,10 +3,12 @@
 //! `export` all end here; a new step (a gate, a report, another tracker) is one more
 //! [`AfterRunStep`] in [`standard`].
 
+mod compare;
 mod plots;
 mod thresholds;
 mod wandb;
 
+pub use compare::CompareStep;
 pub use plots::PlotStep;
 pub use thresholds::ThresholdStep;
 pub use wandb::WandbStep;
@@ -92,15 +94,17 @@ impl Pipeline {
     }
 }
 
-/// The steps every benchmark command runs: the thresholds (so `thresholds.json` is uploaded
-/// too), plots, then the W&B upload.
+/// The steps every benchmark command runs: the thresholds and the comparison with a baseline
+/// (so `thresholds.json` and `compare.json` are uploaded too), plots, then the W&B upload.
 pub fn standard(
     gate: ThresholdStep,
+    compare: CompareStep,
     plots: crate::plot::auto::AutoPlot,
     wandb: crate::spec::WandbSpec,
 ) -> Pipeline {
     Pipeline::new()
         .then(gate)
+        .then(compare)
         .then(PlotStep(plots))
         .then(WandbStep::after_run(wandb))
 }

@@ -158,3 +158,63 @@ pub struct GateFlags {
 fn parse_threshold(text: &str) -> Result<crate::spec::thresholds::MetricThreshold, String> {
     crate::spec::thresholds::MetricThreshold::parse(text).map_err(|e| e.0)
 }
+
+/// The one-step comparison flags `aiperf profile` and `aiperf run` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BaselineFlags {
+    /// Compare the results with this baseline result directory when the run ends (as `aiperf
+    /// compare BASELINE RESULTS`); a regression exits 10 after every file is written.
+    #[arg(long, value_name = "DIR", help_heading = "CI gate")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// The margin of that comparison: `5%`, or `TAG.STAT=10%` for one metric. Repeatable.
+    #[arg(long, value_name = "PCT", help_heading = "CI gate")]
+    pub max_regression: Vec<String>,
+    /// A metric of that comparison (`time_to_first_token.p99`). Repeatable; default as
+    /// `aiperf compare`.
+    #[arg(
+        long = "compare-metric",
+        value_name = "TAG.STAT",
+        help_heading = "CI gate"
+    )]
+    pub compare_metrics: Vec<String>,
+}
+
+impl BaselineFlags {
+    /// The comparison to make after the run, flags over the experiment's `compare:` block;
+    /// `None` when neither names a baseline. Checked before anything runs: the options, and
+    /// that the baseline is a result directory.
+    pub fn comparison(
+        &self,
+        file: Option<&crate::spec::experiment::CompareSpec>,
+    ) -> Result<Option<(std::path::PathBuf, crate::gate::comparison::CompareOptions)>, String> {
+        let Some(baseline) = self
+            .baseline
+            .clone()
+            .or_else(|| file.map(|f| f.baseline.clone()))
+        else {
+            if !self.max_regression.is_empty() || !self.compare_metrics.is_empty() {
+                return Err("--max-regression and --compare-metric need --baseline DIR".into());
+            }
+            return Ok(None);
+        };
+        let mut options = crate::gate::comparison::CompareOptions::default();
+        if let Some(f) = file {
+            if !f.max_regression.is_empty() {
+                options.max_regression = f.max_regression.clone();
+            }
+            options.metrics = f.metrics.clone();
+            options.confidence_level = f.confidence_level.unwrap_or(options.confidence_level);
+            options.allow_different = f.allow_different;
+        }
+        if !self.max_regression.is_empty() {
+            options.max_regression = self.max_regression.clone();
+        }
+        if !self.compare_metrics.is_empty() {
+            options.metrics = self.compare_metrics.clone();
+        }
+        options.check().map_err(|e| e.0)?;
+        crate::gate::inputs::check_result_dir(&baseline)
+            .map_err(|e| format!("the baseline: {e}"))?;
+        Ok(Some((baseline, options)))
+    }
+}

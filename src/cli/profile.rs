@@ -178,6 +178,9 @@ pub struct ProfileArgs {
     /// CI gate flags.
     #[command(flatten)]
     pub gate: crate::cli::flags::GateFlags,
+    /// Comparison-with-a-baseline flags.
+    #[command(flatten)]
+    pub baseline: crate::cli::flags::BaselineFlags,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]

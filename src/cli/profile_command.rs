@@ -20,6 +20,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
             multi_run: Default::default(),
             variables: Default::default(),
             random_seed: None,
+            compare: None,
         };
         let loaded = crate::spec::load::LoadedExperiment::from_flags(experiment);
         let plan = crate::plan::expand(&loaded).map_err(|errors| {
@@ -37,8 +38,15 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
             force: profile.force,
             ..Default::default()
         };
-        return super::run::run_experiment(&loaded, plan, &options, &profile.plot, &profile.wandb)
-            .await;
+        return super::run::run_experiment(
+            &loaded,
+            plan,
+            &options,
+            &profile.plot,
+            &profile.wandb,
+            &profile.baseline,
+        )
+        .await;
     }
     if profile.resume.is_some() || profile.force {
         return Err(AppError::config(
@@ -61,6 +69,12 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
     };
     let wandb = spec.wandb.clone();
     let gate = crate::after_run::ThresholdStep::single_run(spec.thresholds.clone());
+    let compare = crate::after_run::CompareStep(
+        profile
+            .baseline
+            .comparison(None)
+            .map_err(AppError::config)?,
+    );
     let code = run_benchmark(spec, &invocation).await?.exit_code;
     let finished = Finished {
         results_on_disk: dir
@@ -70,7 +84,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         dir,
         code,
     };
-    Ok(crate::after_run::standard(gate, auto_plot, wandb)
+    Ok(crate::after_run::standard(gate, compare, auto_plot, wandb)
         .run(finished)
         .await)
 }

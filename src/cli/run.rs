@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// CI gate flags (added to the experiment's `benchmark.thresholds`).
     #[command(flatten)]
     pub gate: crate::cli::flags::GateFlags,
+    /// Comparison-with-a-baseline flags (over the experiment's `compare:` block).
+    #[command(flatten)]
+    pub baseline: crate::cli::flags::BaselineFlags,
 }
 
 /// Flags of `aiperf validate`.
@@ -135,7 +138,15 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
         command_line,
         verbose: verbose > 0,
     };
-    run_experiment(&loaded, plan, &options, &args.plot, &args.wandb).await
+    run_experiment(
+        &loaded,
+        plan,
+        &options,
+        &args.plot,
+        &args.wandb,
+        &args.baseline,
+    )
+    .await
 }
 
 /// Runs an expanded experiment, then its after-run steps over the whole experiment directory
@@ -147,6 +158,7 @@ pub async fn run_experiment(
     options: &RunOptions,
     plot: &super::flags::PlotFlags,
     wandb: &super::flags::WandbFlags,
+    baseline: &super::flags::BaselineFlags,
 ) -> Result<ExitCode, AppError> {
     let recipe_plots = plan
         .recipe
@@ -165,6 +177,9 @@ pub async fn run_experiment(
     let wandb = wandb
         .over(&loaded.experiment.benchmark.wandb)
         .map_err(AppError::config)?;
+    let compare = baseline
+        .comparison(loaded.experiment.compare.as_ref())
+        .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
     let thresholds = loaded.experiment.benchmark.thresholds.clone();
     if plan.adaptive.is_some() && !thresholds.is_empty() {
         return Err(AppError::config(format!(
@@ -185,7 +200,8 @@ pub async fn run_experiment(
         measured: end.completed > 0,
         results_on_disk: end.completed > 0,
     };
-    Ok(crate::after_run::standard(gate, auto_plot, wandb)
+    let compare = crate::after_run::CompareStep(compare);
+    Ok(crate::after_run::standard(gate, compare, auto_plot, wandb)
         .run(finished)
         .await)
 }

@@ -40,13 +40,21 @@ pub fn read_result(dir: &Path) -> Result<Scopes, String> {
         }
         return Ok(scopes);
     }
-    if dir.join(PROFILE_EXPORT_JSON).is_file() {
-        return Ok(vec![("run".to_string(), vec![read_run(dir)?])]);
+    check_result_dir(dir)?;
+    Ok(vec![("run".to_string(), vec![read_run(dir)?])])
+}
+
+/// Whether `dir` holds a result `read_result` can read (a run's summary or an experiment's
+/// plan), without reading it.
+pub fn check_result_dir(dir: &Path) -> Result<(), String> {
+    if dir.join(PLAN_JSON).is_file() || dir.join(PROFILE_EXPORT_JSON).is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: not a result directory (no {PROFILE_EXPORT_JSON} or {PLAN_JSON})",
+            dir.display()
+        ))
     }
-    Err(format!(
-        "{}: not a result directory (no {PROFILE_EXPORT_JSON} or {PLAN_JSON})",
-        dir.display()
-    ))
 }
 
 /// A trial's directory: as planned, or the same path's last components under `base` (the

@@ -30,6 +30,37 @@ pub struct Experiment {
     /// Base seed; trial cell N uses seed + N (all repetitions of a cell share its seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_seed: Option<u64>,
+    /// Compare the results with a baseline's when the experiment ends (docs/ci.md); a
+    /// regression makes `aiperf run` exit 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSpec>,
+}
+
+/// The one-step CI gate: the baseline and how to compare with it (`aiperf compare`'s flags).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// The baseline result directory (a relative path is from the current directory, as
+    /// `artifacts.dir`).
+    pub baseline: std::path::PathBuf,
+    /// The practical margin: `5%`, or a list with per-metric entries (`time_to_first_token.p99=10%`).
+    #[serde(
+        default,
+        deserialize_with = "super::forms::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(with = "super::forms::OneOrMany<String>")]
+    pub max_regression: Vec<String>,
+    /// Metrics to compare (`tag.stat`); default TTFT p99, ITL p99, request latency p99, output
+    /// token throughput and the error rate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<String>,
+    /// Confidence level of the intervals (0.5-0.999, default 0.95).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_level: Option<f64>,
+    /// Compare even when settings differ from the baseline's.
+    #[serde(default)]
+    pub allow_different: bool,
 }
 
 /// How sweep parameters combine.

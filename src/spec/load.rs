@@ -126,6 +126,7 @@ fn load_nemo(
         multi_run: Default::default(),
         variables: Default::default(),
         random_seed: None,
+        compare: None,
     };
     Ok(LoadedExperiment {
         file: file.to_path_buf(),
