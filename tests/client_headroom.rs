@@ -43,14 +43,21 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
         .streaming()
         .concurrency(64)
         .duration(3.0)
-        .tokens(16, 8);
+        .tokens(16, 8)
+        .arg("--threshold", "request_throughput > 100000000");
     let inner = profile.command(&busy);
     cmd.arg("-c")
         .arg("0")
         .arg(inner.get_program())
         .args(inner.get_args());
     let out = cmd.output().unwrap();
-    assert_exit(&out, 0);
+    // The threshold fails, and says the failure may be the client's.
+    assert_exit(&out, 9);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("the failure may be the client's"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let meta = metadata(&busy);
     let h = &meta.load_verdict.client_headroom;
     assert_eq!(h.cores, 1, "taskset -c 0 leaves one usable core");
@@ -70,4 +77,25 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
     let summary: RunSummaryFile =
         aiperf::artifacts::io::read(&busy.join("profile_export_aiperf.json")).unwrap();
     assert_eq!(summary.client_bound, Some(true));
+
+    // A comparison with it warns that the candidate's numbers are the client's.
+    let out = aiperf()
+        .args([
+            "compare",
+            "--allow-different",
+            "--metric",
+            "request_error_rate",
+        ])
+        .arg(tmp.path().join("light"))
+        .arg(&busy)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let compared =
+        aiperf::artifacts::compare_file::CompareFile::read(&busy.join("compare.json")).unwrap();
+    assert_eq!(compared.client_bound, ["candidate run: 1 of 1 run(s)"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("the client, not the server, limited candidate run")
+    );
 }

@@ -99,8 +99,16 @@ fn line(result: &ThresholdResult, with_scope: bool) -> String {
         Some(v) => format!("{v:.3} {}", result.unit.as_deref().unwrap_or("")),
         None => "no value".to_string(),
     };
+    let client = if result.client_bound_trials > 0 && !result.passed {
+        format!(
+            "; the client, not the server, limited {} of {} trial(s): the failure may be the client's",
+            result.client_bound_trials, result.trials
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "  {verdict} {scope}{}: {} ({})",
+        "  {verdict} {scope}{}: {} ({}{client})",
         result.threshold,
         observed.trim_end(),
         result.rule

@@ -81,6 +81,11 @@ pub struct CompareFile {
     pub seed: u64,
     /// Settings that differ between the two (compared anyway with `--allow-different`).
     pub settings_differences: Vec<String>,
+    /// Runs (by side and scope) that say the client, not the server, limited them: their
+    /// latencies are upper bounds and throughputs lower bounds of the server's, so a change
+    /// there may be the client's.
+    #[serde(default)]
+    pub client_bound: Vec<String>,
     /// Whether any comparison is a regression.
     pub regression: bool,
     /// Every comparison, scope by scope, metrics in the order asked.

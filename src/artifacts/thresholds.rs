@@ -28,6 +28,10 @@ pub struct ThresholdResult {
     pub rule: String,
     /// Trials whose results were judged.
     pub trials: usize,
+    /// Of those, trials that say the client, not the server, limited them: a latency that
+    /// passes still holds for the server (its own is no higher), a failure may be the client's.
+    #[serde(default)]
+    pub client_bound_trials: usize,
     /// Whether it passed.
     pub passed: bool,
 }

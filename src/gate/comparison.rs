@@ -171,6 +171,18 @@ pub fn compare_results(
             seed: options.seed,
         },
     };
+    let mut client_bound = Vec::new();
+    for (side, scopes) in [("baseline", &baseline), ("candidate", &candidate)] {
+        for (cell, runs) in scopes {
+            let bound = runs
+                .iter()
+                .filter(|r| r.summary.client_bound == Some(true))
+                .count();
+            if bound > 0 {
+                client_bound.push(format!("{side} {cell}: {bound} of {} run(s)", runs.len()));
+            }
+        }
+    }
     let mut comparisons = Vec::new();
     for (cell, b_runs) in &baseline {
         let Some((_, c_runs)) = candidate.iter().find(|(c, _)| c == cell) else {
@@ -191,6 +203,7 @@ pub fn compare_results(
         resamples: options.resamples,
         seed: options.seed,
         settings_differences: differences,
+        client_bound,
         regression: comparisons.iter().any(|c| c.verdict == Verdict::Regression),
         comparisons,
     })

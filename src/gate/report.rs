@@ -94,6 +94,11 @@ pub fn table(file: &CompareFile) -> String {
     for d in &file.settings_differences {
         out.push_str(&format!("settings differ: {d}\n"));
     }
+    for c in &file.client_bound {
+        out.push_str(&format!(
+            "warning: the client, not the server, limited {c}: a change there may be the client's\n"
+        ));
+    }
     out
 }
 
@@ -143,6 +148,11 @@ pub fn markdown(file: &CompareFile) -> String {
     }
     for d in &file.settings_differences {
         out.push_str(&format!("\nSettings differ: {d}"));
+    }
+    for c in &file.client_bound {
+        out.push_str(&format!(
+            "\n⚠️ The client, not the server, limited {c}: a change there may be the client's."
+        ));
     }
     out.push_str(&format!(
         "\n\nA regression is a change whose {level}% interval lies wholly on the worse side and \

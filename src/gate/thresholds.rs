@@ -62,6 +62,11 @@ pub fn judge(threshold: &MetricThreshold, scope: &Scope) -> ThresholdResult {
         observed,
         rule,
         trials: planned,
+        client_bound_trials: scope
+            .trials
+            .iter()
+            .filter(|s| s.client_bound == Some(true))
+            .count(),
         passed: observed.is_some_and(|v| threshold.op.holds(v, threshold.limit)),
     }
 }
