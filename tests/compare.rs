@@ -64,6 +64,7 @@ fn single_runs_pass_the_same_settings_and_flag_a_slower_candidate() {
     );
 
     let junit = tmp.path().join("junit.xml");
+    let plots = tmp.path().join("plots");
     let out = compare(
         &base,
         &slow,
@@ -76,6 +77,8 @@ fn single_runs_pass_the_same_settings_and_flag_a_slower_candidate() {
             "time_to_first_token.p50",
             "--metric",
             "request_latency.max",
+            "--plot",
+            plots.to_str().unwrap(),
         ],
     );
     assert_exit(&out, 10);
@@ -100,6 +103,16 @@ fn single_runs_pass_the_same_settings_and_flag_a_slower_candidate() {
         verdict_of(&file, "request_latency").verdict,
         Verdict::NotTested
     );
+
+    // One CDF per compared per-request metric.
+    assert_eq!(
+        pngs(&plots),
+        [
+            "compare_request_latency_cdf.png",
+            "compare_time_to_first_token_cdf.png"
+        ]
+    );
+    assert_plot_png(&plots.join("compare_time_to_first_token_cdf.png"));
 
     // The JUnit report parses, with one case per metric: the regression fails, max is skipped.
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -216,8 +229,20 @@ multiRun: {{numRuns: 3}}
     };
     let base = experiment("base", 10);
     let slow = experiment("slow", 16);
-    let out = compare(&base, &slow, &["--metric", "time_to_first_token.p50"]);
+    let plots = tmp.path().join("plots");
+    let out = compare(
+        &base,
+        &slow,
+        &[
+            "--metric",
+            "time_to_first_token.p50",
+            "--plot",
+            plots.to_str().unwrap(),
+        ],
+    );
     assert_exit(&out, 10);
+    assert_eq!(pngs(&plots), ["compare_time_to_first_token_p50_deltas.png"]);
+    assert_plot_png(&plots.join("compare_time_to_first_token_p50_deltas.png"));
     let file = CompareFile::read(&slow.join("compare.json")).unwrap();
     let cells: Vec<(&str, Verdict)> = file
         .comparisons

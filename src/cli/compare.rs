@@ -59,6 +59,13 @@ pub struct CompareArgs {
     /// Where to write compare.json (default: the candidate directory).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also draw the comparison plots (PNG) into this directory: CDFs of both runs per
+    /// latency metric, or per-cell changes with their intervals for sweeps.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// The plots' theme.
+    #[arg(long, value_enum, default_value = "light")]
+    pub theme: crate::spec::plot::Theme,
 }
 
 impl CompareArgs {
@@ -89,6 +96,15 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode, AppError> {
         let xml = report::junit(&file).map_err(AppError::failure)?;
         write_atomic(path, xml.as_bytes())
             .map_err(|e| AppError::failure(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if let Some(dir) = &args.plot {
+        let drawn = crate::plot::compare::draw(&file, dir, args.theme)
+            .map_err(|e| AppError::plot_failed(format!("comparison plots: {e:#}")))?;
+        eprintln!(
+            "wrote {} comparison plot(s) to {}",
+            drawn.len(),
+            dir.display()
+        );
     }
     match args.format {
         CompareFormat::Table => print!("{}", report::table(&file)),

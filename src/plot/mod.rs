@@ -9,6 +9,7 @@
 pub mod auto;
 pub mod canvas;
 pub mod catalogue;
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod detect;
