@@ -97,19 +97,27 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode, AppError> {
         write_atomic(path, xml.as_bytes())
             .map_err(|e| AppError::failure(format!("cannot write {}: {e}", path.display())))?;
     }
-    if let Some(dir) = &args.plot {
-        let drawn = crate::plot::compare::draw(&file, dir, args.theme)
-            .map_err(|e| AppError::plot_failed(format!("comparison plots: {e:#}")))?;
-        eprintln!(
-            "wrote {} comparison plot(s) to {}",
-            drawn.len(),
-            dir.display()
-        );
-    }
     match args.format {
         CompareFormat::Table => print!("{}", report::table(&file)),
         CompareFormat::Markdown => print!("{}", report::markdown(&file)),
         CompareFormat::Json => println!("{}", String::from_utf8_lossy(&to_pretty_json(&file))),
     }
-    Ok(report::exit_code(&file, &output))
+    let code = report::exit_code(&file, &output);
+    if let Some(dir) = &args.plot {
+        match crate::plot::compare::draw(&file, dir, args.theme) {
+            Ok(drawn) => eprintln!(
+                "wrote {} comparison plot(s) to {}",
+                drawn.len(),
+                dir.display()
+            ),
+            Err(e) => {
+                eprintln!("error: comparison plots: {e:#}");
+                // A regression says more than a missing plot.
+                if code == ExitCode::SUCCESS {
+                    return Ok(ExitCode::PLOT_FAILED);
+                }
+            }
+        }
+    }
+    Ok(code)
 }
