@@ -455,3 +455,44 @@ fn max_concurrency_under_sla_binds_on_the_tightest_sla() {
         .sum();
     assert!(trials <= 12, "{trials} trials");
 }
+
+/// Two searches compared: 12 slots against 8, so the SLA boundary moves from 12 to 8 and
+/// `aiperf compare` calls the lower answer a regression.
+#[test]
+fn compare_says_when_a_searchs_answer_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let search = |name: &str, slots: u32| {
+        let dir = tmp.path().join(name);
+        let out = MockProfile::at(&format!("mock://?ttft_ms=5&itl_ms=5&max_batch={slots}"))
+            .streaming()
+            .requests(48)
+            .tokens(16, 20)
+            .arg("--search-recipe", "max-throughput-ttft-sla")
+            .arg("--ttft-sla-ms", 50)
+            .arg("--concurrency-max", 64)
+            .run(&dir);
+        assert_exit(&out, 0);
+        dir
+    };
+    let (base, fewer) = (search("base", 12), search("fewer", 8));
+    let out = aiperf()
+        .arg("compare")
+        .arg(&base)
+        .arg(&fewer)
+        .output()
+        .unwrap();
+    assert_exit(&out, 10);
+    let file =
+        aiperf::artifacts::compare_file::CompareFile::read(&fewer.join("compare.json")).unwrap();
+    let boundary = &file.comparisons[0];
+    assert_eq!(boundary.metric, "phases.profiling.concurrency");
+    assert_eq!(
+        (boundary.baseline, boundary.candidate),
+        (Some(12.0), Some(8.0))
+    );
+    assert_eq!(
+        boundary.verdict,
+        aiperf::artifacts::compare_file::Verdict::Regression
+    );
+    assert_eq!(file.comparisons[1].metric, "output_token_throughput");
+}

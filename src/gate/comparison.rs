@@ -129,6 +129,10 @@ pub fn compare_results(
     options: &CompareOptions,
 ) -> Result<CompareFile, Incomparable> {
     let choices = options.check()?;
+    let history = |dir: &Path| dir.join(crate::artifacts::names::SEARCH_HISTORY_JSON);
+    if history(baseline_dir).is_file() && history(candidate_dir).is_file() {
+        return compare_search_dirs(baseline_dir, candidate_dir, options, &history);
+    }
     let mut baseline = read_result(baseline_dir)?;
     let candidate = read_result(candidate_dir)?;
     // One scope each (a run, or an experiment of one cell): the same benchmark whatever the
@@ -204,6 +208,56 @@ pub fn compare_results(
         seed: options.seed,
         settings_differences: differences,
         client_bound,
+        regression: comparisons.iter().any(|c| c.verdict == Verdict::Regression),
+        comparisons,
+    })
+}
+
+/// Two searches: their answers, after checking they searched the same space for the same goal.
+fn compare_search_dirs(
+    baseline_dir: &Path,
+    candidate_dir: &Path,
+    options: &CompareOptions,
+    history: &dyn Fn(&Path) -> std::path::PathBuf,
+) -> Result<CompareFile, Incomparable> {
+    use crate::artifacts::search_history::SearchHistory;
+    let read = |dir: &Path| -> Result<SearchHistory, Incomparable> {
+        crate::artifacts::io::read(&history(dir)).map_err(|e| Incomparable::from(e.to_string()))
+    };
+    let (baseline, candidate) = (read(baseline_dir)?, read(candidate_dir)?);
+    let mut differences = Vec::new();
+    let (b, c) = (&baseline.config, &candidate.config);
+    if b.search_space != c.search_space {
+        differences.push("the searched knobs or their ranges".to_string());
+    }
+    if b.sla_filters != c.sla_filters {
+        differences.push("the SLA".to_string());
+    }
+    if b.objective != c.objective {
+        differences.push("the objective".to_string());
+    }
+    if !differences.is_empty() && !options.allow_different {
+        return Err(format!(
+            "the two searches differ in {} (compare them anyway with --allow-different)",
+            differences.join(", ")
+        )
+        .into());
+    }
+    let (default_margin, _) = margins(&options.max_regression)?;
+    let comparisons =
+        super::search_compare::compare_searches(&baseline, &candidate, default_margin);
+    if comparisons.is_empty() {
+        return Err("the searches have neither a boundary nor an objective to compare".into());
+    }
+    Ok(CompareFile {
+        aiperf_version: env!("CARGO_PKG_VERSION").to_string(),
+        baseline: baseline_dir.display().to_string(),
+        candidate: candidate_dir.display().to_string(),
+        confidence_level: options.confidence_level,
+        resamples: options.resamples,
+        seed: options.seed,
+        settings_differences: differences,
+        client_bound: Vec::new(),
         regression: comparisons.iter().any(|c| c.verdict == Verdict::Regression),
         comparisons,
     })

@@ -7,5 +7,6 @@ pub mod compare;
 pub mod comparison;
 pub mod inputs;
 pub mod report;
+pub mod search_compare;
 pub mod stats;
 pub mod thresholds;
