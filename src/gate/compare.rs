@@ -57,57 +57,93 @@ pub struct RunSamples {
     pub token_rate_windows: Vec<f64>,
 }
 
-impl RunSamples {
-    /// Builds the samples from a run's summary and its per-request records (any order).
-    pub fn from_records(summary: RunSummaryFile, mut records: Vec<RecordLine>) -> Self {
-        records.sort_by_key(|r| r.metadata.request_start_ns.unwrap_or(0));
-        let mut samples = RunSamples {
-            summary,
-            ..RunSamples::default()
-        };
-        for r in &records {
-            if r.metadata.was_cancelled {
+/// Collects a run's samples record by record, keeping only what a comparison reads (the
+/// metrics it compares, each request's outcome and end), so a run of a million requests
+/// costs tens of bytes per request, not its parsed records.
+pub struct SamplesBuilder<'a> {
+    keep: &'a dyn Fn(&str) -> bool,
+    /// (start, value) per kept metric.
+    values: BTreeMap<String, Vec<(u64, f64)>>,
+    /// (start, 0 or 100) per finished request.
+    errors: Vec<(u64, f64)>,
+    /// (end, output tokens) per successful request.
+    done: Vec<(u64, f64)>,
+    first_start: Option<u64>,
+}
+
+impl<'a> SamplesBuilder<'a> {
+    /// A builder keeping the per-request metrics for which `keep` says yes.
+    pub fn new(keep: &'a dyn Fn(&str) -> bool) -> Self {
+        Self {
+            keep,
+            values: BTreeMap::new(),
+            errors: Vec::new(),
+            done: Vec::new(),
+            first_start: None,
+        }
+    }
+
+    /// Takes one record (in any order).
+    pub fn add(&mut self, r: &RecordLine) {
+        let start = r.metadata.request_start_ns.unwrap_or(0);
+        if let Some(s) = r.metadata.request_start_ns {
+            self.first_start = Some(self.first_start.map_or(s, |f| f.min(s)));
+        }
+        if r.metadata.was_cancelled {
+            return;
+        }
+        self.errors
+            .push((start, if r.error.is_some() { 100.0 } else { 0.0 }));
+        if r.error.is_some() {
+            return;
+        }
+        for (tag, m) in &r.metrics {
+            if !(self.keep)(tag) {
                 continue;
             }
-            samples
-                .error_percent
-                .push(if r.error.is_some() { 100.0 } else { 0.0 });
-            if r.error.is_some() {
-                continue;
-            }
-            for (tag, m) in &r.metrics {
-                let list = samples.values.entry(tag.clone()).or_default();
-                match &m.value {
-                    Measured::One(Some(v)) if v.is_finite() => list.push(*v),
-                    Measured::Many(vs) => list.extend(vs.iter().filter(|v| v.is_finite())),
-                    Measured::One(_) => {}
+            let list = self.values.entry(tag.clone()).or_default();
+            match &m.value {
+                Measured::One(Some(v)) if v.is_finite() => list.push((start, *v)),
+                Measured::Many(vs) => {
+                    list.extend(vs.iter().filter(|v| v.is_finite()).map(|v| (start, *v)))
                 }
+                Measured::One(_) => {}
             }
         }
-        let done: Vec<(u64, f64)> = records
-            .iter()
-            .filter(|r| !r.metadata.was_cancelled && r.error.is_none())
-            .filter_map(|r| {
-                let end = r.metadata.request_end_ns?;
-                let tokens = match r.metrics.get("output_sequence_length").map(|m| &m.value) {
-                    Some(Measured::One(Some(v))) => *v,
-                    _ => 0.0,
-                };
-                Some((end, tokens))
-            })
-            .collect();
-        let start = records
-            .iter()
-            .filter_map(|r| r.metadata.request_start_ns)
-            .min();
-        let end = done.iter().map(|(e, _)| *e).max();
-        if let (Some(start), Some(end)) = (start, end)
+        if let Some(end) = r.metadata.request_end_ns {
+            let tokens = match r.metrics.get("output_sequence_length").map(|m| &m.value) {
+                Some(Measured::One(Some(v))) if v.is_finite() => *v,
+                _ => 0.0,
+            };
+            self.done.push((end, tokens));
+        }
+    }
+
+    /// The samples, in request start order, with the run's summary.
+    pub fn finish(self, summary: RunSummaryFile) -> RunSamples {
+        let in_start_order = |mut v: Vec<(u64, f64)>| -> Vec<f64> {
+            // Stable: the values of one request stay in their order.
+            v.sort_by_key(|(at, _)| *at);
+            v.into_iter().map(|(_, x)| x).collect()
+        };
+        let mut samples = RunSamples {
+            summary,
+            values: self
+                .values
+                .into_iter()
+                .map(|(tag, v)| (tag, in_start_order(v)))
+                .collect(),
+            error_percent: in_start_order(self.errors),
+            ..RunSamples::default()
+        };
+        let end = self.done.iter().map(|(e, _)| *e).max();
+        if let (Some(start), Some(end)) = (self.first_start, end)
             && end > start
         {
             let width = (end - start) as f64 / THROUGHPUT_WINDOWS as f64;
             let mut requests = [0.0; THROUGHPUT_WINDOWS];
             let mut tokens = [0.0; THROUGHPUT_WINDOWS];
-            for (at, t) in &done {
+            for (at, t) in &self.done {
                 let i = (((at.saturating_sub(start)) as f64 / width) as usize)
                     .min(THROUGHPUT_WINDOWS - 1);
                 requests[i] += 1.0;
@@ -118,6 +154,19 @@ impl RunSamples {
             samples.token_rate_windows = tokens.iter().map(|n| n / seconds).collect();
         }
         samples
+    }
+}
+
+impl RunSamples {
+    /// Builds the samples from a run's summary and its per-request records (any order),
+    /// keeping every metric.
+    pub fn from_records(summary: RunSummaryFile, records: Vec<RecordLine>) -> Self {
+        let all = |_: &str| true;
+        let mut builder = SamplesBuilder::new(&all);
+        for r in &records {
+            builder.add(r);
+        }
+        builder.finish(summary)
     }
 
     /// The per-request sample a choice is judged on, if it has one.

@@ -133,8 +133,10 @@ pub fn compare_results(
     if history(baseline_dir).is_file() && history(candidate_dir).is_file() {
         return compare_search_dirs(baseline_dir, candidate_dir, options, &history);
     }
-    let mut baseline = read_result(baseline_dir)?;
-    let candidate = read_result(candidate_dir)?;
+    let tags: Vec<&str> = choices.iter().map(|c| c.metric.tag()).collect();
+    let keep = |tag: &str| tags.contains(&tag);
+    let mut baseline = read_result(baseline_dir, &keep)?;
+    let candidate = read_result(candidate_dir, &keep)?;
     // One scope each (a run, or an experiment of one cell): the same benchmark whatever the
     // labels (`run` for a profile, `base` for an unswept experiment).
     if let ([(b, _)], [(c, _)]) = (baseline.as_mut_slice(), candidate.as_slice()) {

@@ -1,7 +1,7 @@
 //! Reading a result directory for a comparison: a single run, or an experiment (repeated
 //! trials, a sweep, a search) through its `experiment_plan.json`, as scopes of trials.
 
-use super::compare::RunSamples;
+use super::compare::{RunSamples, SamplesBuilder};
 use crate::artifacts::names::{PLAN_JSON, PROFILE_EXPORT_JSON, PROFILE_EXPORT_JSONL};
 use crate::artifacts::plan_file::PlanFile;
 use crate::artifacts::record_line::RecordLine;
@@ -14,7 +14,7 @@ pub type Scopes = Vec<(String, Vec<RunSamples>)>;
 
 /// Reads every scope of the result in `dir`. The error says why the directory cannot be
 /// compared (not a result directory, an unreadable file, a broken record line).
-pub fn read_result(dir: &Path) -> Result<Scopes, String> {
+pub fn read_result(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Scopes, String> {
     let plan_path = dir.join(PLAN_JSON);
     if plan_path.is_file() {
         let plan: PlanFile = crate::artifacts::io::read(&plan_path).map_err(|e| e.to_string())?;
@@ -26,7 +26,7 @@ pub fn read_result(dir: &Path) -> Result<Scopes, String> {
             if !trial_dir.join(PROFILE_EXPORT_JSON).is_file() {
                 continue;
             }
-            let samples = read_run(&trial_dir)?;
+            let samples = read_run(&trial_dir, keep)?;
             match scopes.iter_mut().find(|(cell, _)| *cell == trial.cell) {
                 Some((_, runs)) => runs.push(samples),
                 None => scopes.push((trial.cell.clone(), vec![samples])),
@@ -41,7 +41,7 @@ pub fn read_result(dir: &Path) -> Result<Scopes, String> {
         return Ok(scopes);
     }
     check_result_dir(dir)?;
-    Ok(vec![("run".to_string(), vec![read_run(dir)?])])
+    Ok(vec![("run".to_string(), vec![read_run(dir, keep)?])])
 }
 
 /// Whether `dir` holds a result `read_result` can read (a run's summary or an experiment's
@@ -73,23 +73,26 @@ fn locate(base: &Path, planned: &Path) -> Option<PathBuf> {
         .find(|p| p.join(PROFILE_EXPORT_JSON).is_file())
 }
 
-/// One run: its summary and (when written) its per-request records.
-fn read_run(dir: &Path) -> Result<RunSamples, String> {
+/// One run: its summary and (when written) its per-request records, read line by line and
+/// kept only as far as `keep` asks.
+fn read_run(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<RunSamples, String> {
+    use std::io::BufRead;
     let summary =
         RunSummaryFile::read(&dir.join(PROFILE_EXPORT_JSON)).map_err(|e| e.to_string())?;
     let path = dir.join(PROFILE_EXPORT_JSONL);
-    let mut records = Vec::new();
+    let mut builder = SamplesBuilder::new(keep);
     if path.is_file() {
-        let text = std::fs::read_to_string(&path)
+        let file = std::fs::File::open(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for (i, line) in text.lines().enumerate() {
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let record: RecordLine = serde_json::from_str(line)
+            let record: RecordLine = serde_json::from_str(&line)
                 .map_err(|e| format!("{}:{}: not a record line: {e}", path.display(), i + 1))?;
-            records.push(record);
+            builder.add(&record);
         }
     }
-    Ok(RunSamples::from_records(summary, records))
+    Ok(builder.finish(summary))
 }

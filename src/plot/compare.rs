@@ -27,9 +27,11 @@ pub fn draw(file: &CompareFile, out_dir: &Path, theme: Theme) -> Result<Vec<Path
     }
     let mut written = Vec::new();
     if scopes.len() == 1 {
-        let baseline = crate::gate::inputs::read_result(Path::new(&file.baseline))
+        let tags: Vec<&str> = file.comparisons.iter().map(|c| c.metric.as_str()).collect();
+        let keep = |tag: &str| tags.contains(&tag);
+        let baseline = crate::gate::inputs::read_result(Path::new(&file.baseline), &keep)
             .map_err(anyhow::Error::msg)?;
-        let candidate = crate::gate::inputs::read_result(Path::new(&file.candidate))
+        let candidate = crate::gate::inputs::read_result(Path::new(&file.candidate), &keep)
             .map_err(anyhow::Error::msg)?;
         let pooled = |scopes: &[(String, Vec<RunSamples>)], tag: &str| -> Vec<f64> {
             let mut v: Vec<f64> = scopes
