@@ -45,6 +45,22 @@ fn huge_or_invalid_numbers_in_flags_are_range_errors() {
         ("--record-processors", "0", "--record-processors"),
         ("--record-processors", "65", "--record-processors"),
         ("--record-processors", "-3", "--record-processors"),
+        (
+            "--threshold",
+            "time_to_first_token.p99 < 1e999",
+            "not a finite number",
+        ),
+        (
+            "--threshold",
+            "time_to_first_token.p99 < nan",
+            "not a finite number",
+        ),
+        (
+            "--threshold",
+            "time_to_first_token.p99 < 2 with 1e30% confidence",
+            "50% to 99.9%",
+        ),
+        ("--max-regression", "1e30%", "need --baseline"),
     ] {
         let mut args = vec!["-m", "m", "-u", "mock://", flag, value];
         if flag != "--benchmark-duration" {
@@ -66,7 +82,33 @@ fn huge_or_invalid_numbers_in_flags_are_range_errors() {
         .arg("--isl", 1000)
         .run(&dir);
     assert_config_error(&out, "prompt tokens to generate", "dataset budget");
+    let out = MockProfile::new("")
+        .model("m")
+        .requests(2)
+        .arg("--baseline", tmp.path().display())
+        .arg("--max-regression", "1e30%")
+        .run(&dir);
+    assert_config_error(&out, "--max-regression", "margin 1e30%");
     assert!(!dir.exists(), "a configuration error wrote files");
+    // aiperf compare's own numbers.
+    for (flag, value, mentions) in [
+        ("--confidence-level", "nan", "--confidence-level"),
+        ("--confidence-level", "1e30", "--confidence-level"),
+        (
+            "--bootstrap-samples",
+            "1000000000000",
+            "--bootstrap-samples",
+        ),
+        ("--bootstrap-samples", "-5", "--bootstrap-samples"),
+        ("--max-regression", "-5%", "--max-regression"),
+        ("--max-regression", "inf", "--max-regression"),
+    ] {
+        let out = aiperf()
+            .args(["compare", "a", "b", flag, value])
+            .output()
+            .unwrap();
+        assert_config_error(&out, mentions, &format!("compare {flag} {value}"));
+    }
 }
 
 #[test]

@@ -35,7 +35,12 @@ pub struct CompareArgs {
     pub metrics: Vec<String>,
     /// The practical margin: a significant change is a regression (or an improvement) only
     /// beyond it. `5%` for every metric, or `TAG.STAT=10%` for one. Repeatable.
-    #[arg(long = "max-regression", value_name = "PCT", default_value = "5%")]
+    #[arg(
+        long = "max-regression",
+        value_name = "PCT",
+        default_value = "5%",
+        allow_hyphen_values = true
+    )]
     pub max_regression: Vec<String>,
     /// Confidence level of the intervals (0.5-0.999).
     #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]

@@ -167,7 +167,12 @@ pub struct BaselineFlags {
     #[arg(long, value_name = "DIR", help_heading = "CI gate")]
     pub baseline: Option<std::path::PathBuf>,
     /// The margin of that comparison: `5%`, or `TAG.STAT=10%` for one metric. Repeatable.
-    #[arg(long, value_name = "PCT", help_heading = "CI gate")]
+    #[arg(
+        long,
+        value_name = "PCT",
+        allow_hyphen_values = true,
+        help_heading = "CI gate"
+    )]
     pub max_regression: Vec<String>,
     /// A metric of that comparison (`time_to_first_token.p99`). Repeatable; default as
     /// `aiperf compare`.
