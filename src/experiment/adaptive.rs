@@ -93,6 +93,30 @@ fn summaries(plan: &Plan, cell: usize) -> Vec<RunSummaryFile> {
         .collect()
 }
 
+/// Whether the point's one run is too noisy to decide an SLA on its own (its per-request
+/// interval straddles a threshold). A run whose records cannot be read decides as before.
+fn within_run_undecided(
+    plan: &Plan,
+    cell: usize,
+    slas: &[crate::search::verdict::Sla],
+    level: f64,
+) -> bool {
+    let Some(trial) = plan.trials.iter().rev().find(|t| t.cell == cell) else {
+        return false;
+    };
+    let tags: Vec<&str> = slas.iter().map(|s| s.metric.as_str()).collect();
+    let keep = |tag: &str| tags.contains(&tag);
+    match crate::gate::inputs::read_result(&trial.dir, &keep) {
+        Ok(scopes) => scopes
+            .first()
+            .and_then(|(_, runs)| runs.first())
+            .is_some_and(|samples| {
+                crate::search::verdict::straddles_within_run(samples, slas, level)
+            }),
+        Err(_) => false,
+    }
+}
+
 /// Whether a failed point may be the client's doing rather than the server's: one of its runs
 /// was client-bound and [`client_explains`] its breach.
 fn failed_by_the_client(plan: &Plan, cell: usize, breach: Option<&Breach>) -> bool {
@@ -304,6 +328,15 @@ pub async fn run(
             }
             measured = summaries(&plan, cell);
             (verdict, breach) = judge(&measured, &a.slas, level);
+            if verdict != Verdict::Undecided
+                && measured.len() == 1
+                && run < max_runs
+                && within_run_undecided(&plan, cell, &a.slas, level)
+            {
+                // One run agrees with itself trivially; its own noise says measure again.
+                verdict = Verdict::Undecided;
+                breach = None;
+            }
             if verdict == Verdict::Undecided && run >= max_runs {
                 // Out of replicates: decide on the mean of each statistic.
                 let means = vec![mean_summary(&measured, &a.slas)];

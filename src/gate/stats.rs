@@ -120,6 +120,24 @@ pub fn block_bootstrap_difference(
     interval(estimate, &mut diffs, how.level)
 }
 
+/// The percentile-bootstrap interval of `stat(values)` itself (values in time order, resampled
+/// in moving blocks), as a [`Difference`] whose estimate is the statistic. `None` when empty.
+pub fn block_bootstrap_interval(
+    values: &[f64],
+    stat: SampleStat,
+    how: Bootstrap,
+) -> Option<Difference> {
+    let estimate = stat.of(&mut values.to_vec())?;
+    let mut rng = ChaCha8Rng::seed_from_u64(how.seed);
+    let mut buf = Vec::with_capacity(values.len());
+    let mut draws = Vec::with_capacity(how.resamples);
+    for _ in 0..how.resamples {
+        resample_blocks(values, &mut buf, &mut rng);
+        draws.extend(stat.of(&mut buf));
+    }
+    interval(estimate, &mut draws, how.level)
+}
+
 /// The percentile interval of `draws` around `estimate`.
 fn interval(estimate: f64, draws: &mut Vec<f64>, level: f64) -> Option<Difference> {
     draws.retain(|d| d.is_finite());

@@ -2,7 +2,9 @@
 //!
 //! Noise is handled honestly: a verdict is taken when every replicate agrees, or when the
 //! confidence interval of the constrained statistic across replicates lies wholly on one side of
-//! the threshold; otherwise the point is undecided and the planner replicates it.
+//! the threshold; otherwise the point is undecided and the planner replicates it. A single run
+//! is also checked against its own per-request noise ([`straddles_within_run`]): when the
+//! block-bootstrap interval of its statistic straddles the threshold, one run cannot decide.
 
 use crate::aggregate::confidence::confidence;
 use crate::artifacts::summary::RunSummaryFile;
@@ -124,6 +126,32 @@ pub fn judge(summaries: &[RunSummaryFile], slas: &[Sla], level: f64) -> (Verdict
     }
 }
 
+/// Whether one run's own per-request noise leaves an SLA undecided: the moving-block bootstrap
+/// interval (`crate::gate::stats`) of a per-request statistic straddles the threshold. SLAs on
+/// per-run metrics, or statistics the bootstrap cannot judge, never do.
+pub fn straddles_within_run(
+    samples: &crate::gate::compare::RunSamples,
+    slas: &[Sla],
+    level: f64,
+) -> bool {
+    use crate::gate::stats::{Bootstrap, SampleStat, block_bootstrap_interval};
+    slas.iter().any(|sla| {
+        let (Some(stat), Some(values)) = (
+            SampleStat::from_key(&sla.stat),
+            samples.values.get(&sla.metric),
+        ) else {
+            return false;
+        };
+        let how = Bootstrap {
+            resamples: 500,
+            level,
+            seed: 0,
+        };
+        block_bootstrap_interval(values, stat, how)
+            .is_some_and(|d| sla.holds(d.low) != sla.holds(d.high))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +173,29 @@ mod tests {
             op: ConstraintOp::Lt,
             threshold: 200.0,
         }]
+    }
+
+    #[test]
+    fn a_run_whose_own_interval_straddles_the_threshold_is_undecided() {
+        let run = |center: f64| {
+            let mut s = crate::gate::compare::RunSamples::default();
+            // 400 requests spread ±20% around `center`: the p95's interval is a few ms wide.
+            let v: Vec<f64> = (0..400)
+                .map(|i| center * (0.8 + 0.4 * ((i * 37 % 400) as f64 / 400.0)))
+                .collect();
+            s.values.insert("time_to_first_token".into(), v);
+            s
+        };
+        // p95 ≈ 1.18 x center: far below 200, far above, and at it.
+        assert!(!straddles_within_run(&run(100.0), &sla(), 0.95));
+        assert!(!straddles_within_run(&run(300.0), &sla(), 0.95));
+        assert!(straddles_within_run(&run(200.0 / 1.18), &sla(), 0.95));
+        // A metric the run does not have never straddles.
+        assert!(!straddles_within_run(
+            &crate::gate::compare::RunSamples::default(),
+            &sla(),
+            0.95
+        ));
     }
 
     #[test]
