@@ -32,6 +32,14 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".into());
+        // println!/eprintln! panic when their reader went away (`aiperf ... | head -1`): stop
+        // quietly, as a tool killed by SIGPIPE would (SIGPIPE itself is ignored, see main).
+        if (what.starts_with("failed printing to stdout")
+            || what.starts_with("failed printing to stderr"))
+            && what.contains("Broken pipe")
+        {
+            std::process::exit(ExitCode::OUTPUT_CLOSED.0);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -33,6 +33,9 @@ impl ExitCode {
     pub const THRESHOLDS_FAILED: ExitCode = ExitCode(9);
     /// `aiperf compare` found a regression against the baseline; compare.json is written.
     pub const REGRESSION: ExitCode = ExitCode(10);
+    /// The reader of stdout went away (`aiperf ... | head -1`); the command stopped quietly, as
+    /// a tool stopped by SIGPIPE would.
+    pub const OUTPUT_CLOSED: ExitCode = ExitCode(141);
     /// Stopped by SIGHUP (the terminal closed); everything measured so far is on disk.
     pub const HANGUP: ExitCode = ExitCode(129);
     /// Interrupted by Ctrl-C (SIGINT); everything measured so far is on disk.
@@ -88,6 +91,10 @@ impl ExitCode {
         (
             Self::INTERRUPTED,
             "interrupted by Ctrl-C (results so far are on disk)",
+        ),
+        (
+            Self::OUTPUT_CLOSED,
+            "stdout was closed by its reader (e.g. piped into head); stopped quietly",
         ),
         (
             Self::TERMINATED,

@@ -8,13 +8,12 @@ use aiperf::redact::redact_command_line;
 use clap::Parser;
 
 fn main() {
+    // SIGPIPE stays ignored (Rust's default): hyper writes sockets with writev, which, unlike
+    // send(MSG_NOSIGNAL), raises SIGPIPE on a connection the other side closed, and a server (or
+    // the embedded mock) going away mid-write must be an error, never the end of the process.
+    // A closed stdout (`aiperf validate f.yaml | head -1`) is handled by the panic hook, which
+    // stops quietly with 141.
     aiperf::crash::install_panic_hook();
-    // Like other command-line tools, stop quietly when the reader of stdout goes away
-    // (`aiperf validate f.yaml | head -1`) instead of panicking on a broken pipe.
-    // SAFETY: resetting a signal disposition to its default before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
     aiperf::logging::init(cli.verbose);
     // reqwest is built without a default TLS provider (avoids a slow C build); install ring's.

@@ -478,3 +478,37 @@ fn a_cancelled_stream_keeps_its_time_to_first_token() {
     }
     assert!(summary(tmp.path())["time_to_first_token"].is_null());
 }
+
+/// A server that keeps writing to a connection aiperf has given up on (here the embedded mock,
+/// streaming on after aiperf's per-request timeout) must get an error, not kill the process:
+/// hyper writes with writev, which raises SIGPIPE on a closed socket, so the process must
+/// ignore SIGPIPE. Every request times out: exit 4 with the results on disk, never a signal.
+#[test]
+fn writes_to_a_connection_closed_by_the_other_side_never_kill_the_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=5&itl_ms=40")
+        .streaming()
+        .requests(8)
+        .concurrency(4)
+        .tokens(16, 60)
+        .arg("--request-timeout-seconds", 0.3)
+        .run(tmp.path());
+    assert_exit(&out, 4);
+    assert!(tmp.path().join("profile_export_aiperf.json").is_file());
+}
+
+/// `aiperf ... | head -1`: when the reader of stdout goes away, aiperf stops quietly with
+/// 141 (128 + SIGPIPE, what a shell shows for a writer stopped by a closed pipe).
+#[test]
+fn a_closed_stdout_stops_quietly() {
+    let mut child = aiperf()
+        .args(["schema"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 141);
+    assert!(!stderr(&out).contains("internal error"), "{}", stderr(&out));
+}
