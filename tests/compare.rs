@@ -49,7 +49,10 @@ fn single_runs_pass_the_same_settings_and_flag_a_slower_candidate() {
     mock_run(&same, 20, 2);
     mock_run(&slow, 26, 3);
 
-    let out = compare(&base, &same, &[]);
+    // Two runs on a shared machine also differ by its load (which a single-run comparison
+    // cannot see, docs/compare.md); a wide margin keeps this end-to-end check about the
+    // pipeline. The A/A false-positive rate is tested on seeded samples (gate::compare).
+    let out = compare(&base, &same, &["--max-regression", "25%"]);
     assert_exit(&out, 0);
     let file: CompareFile = round_trip(&same.join("compare.json"));
     assert!(!file.regression);
@@ -300,7 +303,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
             "--baseline",
             base.to_str().unwrap(),
             "--max-regression",
-            "10%",
+            "25%",
         ])
         .run(&same);
     assert_exit(&out, 0);
@@ -308,7 +311,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
     assert!(
         file.comparisons
             .iter()
-            .all(|c| c.max_regression_pct == 10.0)
+            .all(|c| c.max_regression_pct == 25.0)
     );
     // A baseline that is not a result is a configuration error before anything runs.
     let never = tmp.path().join("never");

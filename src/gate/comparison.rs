@@ -201,18 +201,13 @@ pub fn compare_results(
     if comparisons.is_empty() {
         return Err("the two results have no cell in common to compare".into());
     }
-    Ok(CompareFile {
-        aiperf_version: env!("CARGO_PKG_VERSION").to_string(),
-        baseline: baseline_dir.display().to_string(),
-        candidate: candidate_dir.display().to_string(),
-        confidence_level: options.confidence_level,
-        resamples: options.resamples,
-        seed: options.seed,
-        settings_differences: differences,
+    Ok(compare_file(
+        (baseline_dir, candidate_dir),
+        options,
+        differences,
         client_bound,
-        regression: comparisons.iter().any(|c| c.verdict == Verdict::Regression),
         comparisons,
-    })
+    ))
 }
 
 /// Two searches: their answers, after checking they searched the same space for the same goal.
@@ -251,16 +246,33 @@ fn compare_search_dirs(
     if comparisons.is_empty() {
         return Err("the searches have neither a boundary nor an objective to compare".into());
     }
-    Ok(CompareFile {
+    Ok(compare_file(
+        (baseline_dir, candidate_dir),
+        options,
+        differences,
+        Vec::new(),
+        comparisons,
+    ))
+}
+
+/// The file of a finished comparison.
+fn compare_file(
+    (baseline, candidate): (&Path, &Path),
+    options: &CompareOptions,
+    settings_differences: Vec<String>,
+    client_bound: Vec<String>,
+    comparisons: Vec<crate::artifacts::compare_file::MetricComparison>,
+) -> CompareFile {
+    CompareFile {
         aiperf_version: env!("CARGO_PKG_VERSION").to_string(),
-        baseline: baseline_dir.display().to_string(),
-        candidate: candidate_dir.display().to_string(),
+        baseline: baseline.display().to_string(),
+        candidate: candidate.display().to_string(),
         confidence_level: options.confidence_level,
         resamples: options.resamples,
         seed: options.seed,
-        settings_differences: differences,
-        client_bound: Vec::new(),
+        settings_differences,
+        client_bound,
         regression: comparisons.iter().any(|c| c.verdict == Verdict::Regression),
         comparisons,
-    })
+    }
 }

@@ -445,6 +445,23 @@ pub fn legend<'a, 'b: 'a>(
         .map_err(drawing)
 }
 
+/// The vertices of the CDF of `sorted` values on `x`: percent of values at or below each, at
+/// most ~1000 vertices (the shape, not every request), ending at 100%. `sorted` is not empty.
+pub fn cdf_points(x: &Axis, sorted: &[f64]) -> Vec<(f64, f64)> {
+    let n = sorted.len() as f64;
+    let step = (sorted.len() / 1000).max(1);
+    let mut pts: Vec<(f64, f64)> = sorted
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .map(|(i, val)| (x.at(*val), 100.0 * (i + 1) as f64 / n))
+        .collect();
+    if let Some(last) = sorted.last() {
+        pts.push((x.at(*last), 100.0));
+    }
+    pts
+}
+
 /// A short legend line sample in `color`.
 pub fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))

@@ -498,16 +498,7 @@ pub(super) fn cdf(ctx: &PlotContext<'_>, run: &SingleRun, path: &Path) -> Result
         Some(SeriesLabelPosition::LowerRight),
         |chart, palette| {
             for (k, (tag, v)) in curves.iter().enumerate() {
-                let n = v.len() as f64;
-                // At most ~1000 vertices per curve: the shape, not every request.
-                let step = (v.len() / 1000).max(1);
-                let mut pts: Vec<(f64, f64)> = v
-                    .iter()
-                    .enumerate()
-                    .step_by(step)
-                    .map(|(i, val)| (x.at(*val), 100.0 * (i + 1) as f64 / n))
-                    .collect();
-                pts.push((x.at(v[v.len() - 1]), 100.0));
+                let pts = canvas::cdf_points(&x, v);
                 let color = palette.series(k);
                 chart
                     .draw_series(LineSeries::new(pts, color.stroke_width(3)))
