@@ -47,12 +47,13 @@ fn single_runs_pass_the_same_settings_and_flag_a_slower_candidate() {
     );
     mock_run(&base, 20, 1);
     mock_run(&same, 20, 2);
-    mock_run(&slow, 26, 3);
+    mock_run(&slow, 40, 3);
 
     // Two runs on a shared machine also differ by its load (which a single-run comparison
-    // cannot see, docs/compare.md); a wide margin keeps this end-to-end check about the
-    // pipeline. The A/A false-positive rate is tested on seeded samples (gate::compare).
-    let out = compare(&base, &same, &["--max-regression", "25%"]);
+    // cannot see, docs/compare.md: a client-bound run on a loaded CI machine came out 15% slower
+    // at p99); a 100% margin keeps this end-to-end check about the pipeline, and the slow
+    // candidates below are twice as slow. The A/A false-positive rate is tested on seeded samples (gate::compare).
+    let out = compare(&base, &same, &["--max-regression", "100%"]);
     assert_exit(&out, 0);
     let file: CompareFile = round_trip(&same.join("compare.json"));
     assert!(!file.regression);
@@ -231,7 +232,7 @@ multiRun: {{numRuns: 3}}
         dir
     };
     let base = experiment("base", 10);
-    let slow = experiment("slow", 16);
+    let slow = experiment("slow", 20);
     let plots = tmp.path().join("plots");
     let out = compare(
         &base,
@@ -275,7 +276,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
     mock_run(&base, 20, 1);
     // aiperf profile --baseline: a slower run exits 10 with compare.json in its directory.
     let slow = tmp.path().join("slow");
-    let out = MockProfile::new("ttft_ms=26&itl_ms=1&seed=4")
+    let out = MockProfile::new("ttft_ms=40&itl_ms=1&seed=4")
         .streaming()
         .requests(240)
         .concurrency(4)
@@ -303,7 +304,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
             "--baseline",
             base.to_str().unwrap(),
             "--max-regression",
-            "25%",
+            "100%",
         ])
         .run(&same);
     assert_exit(&out, 0);
@@ -311,7 +312,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
     assert!(
         file.comparisons
             .iter()
-            .all(|c| c.max_regression_pct == 25.0)
+            .all(|c| c.max_regression_pct == 100.0)
     );
     // A baseline that is not a result is a configuration error before anything runs.
     let never = tmp.path().join("never");
@@ -330,7 +331,7 @@ fn a_run_compares_itself_with_a_baseline_in_one_step() {
         &format!(
             "benchmark:
   model: mock-model
-  endpoint: {{url: 'mock://?ttft_ms=26&itl_ms=1', streaming: true}}
+  endpoint: {{url: 'mock://?ttft_ms=40&itl_ms=1', streaming: true}}
   dataset: {{entries: 4, prompts: {{isl: 16, osl: 4}}}}
   phases: {{type: concurrency, requests: 240, concurrency: 4}}
   artifacts: {{dir: '{}'}}
