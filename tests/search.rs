@@ -358,7 +358,12 @@ fn a_killed_bayesian_search_resumes() {
 /// `aiperf profile` searching max-throughput-ttft-sla (TTFT p95 < 50 ms, concurrency up to 64)
 /// on a mock with 12 slots, plus `extra` flags.
 fn ttft_search_profile(dir: &Path, extra: &[&str]) -> std::process::Output {
-    MockProfile::at("mock://?ttft_ms=5&itl_ms=5&max_batch=12")
+    ttft_search_profile_on(12, dir, extra)
+}
+
+/// [`ttft_search_profile`] on a mock with `slots` batch slots.
+fn ttft_search_profile_on(slots: u32, dir: &Path, extra: &[&str]) -> std::process::Output {
+    MockProfile::at(&format!("mock://?ttft_ms=5&itl_ms=5&max_batch={slots}"))
         .streaming()
         .requests(48)
         .tokens(16, 20)
@@ -463,14 +468,7 @@ fn compare_says_when_a_searchs_answer_moved() {
     let tmp = tempfile::tempdir().unwrap();
     let search = |name: &str, slots: u32| {
         let dir = tmp.path().join(name);
-        let out = MockProfile::at(&format!("mock://?ttft_ms=5&itl_ms=5&max_batch={slots}"))
-            .streaming()
-            .requests(48)
-            .tokens(16, 20)
-            .arg("--search-recipe", "max-throughput-ttft-sla")
-            .arg("--ttft-sla-ms", 50)
-            .arg("--concurrency-max", 64)
-            .run(&dir);
+        let out = ttft_search_profile_on(slots, &dir, &[]);
         assert_exit(&out, 0);
         dir
     };

@@ -496,40 +496,35 @@ mod tests {
         }
     }
 
-    /// A/A: 40 seeded pairs of the same settings flag at most 2 regressions (at 95% with a
-    /// 5% margin the expected rate is far below 5%).
-    #[test]
-    fn same_settings_twice_are_rarely_a_regression() {
-        let flagged = (0..40)
+    /// Regressions in 40 seeded pairs of runs: a baseline TTFT median of 20 ms against
+    /// `candidate_median`.
+    fn regressions_in_40_pairs(candidate_median: f64) -> usize {
+        (0..40)
             .filter(|&s| {
                 let c = compare_metric(
                     "run",
                     &choice("p50"),
                     &[run(20.0, 500, 2 * s)],
-                    &[run(20.0, 500, 2 * s + 1)],
+                    &[run(candidate_median, 500, 2 * s + 1)],
                     method(s),
                 );
                 c.verdict == Verdict::Regression
             })
-            .count();
+            .count()
+    }
+
+    /// A/A: 40 seeded pairs of the same settings flag at most 2 regressions (at 95% with a
+    /// 5% margin the expected rate is far below 5%).
+    #[test]
+    fn same_settings_twice_are_rarely_a_regression() {
+        let flagged = regressions_in_40_pairs(20.0);
         assert!(flagged <= 2, "{flagged} of 40 A/A pairs flagged");
     }
 
     /// Power: TTFT 20 ms vs 22 ms (10% slower) is a regression in at least 36 of 40 pairs.
     #[test]
     fn a_ten_percent_slowdown_is_a_regression() {
-        let flagged = (0..40)
-            .filter(|&s| {
-                let c = compare_metric(
-                    "run",
-                    &choice("p50"),
-                    &[run(20.0, 500, 2 * s)],
-                    &[run(22.0, 500, 2 * s + 1)],
-                    method(s),
-                );
-                c.verdict == Verdict::Regression
-            })
-            .count();
+        let flagged = regressions_in_40_pairs(22.0);
         assert!(flagged >= 36, "flagged in {flagged} of 40");
         let faster = compare_metric(
             "run",
