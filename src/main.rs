@@ -51,7 +51,7 @@ fn main() {
             Command::Recipes(command) => aiperf::cli::recipes::run(&command),
             Command::Plot(plot_args) => aiperf::cli::plot::run(&plot_args),
             Command::Calibrate(args) => aiperf::cli::calibrate::run(&args).await,
-            Command::Compare(args) => aiperf::cli::compare::run(&args),
+            Command::Compare(args) => aiperf::cli::compare::run(&args).await,
             Command::Export(aiperf::cli::ExportCommand::Wandb(args)) => {
                 aiperf::cli::export::wandb(&args).await
             }

@@ -601,3 +601,197 @@ fn a_failed_benchmark_is_uploaded_as_a_failed_run() {
         "marked failed with the benchmark's exit code"
     );
 }
+
+/// `aiperf compare` with the first argument as the only directory and `--baseline-from`.
+fn compare_from(
+    server_url: &str,
+    from: &str,
+    candidate: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut cmd = aiperf();
+    cmd.arg("compare")
+        .arg("--baseline-from")
+        .arg(from)
+        .arg(candidate)
+        .args(["--max-regression", "100%"])
+        .args(extra);
+    with_server(&mut cmd, server_url);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_baseline_downloads_from_a_wandb_run() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    let o = profile_to(&server.url, &main, &["--wandb-project", "bench"]);
+    assert_exit(&o, 0);
+    let runs = server.verify(KEY);
+    let run = &runs[0].name;
+    let candidate = tmp.path().join("candidate");
+    assert_exit(&profile_to(&server.url, &candidate, &[]), 0);
+
+    // The downloaded baseline is the run itself: every record, compared as a directory would be.
+    let from = format!("wandb:default-entity/bench/{run}");
+    let o = compare_from(&server.url, &from, &candidate, &["--format", "json"]);
+    assert_exit(&o, 0);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("baseline {from}: downloaded")),
+        "{stderr}"
+    );
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(candidate.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(file["baseline"], from.as_str());
+    let by_dir = {
+        let mut cmd = aiperf();
+        cmd.arg("compare")
+            .arg(&main)
+            .arg(&candidate)
+            .args(["--max-regression", "100%", "--output"])
+            .arg(tmp.path().join("by_dir.json"));
+        cmd.output().unwrap()
+    };
+    assert_exit(&by_dir, 0);
+    let by_dir: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("by_dir.json")).unwrap()).unwrap();
+    assert_eq!(
+        file["comparisons"], by_dir["comparisons"],
+        "the W&B baseline compares exactly like its directory"
+    );
+    // The project-only form uses the key's default entity.
+    let o = compare_from(&server.url, &format!("wandb:bench/{run}"), &candidate, &[]);
+    assert_exit(&o, 0);
+
+    // One step: the profile downloads its baseline before it runs and gates on it.
+    let gated = tmp.path().join("gated");
+    let o = profile_to(
+        &server.url,
+        &gated,
+        &["--baseline", &from, "--max-regression", "100%"],
+    );
+    assert_exit(&o, 0);
+    let gate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gated.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(gate["baseline"], from.as_str());
+
+    // A run that does not exist, and a malformed reference: unusable inputs, nothing run.
+    let o = compare_from(
+        &server.url,
+        "wandb:default-entity/bench/nosuchrun",
+        &candidate,
+        &[],
+    );
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such W&B run"));
+    let never = tmp.path().join("never");
+    let o = profile_to(&server.url, &never, &["--baseline-from", "wandb:nosuchrun"]);
+    assert_exit(&o, 2);
+    assert!(
+        !never.exists(),
+        "nothing runs when the baseline cannot be had"
+    );
+
+    server.verify(KEY);
+    // A stored file that no longer matches its manifest is refused, naming the file.
+    let artifact_file = server
+        .requests()
+        .iter()
+        .find(|r| r.method == "PUT" && r.path.ends_with("/profile_export.jsonl"))
+        .map(|r| r.path.trim_start_matches("/storage/").to_string())
+        .unwrap();
+    server.overwrite(&artifact_file, b"{}\n");
+    let o = compare_from(&server.url, &from, &candidate, &[]);
+    assert_exit(&o, 2);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("profile_export.jsonl")
+            && stderr.contains("does not match the artifact manifest"),
+        "{stderr}"
+    );
+    assert_no_secret(&server);
+}
+
+#[test]
+fn an_experiment_baseline_downloads_with_its_trials() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("e.yaml");
+    let write = |out: &Path, wandb: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "benchmark:
+  model: m
+  endpoint: {{url: '{FAST}', streaming: true}}
+  dataset: {{entries: 8, prompts: {{isl: 16, osl: 8}}}}
+  phases: {{type: concurrency, requests: 12, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+{wandb}
+multiRun: {{numRuns: 2}}
+sweep: {{parameters: {{concurrency: [1, 2]}}}}
+",
+                out.display()
+            ),
+        )
+        .unwrap();
+    };
+    let main = tmp.path().join("main");
+    write(&main, "  wandb: {project: bench}");
+    let mut cmd = aiperf();
+    cmd.arg("run").arg(&file);
+    with_server(&mut cmd, &server.url);
+    assert_exit(&cmd.output().unwrap(), 0);
+    let runs = server.verify(KEY);
+    let aggregate = runs
+        .iter()
+        .find(|r| r.job_type.as_deref() == Some("aggregate"))
+        .unwrap();
+    let trials = aggregate.config["aiperf_trial_runs"]["value"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trials.len(), 4, "{:?}", aggregate.config);
+
+    let candidate = tmp.path().join("candidate");
+    write(&candidate, "");
+    let mut cmd = aiperf();
+    cmd.arg("run").arg(&file);
+    assert_exit(&cmd.output().unwrap(), 0);
+    let from = format!("wandb:default-entity/bench/{}", aggregate.name);
+    let o = compare_from(&server.url, &from, &candidate, &["--format", "json"]);
+    assert_exit(&o, 0);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("from 5 W&B run(s)"), "{stderr}");
+    let compared: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(candidate.join("compare.json")).unwrap()).unwrap();
+    let comparisons = compared["comparisons"].as_array().unwrap();
+    let mut scopes: Vec<&str> = comparisons
+        .iter()
+        .filter_map(|c| c["scope"].as_str())
+        .collect();
+    scopes.dedup();
+    assert_eq!(scopes.len(), 2, "both cells: {compared}");
+    assert!(
+        comparisons.iter().any(|c| c["method"]
+            .as_str()
+            .unwrap_or("")
+            .contains("over trials (2 vs 2)")),
+        "the trials came back as trials: {compared}"
+    );
+
+    // The experiment file's `compare:` block takes the same reference.
+    let gated = tmp.path().join("gated");
+    write(
+        &gated,
+        &format!("compare: {{baseline: '{from}', max_regression: 100%}}"),
+    );
+    let mut cmd = aiperf();
+    cmd.arg("run").arg(&file);
+    with_server(&mut cmd, &server.url);
+    assert_exit(&cmd.output().unwrap(), 0);
+    let gate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gated.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(gate["baseline"], from.as_str());
+    server.verify(KEY);
+}

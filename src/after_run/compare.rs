@@ -1,18 +1,18 @@
-//! The one-step CI gate: compares the finished result with a baseline (`--baseline DIR`, or
-//! the experiment's `compare:` block), writes `compare.json` into the result directory before
+//! The one-step CI gate: compares the finished result with a baseline (`--baseline DIR` or
+//! `wandb:ENTITY/PROJECT/RUN`, or the experiment's `compare:` block), writes `compare.json` into the result directory before
 //! the upload, prints the table, and exits 10 on a regression.
 
+use super::baseline::Baseline;
 use super::{AfterRunStep, Finished, StepOutcome};
 use crate::artifacts::io::{to_pretty_json, write_atomic};
 use crate::artifacts::names::COMPARE_JSON;
 use crate::exit_code::ExitCode;
 use crate::gate::comparison::{CompareOptions, compare_results};
 use futures_util::future::LocalBoxFuture;
-use std::path::PathBuf;
 
 /// Compares a finished result with a baseline, when one is set.
 #[derive(Debug, Clone, Default)]
-pub struct CompareStep(pub Option<(PathBuf, CompareOptions)>);
+pub struct CompareStep(pub Option<(Baseline, CompareOptions)>);
 
 impl AfterRunStep for CompareStep {
     fn applies(&self, finished: &Finished) -> bool {
@@ -24,7 +24,7 @@ impl AfterRunStep for CompareStep {
             let Some((baseline, options)) = &self.0 else {
                 return StepOutcome::Done;
             };
-            let file = match compare_results(baseline, &finished.dir, options) {
+            let mut file = match compare_results(baseline.dir(), &finished.dir, options) {
                 Ok(file) => file,
                 Err(e) => {
                     eprintln!(
@@ -33,7 +33,8 @@ impl AfterRunStep for CompareStep {
                     return StepOutcome::Failed(ExitCode::INVALID_CONFIG);
                 }
             };
-            println!("comparison with the baseline {}:", baseline.display());
+            file.baseline.clone_from(&baseline.label);
+            println!("comparison with the baseline {}:", baseline.label);
             print!("{}", crate::gate::report::table(&file));
             let path = finished.dir.join(COMPARE_JSON);
             if let Err(e) = write_atomic(&path, &to_pretty_json(&file)) {

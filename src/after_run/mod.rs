@@ -3,6 +3,7 @@
 //! `export` all end here; a new step (a gate, a report, another tracker) is one more
 //! [`AfterRunStep`] in [`standard`].
 
+pub mod baseline;
 mod compare;
 mod plots;
 mod thresholds;

@@ -1,8 +1,10 @@
-//! `aiperf compare BASELINE CANDIDATE`: did the candidate get slower? Metric by metric and
+//! `aiperf compare BASELINE CANDIDATE` (or `--baseline-from wandb:ENTITY/PROJECT/RUN
+//! CANDIDATE`): did the candidate get slower? Metric by metric and
 //! cell by cell, with a confidence interval of each change and a verdict that needs both
 //! significance and a practical margin (docs/compare.md). Writes `compare.json`, prints a
 //! table or Markdown, optionally a JUnit report; exits 10 on a regression.
 
+use crate::after_run::baseline::BaselineSource;
 use crate::artifacts::io::{to_pretty_json, write_atomic};
 use crate::error::AppError;
 use crate::exit_code::ExitCode;
@@ -24,10 +26,19 @@ pub enum CompareFormat {
 /// Flags of `aiperf compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// The baseline result directory (a run, repeated trials or a sweep).
-    pub baseline: PathBuf,
+    /// The baseline result directory (a run, repeated trials, a sweep or a search), or
+    /// `wandb:ENTITY/PROJECT/RUN_ID`; with `--baseline-from`, the only directory given is the
+    /// candidate.
+    #[arg(value_name = "BASELINE")]
+    pub first: String,
     /// The candidate result directory, of the same kind.
-    pub candidate: PathBuf,
+    #[arg(value_name = "CANDIDATE")]
+    pub second: Option<PathBuf>,
+    /// Download the baseline from W&B: `wandb:ENTITY/PROJECT/RUN_ID` names a run aiperf
+    /// uploaded (its `aiperf-run` artifact, or an experiment's aggregate run and its trials),
+    /// read with WANDB_API_KEY and WANDB_BASE_URL as for uploads. Then give only CANDIDATE.
+    #[arg(long, value_name = "wandb:ENTITY/PROJECT/RUN")]
+    pub baseline_from: Option<String>,
     /// A metric to compare, `tag.stat` (`time_to_first_token.p99`) or a per-run metric's tag
     /// (`output_token_throughput`). Repeatable. Default: TTFT p99, ITL p99, request latency
     /// p99, output token throughput and the error rate.
@@ -74,6 +85,32 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
+    /// The baseline and the candidate these flags name; the error says what is missing.
+    pub fn inputs(&self) -> Result<(BaselineSource, PathBuf), String> {
+        match (&self.baseline_from, &self.second) {
+            (Some(from), None) => {
+                if !from.starts_with("wandb:") {
+                    return Err(format!(
+                        "--baseline-from {from:?}: expected wandb:ENTITY/PROJECT/RUN_ID (a \
+                         directory is given as the first argument)"
+                    ));
+                }
+                Ok((BaselineSource::parse(from)?, PathBuf::from(&self.first)))
+            }
+            (Some(_), Some(_)) => Err(
+                "with --baseline-from, give only the candidate directory (the baseline comes from W&B)"
+                    .into(),
+            ),
+            (None, Some(candidate)) => {
+                Ok((BaselineSource::parse(&self.first)?, candidate.clone()))
+            }
+            (None, None) => Err(
+                "give BASELINE and CANDIDATE directories, or --baseline-from wandb:ENTITY/PROJECT/RUN CANDIDATE"
+                    .into(),
+            ),
+        }
+    }
+
     /// The comparison these flags ask for.
     pub fn options(&self) -> CompareOptions {
         CompareOptions {
@@ -88,13 +125,20 @@ impl CompareArgs {
 }
 
 /// Runs `aiperf compare`.
-pub fn run(args: &CompareArgs) -> Result<ExitCode, AppError> {
-    let file = compare_results(&args.baseline, &args.candidate, &args.options())
-        .map_err(|e| AppError::config(e.0))?;
+pub async fn run(args: &CompareArgs) -> Result<ExitCode, AppError> {
+    let (source, candidate) = args.inputs().map_err(AppError::config)?;
+    let options = args.options();
+    // Inputs that are wrong locally fail before anything is downloaded.
+    options.check().map_err(|e| AppError::config(e.0))?;
+    crate::gate::inputs::check_result_dir(&candidate).map_err(AppError::config)?;
+    let baseline = source.fetch().await.map_err(AppError::config)?;
+    let mut file =
+        compare_results(baseline.dir(), &candidate, &options).map_err(|e| AppError::config(e.0))?;
+    file.baseline.clone_from(&baseline.label);
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| args.candidate.join(crate::artifacts::names::COMPARE_JSON));
+        .unwrap_or_else(|| candidate.join(crate::artifacts::names::COMPARE_JSON));
     write_atomic(&output, &to_pretty_json(&file))
         .map_err(|e| AppError::failure(format!("cannot write {}: {e}", output.display())))?;
     if let Some(path) = &args.junit {

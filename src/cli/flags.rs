@@ -162,10 +162,17 @@ fn parse_threshold(text: &str) -> Result<crate::spec::thresholds::MetricThreshol
 /// The one-step comparison flags `aiperf profile` and `aiperf run` share.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct BaselineFlags {
-    /// Compare the results with this baseline result directory when the run ends (as `aiperf
-    /// compare BASELINE RESULTS`); a regression exits 10 after every file is written.
-    #[arg(long, value_name = "DIR", help_heading = "CI gate")]
-    pub baseline: Option<std::path::PathBuf>,
+    /// Compare the results with this baseline when the run ends (as `aiperf compare BASELINE
+    /// RESULTS`): a result directory, or `wandb:ENTITY/PROJECT/RUN_ID`, a W&B run aiperf
+    /// uploaded, downloaded before the run starts. A regression exits 10 after every file is
+    /// written.
+    #[arg(
+        long,
+        visible_alias = "baseline-from",
+        value_name = "DIR|wandb:ENTITY/PROJECT/RUN",
+        help_heading = "CI gate"
+    )]
+    pub baseline: Option<String>,
     /// The margin of that comparison: `5%`, or `TAG.STAT=10%` for one metric. Repeatable.
     #[arg(
         long,
@@ -187,15 +194,21 @@ pub struct BaselineFlags {
 impl BaselineFlags {
     /// The comparison to make after the run, flags over the experiment's `compare:` block;
     /// `None` when neither names a baseline. Checked before anything runs: the options, and
-    /// that the baseline is a result directory.
+    /// that a baseline directory holds a result (a W&B baseline is checked when fetched).
     pub fn comparison(
         &self,
         file: Option<&crate::spec::experiment::CompareSpec>,
-    ) -> Result<Option<(std::path::PathBuf, crate::gate::comparison::CompareOptions)>, String> {
+    ) -> Result<
+        Option<(
+            crate::after_run::baseline::BaselineSource,
+            crate::gate::comparison::CompareOptions,
+        )>,
+        String,
+    > {
         let Some(baseline) = self
             .baseline
             .clone()
-            .or_else(|| file.map(|f| f.baseline.clone()))
+            .or_else(|| file.map(|f| f.baseline.to_string_lossy().into_owned()))
         else {
             if !self.max_regression.is_empty() || !self.compare_metrics.is_empty() {
                 return Err("--max-regression and --compare-metric need --baseline DIR".into());
@@ -218,8 +231,9 @@ impl BaselineFlags {
             options.metrics = self.compare_metrics.clone();
         }
         options.check().map_err(|e| e.0)?;
-        crate::gate::inputs::check_result_dir(&baseline)
+        let source = crate::after_run::baseline::BaselineSource::parse(&baseline)
             .map_err(|e| format!("the baseline: {e}"))?;
-        Ok(Some((baseline, options)))
+        source.check().map_err(|e| format!("the baseline: {e}"))?;
+        Ok(Some((source, options)))
     }
 }

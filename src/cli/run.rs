@@ -188,6 +188,17 @@ pub async fn run_experiment(
             loaded.file.display()
         )));
     }
+    // A W&B baseline is downloaded now: one that cannot be had fails before any trial runs.
+    let compare = match compare {
+        Some((source, options)) => Some((
+            source
+                .fetch()
+                .await
+                .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?,
+            options,
+        )),
+        None => None,
+    };
     let gate = crate::after_run::ThresholdStep::cells(
         thresholds,
         plan.layout(),

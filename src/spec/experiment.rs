@@ -40,8 +40,9 @@ pub struct Experiment {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CompareSpec {
-    /// The baseline result directory (a relative path is from the current directory, as
-    /// `artifacts.dir`).
+    /// The baseline: a result directory (a relative path is from the current directory, as
+    /// `artifacts.dir`), or `wandb:ENTITY/PROJECT/RUN_ID`, a W&B run aiperf uploaded,
+    /// downloaded before the run starts.
     pub baseline: std::path::PathBuf,
     /// The practical margin: `5%`, or a list with per-metric entries (`time_to_first_token.p99=10%`).
     #[serde(

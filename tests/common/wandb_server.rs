@@ -105,7 +105,7 @@ impl WandbServer {
                 "/files/{entity}/{project}/{run}/file_stream",
                 post(file_stream),
             )
-            .route("/storage/{*path}", put(storage))
+            .route("/storage/{*path}", put(storage).get(download))
             .with_state(inner.clone());
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -132,6 +132,15 @@ impl WandbServer {
         self.inner.storage.lock().unwrap().get(path).cloned()
     }
 
+    /// Replaces the bytes stored at a storage path (to test that a download checks them).
+    pub fn overwrite(&self, path: &str, bytes: &[u8]) {
+        self.inner
+            .storage
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), bytes.to_vec());
+    }
+
     /// Requests that were answered normally.
     fn served(&self) -> Vec<Recorded> {
         self.requests().into_iter().filter(|r| !r.failed).collect()
@@ -145,10 +154,13 @@ impl WandbServer {
             base64::engine::general_purpose::STANDARD.encode(format!("api:{api_key}"))
         );
         for r in &reqs {
-            if r.method == "PUT" {
+            // Signed-URL uploads, and downloads from the other origin (see
+            // GetArtifactMembershipFileUrls), must not carry the key.
+            if r.method == "PUT" || r.path.starts_with("/storage/artifacts/") {
                 assert!(
                     r.auth.is_none(),
-                    "a signed-URL PUT carries credentials: {}",
+                    "a signed-URL {} carries credentials: {}",
+                    r.method,
                     r.path
                 );
             } else {
@@ -520,11 +532,138 @@ async fn graphql(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         Some("CommitArtifact") => {
             json!({"commitArtifact": {"artifact": {"id": vars["artifactID"], "digest": "d"}}})
         }
+        // The reads a download sends (the SDK's public API), answered from what was uploaded.
+        Some("Run") => {
+            let log = served_log(&inner);
+            let run = log.iter().rev().find(|r| {
+                r.op.as_deref() == Some("UpsertBucket") && r.vars()["name"] == vars["name"]
+            });
+            json!({"project": {"run": run.map(|r| json!({
+                "id": "UnVuOjE=", "name": vars["name"], "displayName": r.vars()["displayName"],
+                "group": r.vars()["groupName"], "config": r.vars()["config"]}))}})
+        }
+        Some("RunOutputArtifacts") => {
+            let log = served_log(&inner);
+            let known = log.iter().any(|r| {
+                r.op.as_deref() == Some("UpsertBucket") && r.vars()["name"] == vars["run"]
+            });
+            let edges: Vec<Value> = artifacts_of(&log)
+                .into_iter()
+                .filter(|a| a.run == vars["run"].as_str().unwrap_or(""))
+                .map(|a| json!({"node": {
+                    "id": a.id, "versionIndex": 0,
+                    "state": if a.committed { "COMMITTED" } else { "PENDING" },
+                    "artifactType": {"name": a.kind},
+                    "artifactSequence": {"name": a.collection, "project": {"name": vars["project"], "entity": {"name": vars["entity"]}}}}}))
+                .collect();
+            json!({"project": {"run": known.then(|| json!({"artifacts": {
+                "totalCount": edges.len(), "pageInfo": {"endCursor": null, "hasNextPage": false}, "edges": edges}}))}})
+        }
+        Some("FetchArtifactManifest") => {
+            let id = vars["id"].as_str().unwrap_or("");
+            json!({"artifact": {"currentManifest": {"file": {"directUrl": format!("{base}/storage/manifests/{id}")}}}})
+        }
+        Some("GetArtifactMembershipFileUrls") => {
+            let log = served_log(&inner);
+            let artifact = artifacts_of(&log).into_iter().find(|a| {
+                a.collection == vars["collection"].as_str().unwrap_or("") && vars["alias"] == "v0"
+            });
+            // Files are served from another origin (`localhost` rather than 127.0.0.1), as
+            // signed storage URLs are: the API key must not go there.
+            let other_origin = base.replace("127.0.0.1", "localhost");
+            json!({"project": {"artifactCollection": artifact.map(|a| {
+                let edges: Vec<Value> = a.files.iter().map(|name| json!({"node": {"__typename": "File", "name": name,
+                    "directUrl": format!("{other_origin}/storage/artifacts/{}/{name}", a.id)}})).collect();
+                json!({"__typename": "ArtifactCollection", "artifactMembership": {"files": {
+                    "pageInfo": {"endCursor": null, "hasNextPage": false}, "edges": edges}}})
+            })}})
+        }
         other => {
             return ok(json!({"errors": [{"message": format!("unknown operation {other:?}")}]}));
         }
     };
     ok(json!({"data": data}))
+}
+
+/// Requests answered normally, in order.
+fn served_log(inner: &Inner) -> Vec<Recorded> {
+    inner
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| !r.failed)
+        .cloned()
+        .collect()
+}
+
+/// An artifact as the recording describes it.
+struct ArtifactSeen {
+    id: String,
+    run: String,
+    kind: String,
+    collection: String,
+    committed: bool,
+    files: Vec<String>,
+}
+
+/// The artifacts created so far, numbered in CreateArtifact order as the server answered.
+fn artifacts_of(log: &[Recorded]) -> Vec<ArtifactSeen> {
+    log.iter()
+        .filter(|r| r.op.as_deref() == Some("CreateArtifact"))
+        .enumerate()
+        .map(|(index, r)| {
+            let v = r.vars();
+            let id = format!("artifact-{index}");
+            let committed = log.iter().any(|c| {
+                c.op.as_deref() == Some("CommitArtifact") && c.vars()["artifactID"] == id.as_str()
+            });
+            let files = log
+                .iter()
+                .filter(|c| c.op.as_deref() == Some("CreateArtifactFiles"))
+                .flat_map(|c| {
+                    c.vars()["artifactFiles"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter(|f| f["artifactID"] == id.as_str())
+                .filter_map(|f| f["name"].as_str().map(str::to_string))
+                .collect();
+            ArtifactSeen {
+                run: v["runName"].as_str().unwrap_or("").to_string(),
+                kind: v["artifactTypeName"].as_str().unwrap_or("").to_string(),
+                collection: v["artifactCollectionName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                committed,
+                files,
+                id,
+            }
+        })
+        .collect()
+}
+
+async fn download(
+    State(inner): State<Arc<Inner>>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    if record(
+        &inner,
+        "GET",
+        &format!("/storage/{path}"),
+        &headers,
+        &[],
+        None,
+    ) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "injected failure").into_response();
+    }
+    match inner.storage.lock().unwrap().get(&path) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn file_stream(

@@ -25,13 +25,33 @@ enum Attempt {
 }
 
 impl Api {
-    /// A client for `base` (no trailing slash needed) that gives up at `deadline`.
+    /// A client for `base` (no trailing slash needed) that gives up at `deadline`; one
+    /// request may take at most 30 s.
     pub fn new(base: &str, api_key: &str, deadline: Instant) -> Result<Api> {
-        let http = reqwest::Client::builder()
+        Self::build(base, api_key, deadline, |b| {
+            b.timeout(Duration::from_secs(30))
+        })
+    }
+
+    /// A client for downloads: a request may take as long as the deadline allows, as long as
+    /// bytes keep coming (30 s without any is a failure), so a large record file can arrive.
+    pub fn for_download(base: &str, api_key: &str, deadline: Instant) -> Result<Api> {
+        Self::build(base, api_key, deadline, |b| {
+            b.read_timeout(Duration::from_secs(30))
+        })
+    }
+
+    fn build(
+        base: &str,
+        api_key: &str,
+        deadline: Instant,
+        timeouts: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Result<Api> {
+        let builder = reqwest::Client::builder()
             .no_proxy()
             .user_agent(format!("aiperf/{}", crate::VERSION))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5));
+        let http = timeouts(builder)
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Api {
@@ -63,10 +83,10 @@ impl Api {
         loop {
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                bail!("{what}: gave up, the upload time budget ran out");
+                bail!("{what}: gave up, the time budget ran out");
             }
             let attempt = match tokio::time::timeout(remaining, build().send()).await {
-                Err(_) => bail!("{what}: gave up, the upload time budget ran out"),
+                Err(_) => bail!("{what}: gave up, the time budget ran out"),
                 Ok(Err(e)) => Attempt::Retry(format!("{what}: {}", connection_error(&e))),
                 Ok(Ok(resp)) => {
                     let status = resp.status();
@@ -82,7 +102,7 @@ impl Api {
                 Attempt::Retry(why) => {
                     let backoff = delays.next().unwrap_or(MAX_BACKOFF);
                     if Instant::now() + backoff >= self.deadline {
-                        bail!("{why} (gave up after retries within the upload time budget)");
+                        bail!("{why} (gave up after retries within the time budget)");
                     }
                     tracing::debug!("{why}; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
@@ -158,11 +178,7 @@ impl Api {
 
     /// Uploads bytes to a signed URL: no credentials, only the headers the server returned.
     pub async fn put(&self, url: &str, headers: &[String], bytes: &[u8], what: &str) -> Result<()> {
-        let url = if url.starts_with('/') {
-            format!("{}{url}", self.base)
-        } else {
-            url.to_string()
-        };
+        let url = self.absolute(url);
         let body = bytes::Bytes::copy_from_slice(bytes);
         let resp = self
             .send(what, || {
@@ -180,6 +196,99 @@ impl Api {
             bail!("uploading {what}: HTTP {status}");
         }
         Ok(())
+    }
+}
+
+impl Api {
+    /// `url` made absolute (a server may answer with a path on itself).
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// Whether `url` is on the W&B server itself, the only place the API key may go.
+    fn same_origin(&self, url: &str) -> bool {
+        match (url::Url::parse(url), url::Url::parse(&self.base)) {
+            (Ok(a), Ok(b)) => a.origin() == b.origin(),
+            _ => false,
+        }
+    }
+
+    /// Starts a GET of a download URL, retried like every call; a signed storage URL gets no
+    /// credentials.
+    async fn get_response(&self, url: &str, what: &str) -> Result<reqwest::Response> {
+        let url = self.absolute(url);
+        let auth = self.same_origin(&url);
+        let resp = self
+            .send(what, || {
+                let req = self.http.get(&url);
+                if auth {
+                    req.basic_auth("api", Some(&self.api_key))
+                } else {
+                    req
+                }
+            })
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!("downloading {what}: HTTP {status}");
+        }
+        Ok(resp)
+    }
+
+    /// Downloads a small document (a manifest) into memory, at most 64 MiB.
+    pub async fn get(&self, url: &str, what: &str) -> Result<Vec<u8>> {
+        const LIMIT: usize = 64 << 20;
+        let mut resp = self.get_response(url, what).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .with_context(|| format!("downloading {what}"))?
+        {
+            if out.len() + chunk.len() > LIMIT {
+                bail!("downloading {what}: larger than {} MiB", LIMIT >> 20);
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Downloads `url` into `target` (through a temporary file beside it, renamed when
+    /// complete, so a failure never leaves a partial file under the final name). Returns the
+    /// size and the base64 MD5 of what was written.
+    pub async fn get_to_file(
+        &self,
+        url: &str,
+        target: &std::path::Path,
+        what: &str,
+    ) -> Result<(u64, String)> {
+        use md5::Digest;
+        use std::io::Write;
+        let mut resp = self.get_response(url, what).await?;
+        let dir = target.parent().unwrap_or(std::path::Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        let mut hash = md5::Md5::new();
+        let mut size = 0u64;
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .with_context(|| format!("downloading {what}"))?
+        {
+            hash.update(&chunk);
+            size += chunk.len() as u64;
+            tmp.write_all(&chunk)
+                .with_context(|| format!("cannot write {}", target.display()))?;
+        }
+        tmp.persist(target)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        use base64::Engine;
+        let digest = base64::engine::general_purpose::STANDARD.encode(hash.finalize());
+        Ok((size, digest))
     }
 }
 

@@ -143,6 +143,7 @@ pub fn run_content(
         artifact_files: artifact_files(dir, &|_| false),
         artifact_type: ARTIFACT_TYPE.into(),
         exit_code,
+        run_id: super::upload::random_id(8),
     };
     Ok((content, started))
 }

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod content;
 pub mod digest;
+pub mod download;
 pub mod offline;
 pub mod upload;
 
@@ -147,6 +148,9 @@ struct Planned {
     content: RunContent,
     started: f64,
     label: String,
+    /// A trial's directory relative to its experiment's (`/`-separated); `None` for a single
+    /// run or the aggregate run.
+    trial_dir: Option<String>,
 }
 
 /// Trials of an experiment directory: (run dir, cell label, parameters), from its plan or search.
@@ -194,6 +198,7 @@ fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
             label: content.display_name.clone(),
             content,
             started,
+            trial_dir: None,
         }]);
     }
     let trials = trials_of(dir);
@@ -221,13 +226,36 @@ fn plan_uploads(dir: &Path, s: &Settings) -> Result<Vec<Planned>> {
         content.group = Some(group.clone());
         content.job_type = Some(cell.clone());
         first_start = first_start.min(started);
+        let trial_dir = run_dir.strip_prefix(dir).ok().map(|rel| {
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        });
         planned.push(Planned {
             label: content.display_name.clone(),
             content,
             started,
+            trial_dir,
         });
     }
-    planned.push(aggregate_run(dir, &group, s, &trials, first_start)?);
+    let mut aggregate = aggregate_run(dir, &group, s, &trials, first_start)?;
+    // Where each trial's W&B run is: a download of the experiment (`--baseline-from`) puts
+    // each trial back in its directory.
+    let trial_runs: Vec<download::TrialRun> = planned
+        .iter()
+        .filter_map(|p| {
+            p.trial_dir.as_ref().map(|dir| download::TrialRun {
+                dir: dir.clone(),
+                run: p.content.run_id.clone(),
+            })
+        })
+        .collect();
+    aggregate
+        .content
+        .config
+        .insert(download::TRIAL_RUNS_KEY.into(), json!(trial_runs));
+    planned.push(aggregate);
     Ok(planned)
 }
 
@@ -277,10 +305,12 @@ fn aggregate_run(
         artifact_files,
         artifact_type: "aiperf-experiment".into(),
         exit_code: 0,
+        run_id: upload::random_id(8),
     };
     Ok(Planned {
         label: content.display_name.clone(),
         content,
+        trial_dir: None,
         started: if started.is_finite() {
             started
         } else {
@@ -299,6 +329,7 @@ pub async fn export(dir: &Path, s: &Settings, say: &dyn Fn(String)) -> Result<Ve
         ),
     };
     let planned = plan_uploads(dir, s)?;
+    let count = planned.len();
     let mut entity = s.entity.clone();
     let mut done = Vec::new();
     for (i, p) in planned.iter().enumerate() {
@@ -317,7 +348,7 @@ pub async fn export(dir: &Path, s: &Settings, say: &dyn Fn(String)) -> Result<Ve
         say(format!(
             "W&B [{}/{}] {}: {} files, {} in the artifact -> {}",
             i + 1,
-            planned.len(),
+            count,
             p.label,
             up.run_files,
             up.artifact_files,

@@ -338,7 +338,7 @@ pub fn write_run(
     content: &RunContent,
     started: f64,
 ) -> Result<PathBuf> {
-    let run_id = random_id(8);
+    let run_id = content.run_id.clone();
     let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
     let dir = wandb_dir.join(format!("offline-run-{stamp}-{run_id}"));
     let files_dir = dir.join("files");
@@ -556,6 +556,7 @@ mod tests {
                 },
             )],
             artifact_type: "aiperf-run".into(),
+            run_id: "abcd1234".into(),
             ..Default::default()
         };
         let run = write_run(dir.path(), "p", None, &content, 1.0).unwrap();

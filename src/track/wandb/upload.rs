@@ -32,6 +32,9 @@ pub struct RunContent {
     pub artifact_type: String,
     /// 0 marks the run finished, anything else failed.
     pub exit_code: i32,
+    /// The W&B run ID (chosen before any upload, so an experiment's aggregate run can name
+    /// its trials' runs).
+    pub run_id: String,
 }
 
 /// What an upload created.
@@ -97,7 +100,7 @@ pub async fn upload_run(
     content: &RunContent,
     started: f64,
 ) -> Result<Uploaded> {
-    let run_id = random_id(8);
+    let run_id = content.run_id.clone();
     let data = api
         .graphql(
             "UpsertBucket",
