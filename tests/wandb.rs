@@ -710,6 +710,12 @@ fn a_baseline_downloads_from_a_wandb_run() {
             && stderr.contains("does not match the artifact manifest"),
         "{stderr}"
     );
+    // A server sending more than the manifest's size is cut off, not written to the end.
+    server.overwrite(&artifact_file, &vec![b'x'; 4 << 20]);
+    let o = compare_from(&server.url, &from, &candidate, &[]);
+    assert_exit(&o, 2);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("bytes expected"), "{stderr}");
     assert_no_secret(&server);
 }
 

@@ -2,6 +2,7 @@
 //! results are downloaded (`wandb:ENTITY/PROJECT/RUN`) into a temporary directory that lives
 //! as long as the command, checked file by file against the artifact's manifest.
 
+use crate::gate::comparison::CompareOptions;
 use crate::track::wandb::download::{self, RunRef};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +49,17 @@ impl BaselineSource {
             }
             BaselineSource::Wandb(run) => fetch_wandb(run).await,
         }
+    }
+}
+
+/// The comparison to make after a run, with its baseline fetched (a W&B baseline downloaded
+/// now, so one that cannot be had fails before the benchmark starts).
+pub async fn fetch_comparison(
+    comparison: Option<(BaselineSource, CompareOptions)>,
+) -> Result<Option<(Baseline, CompareOptions)>, String> {
+    match comparison {
+        Some((source, options)) => Ok(Some((source.fetch().await?, options))),
+        None => Ok(None),
     }
 }
 

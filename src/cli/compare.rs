@@ -89,7 +89,7 @@ impl CompareArgs {
     pub fn inputs(&self) -> Result<(BaselineSource, PathBuf), String> {
         match (&self.baseline_from, &self.second) {
             (Some(from), None) => {
-                if !from.starts_with("wandb:") {
+                if !crate::track::wandb::download::RunRef::is_wandb(from) {
                     return Err(format!(
                         "--baseline-from {from:?}: expected wandb:ENTITY/PROJECT/RUN_ID (a \
                          directory is given as the first argument)"

@@ -69,14 +69,14 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
     };
     let wandb = spec.wandb.clone();
     let gate = crate::after_run::ThresholdStep::single_run(spec.thresholds.clone());
-    let compare = match profile
-        .baseline
-        .comparison(None)
-        .map_err(AppError::config)?
-    {
-        Some((source, options)) => Some((source.fetch().await.map_err(AppError::config)?, options)),
-        None => None,
-    };
+    let compare = crate::after_run::baseline::fetch_comparison(
+        profile
+            .baseline
+            .comparison(None)
+            .map_err(AppError::config)?,
+    )
+    .await
+    .map_err(AppError::config)?;
     let compare = crate::after_run::CompareStep(compare);
     let code = run_benchmark(spec, &invocation).await?.exit_code;
     let finished = Finished {

@@ -189,16 +189,9 @@ pub async fn run_experiment(
         )));
     }
     // A W&B baseline is downloaded now: one that cannot be had fails before any trial runs.
-    let compare = match compare {
-        Some((source, options)) => Some((
-            source
-                .fetch()
-                .await
-                .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?,
-            options,
-        )),
-        None => None,
-    };
+    let compare = crate::after_run::baseline::fetch_comparison(compare)
+        .await
+        .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
     let gate = crate::after_run::ThresholdStep::cells(
         thresholds,
         plan.layout(),

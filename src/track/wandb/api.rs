@@ -197,9 +197,7 @@ impl Api {
         }
         Ok(())
     }
-}
 
-impl Api {
     /// `url` made absolute (a server may answer with a path on itself).
     fn absolute(&self, url: &str) -> String {
         if url.starts_with('/') {
@@ -258,13 +256,15 @@ impl Api {
     }
 
     /// Downloads `url` into `target` (through a temporary file beside it, renamed when
-    /// complete, so a failure never leaves a partial file under the final name). Returns the
-    /// size and the base64 MD5 of what was written.
+    /// complete, so a failure never leaves a partial file under the final name), stopping
+    /// once more than `max_bytes` arrive (a server cannot fill the disk). Returns the size and
+    /// the base64 MD5 of what was written.
     pub async fn get_to_file(
         &self,
         url: &str,
         target: &std::path::Path,
         what: &str,
+        max_bytes: u64,
     ) -> Result<(u64, String)> {
         use md5::Digest;
         use std::io::Write;
@@ -279,8 +279,11 @@ impl Api {
             .await
             .with_context(|| format!("downloading {what}"))?
         {
-            hash.update(&chunk);
             size += chunk.len() as u64;
+            if size > max_bytes {
+                bail!("downloading {what}: more than the {max_bytes} bytes expected");
+            }
+            hash.update(&chunk);
             tmp.write_all(&chunk)
                 .with_context(|| format!("cannot write {}", target.display()))?;
         }
