@@ -489,3 +489,108 @@ fn every_example_validates_and_names_the_schema() {
     }
     assert!(count >= 4);
 }
+
+/// The files below `dir`, relative, with the parts that differ by nature (timestamps, ids,
+/// measurements) left to the comparisons of their contents.
+fn relative_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = all_files(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `aiperf profile --concurrency 1,2 --isl 16,32 --num-profile-runs 2` builds the plan of the
+/// experiment file that writes the same sweep: the same trials with the same resolved settings,
+/// the same directories and files, and a sweep aggregate of the same shape.
+#[test]
+fn a_sweep_from_flags_equals_the_same_sweep_from_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flags_dir = tmp.path().join("flags");
+    let file_dir = tmp.path().join("file");
+    let out = aiperf()
+        .args([
+            "profile",
+            "-m",
+            "m",
+            "-u",
+            "mock://?ttft_ms=2&itl_ms=1",
+            "--streaming",
+        ])
+        .args(["--concurrency", "1,2", "--isl", "16,32", "--osl", "4"])
+        .args(["--num-profile-runs", "2", "--confidence-level", "0.9"])
+        .args([
+            "--num-dataset-entries",
+            "4",
+            "--random-seed",
+            "7",
+            "--ui-type",
+            "none",
+        ])
+        .arg("--artifact-dir")
+        .arg(&flags_dir)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let file = write(
+        tmp.path(),
+        "e.yaml",
+        &format!(
+            "benchmark:
+  model: m
+  endpoint: {{url: 'mock://?ttft_ms=2&itl_ms=1', streaming: true}}
+  dataset: {{entries: 4, prompts: {{isl: 16, osl: 4}}}}
+  phases: {{type: concurrency, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+  runtime: {{ui: none}}
+  random_seed: 7
+sweep: {{parameters: {{isl: [16, 32], concurrency: [1, 2]}}}}
+multi_run: {{num_runs: 2, confidence_level: 0.9}}
+",
+            file_dir.display()
+        ),
+    );
+    assert_exit(&run(&file, &[]), 0);
+
+    let trials = |dir: &Path| {
+        let plan = json(dir.join("experiment_plan.json"));
+        let text = plan["trials"]
+            .to_string()
+            .replace(dir.to_str().unwrap(), "BASE");
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let (from_flags, from_file) = (trials(&flags_dir), trials(&file_dir));
+    assert_eq!(from_flags.as_array().unwrap().len(), 8);
+    assert_eq!(
+        from_flags, from_file,
+        "the same trials with the same settings"
+    );
+    assert_eq!(relative_files(&flags_dir), relative_files(&file_dir));
+    let shape = |dir: &Path| {
+        let sweep = json(dir.join("aggregate/sweep_aggregate/profile_export_aiperf_sweep.json"));
+        let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+        (
+            sweep["metadata"]["sweep_parameters"].clone(),
+            sweep["per_combination_metrics"].as_array().map(|cells| {
+                cells
+                    .iter()
+                    .map(|c| (c["parameters"].clone(), keys(&c["metrics"])))
+                    .collect::<Vec<_>>()
+            }),
+        )
+    };
+    let (parameters, cells) = shape(&flags_dir);
+    assert_eq!(
+        parameters,
+        serde_json::json!([{"name": "isl", "values": [16, 32]}, {"name": "concurrency", "values": [1, 2]}])
+    );
+    let cells = cells.unwrap();
+    assert_eq!(cells.len(), 4);
+    assert!(
+        cells
+            .iter()
+            .all(|(_, metrics)| metrics.as_ref().is_some_and(|m| m.len() > 10))
+    );
+    assert_eq!((parameters, Some(cells)), shape(&file_dir));
+}

@@ -158,6 +158,53 @@ fn constant_rate_sends_on_an_exact_schedule() {
     assert!(s.get("effective_time_to_first_token").is_some());
 }
 
+/// `--arrival-pattern gamma --arrival-smoothness S` sends at gaps whose coefficient of variation
+/// is 1/sqrt(S). The intended send times come from the seeded schedule, so this cannot flake.
+#[test]
+fn gamma_arrivals_are_as_bursty_as_their_smoothness() {
+    let cv_of_gaps = |smoothness: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = MockProfile::new("ttft_ms=1&itl_ms=1")
+            .model("m")
+            .streaming()
+            .rate(500.0)
+            .arg("--arrival-pattern", "gamma")
+            .arg("--vllm-burstiness", smoothness)
+            .requests(600)
+            .tokens(10, 2)
+            .run(tmp.path());
+        assert_exit(&out, 0);
+        let input = &summary(tmp.path())["input_config"]["phases"][0];
+        assert_eq!(input["type"], "gamma");
+        assert_eq!(
+            input["smoothness"].as_f64().unwrap().to_string(),
+            smoothness
+        );
+        let mut intended: Vec<f64> = jsonl(tmp.path().join("profile_export.jsonl"))
+            .iter()
+            .map(|r| r["metadata"]["credit_issued_ns"].as_u64().unwrap() as f64)
+            .collect();
+        intended.sort_by(f64::total_cmp);
+        let gaps: Vec<f64> = intended.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        (mean / 1e6, var.sqrt() / mean)
+    };
+    let (bursty_mean_ms, bursty) = cv_of_gaps("0.25");
+    let (smooth_mean_ms, smooth) = cv_of_gaps("16");
+    // Expected: mean 2 ms; CV 2 and 0.25.
+    assert!((1.5..2.5).contains(&bursty_mean_ms), "{bursty_mean_ms}");
+    assert!((1.8..2.2).contains(&smooth_mean_ms), "{smooth_mean_ms}");
+    assert!(
+        (1.5..2.5).contains(&bursty),
+        "CV {bursty} for smoothness 0.25"
+    );
+    assert!(
+        (0.2..0.3).contains(&smooth),
+        "CV {smooth} for smoothness 16"
+    );
+}
+
 #[test]
 fn poisson_rate_with_concurrency_cap_never_drops_arrivals() {
     let tmp = tempfile::tempdir().unwrap();

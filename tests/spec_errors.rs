@@ -42,7 +42,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
                 "name: profiling, type: concurrrency",
             ),
             vec![
-                ":9:25: benchmark.phases[1].type: must be one of 'concurrency', 'constant', 'poisson', got 'concurrrency' (did you mean 'concurrency'?)",
+                ":9:25: benchmark.phases[1].type: must be one of 'concurrency', 'constant', 'poisson', 'gamma', got 'concurrrency' (did you mean 'concurrency'?)",
             ],
         ),
         (
@@ -64,9 +64,19 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec![":1:1: benchmark:", "missing required key endpoint"],
         ),
         (
-            "no stop condition",
-            BASE.replace("requests: 4, concurrency: 1", "concurrency: 1"),
-            vec![":9:7: benchmark.phases[1]: phase 'profiling' has no stop condition"],
+            "warmup without a stop condition",
+            BASE.replace("requests: 2, concurrency: 1", "concurrency: 1"),
+            vec![":8:7: benchmark.phases[0]: phase 'warmup' has no stop condition"],
+        ),
+        (
+            "smoothness on poisson arrivals",
+            BASE.replace(
+                "name: profiling, type: concurrency, requests: 4, concurrency: 1",
+                "name: profiling, type: poisson, rate: 5, smoothness: 2, requests: 4",
+            ),
+            vec![
+                "benchmark.phases[1].smoothness: phase 'profiling': an arrival smoothness (--arrival-smoothness) applies only to gamma arrivals",
+            ],
         ),
         (
             "rate phase without rate",

@@ -10,6 +10,7 @@ pub mod plot;
 pub mod profile;
 pub mod profile_command;
 mod profile_spec;
+pub mod profile_sweep;
 pub mod recipes;
 pub mod run;
 

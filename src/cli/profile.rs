@@ -79,12 +79,25 @@ pub struct ProfileArgs {
     )]
     pub wait_for_model_timeout: f64,
 
-    /// Closed-loop concurrency; with --request-rate, the cap on requests in flight.
-    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
-    pub concurrency: Option<u32>,
-    /// Open-loop request rate (requests/second).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
-    pub request_rate: Option<f64>,
+    /// Closed-loop concurrency; with --request-rate, the cap on requests in flight. A comma
+    /// list (10,20,30) sweeps it.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_delimiter = ',',
+        value_name = "N[,N...]",
+        help_heading = "Load"
+    )]
+    pub concurrency: Vec<u32>,
+    /// Open-loop request rate (requests/second). A comma list sweeps it.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_delimiter = ',',
+        value_name = "RATE[,RATE...]",
+        help_heading = "Load"
+    )]
+    pub request_rate: Vec<f64>,
     /// Arrival process of --request-rate.
     #[arg(
         long,
@@ -94,17 +107,36 @@ pub struct ProfileArgs {
         help_heading = "Load"
     )]
     pub request_rate_mode: RateMode,
-    /// Requests to send (default without --benchmark-duration: max(10, 2 x concurrency)).
+    /// Regularity of gamma arrivals (--arrival-pattern gamma), the shape of the gamma gaps as
+    /// vLLM's --burstiness: 1 = Poisson (default), below 1 burstier, above 1 more regular.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        visible_alias = "vllm-burstiness",
+        value_name = "S",
+        help_heading = "Load"
+    )]
+    pub arrival_smoothness: Option<f64>,
+    /// Requests to send (default without --benchmark-duration: max(10, 2 x concurrency)). A comma
+    /// list sweeps it.
     #[arg(
         allow_negative_numbers = true,
         long,
         visible_alias = "num-requests",
+        value_delimiter = ',',
+        value_name = "N[,N...]",
         help_heading = "Load"
     )]
-    pub request_count: Option<u64>,
-    /// Send requests for this many seconds.
-    #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
-    pub benchmark_duration: Option<f64>,
+    pub request_count: Vec<u64>,
+    /// Send requests for this many seconds. A comma list sweeps it.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_delimiter = ',',
+        value_name = "SECONDS[,...]",
+        help_heading = "Load"
+    )]
+    pub benchmark_duration: Vec<f64>,
     /// After --benchmark-duration, wait this long for in-flight requests, then cancel them (default 30).
     #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub benchmark_grace_period: Option<f64>,
@@ -117,18 +149,19 @@ pub struct ProfileArgs {
     )]
     pub warmup_request_count: u64,
 
-    /// Mean prompt length in tokens.
-    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl", "prompt-input-tokens-mean"], default_value_t = 550.0, help_heading = "Dataset")]
-    pub synthetic_input_tokens_mean: f64,
-    /// Standard deviation of the prompt length.
-    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl-stddev", "prompt-input-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
-    pub synthetic_input_tokens_stddev: f64,
-    /// Mean requested output length (max tokens); unset lets the server decide.
-    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl", "prompt-output-tokens-mean"], help_heading = "Dataset")]
-    pub output_tokens_mean: Option<f64>,
-    /// Standard deviation of the requested output length.
-    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl-stddev", "prompt-output-tokens-stddev"], default_value_t = 0.0, help_heading = "Dataset")]
-    pub output_tokens_stddev: f64,
+    /// Mean prompt length in tokens (default 550). A comma list sweeps it.
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl", "prompt-input-tokens-mean"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]
+    pub synthetic_input_tokens_mean: Vec<f64>,
+    /// Standard deviation of the prompt length (default 0). A comma list sweeps it.
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl-stddev", "prompt-input-tokens-stddev"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]
+    pub synthetic_input_tokens_stddev: Vec<f64>,
+    /// Mean requested output length (max tokens); unset lets the server decide. A comma list
+    /// sweeps it.
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl", "prompt-output-tokens-mean"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]
+    pub output_tokens_mean: Vec<f64>,
+    /// Standard deviation of the requested output length (default 0). A comma list sweeps it.
+    #[arg(allow_negative_numbers = true, long, visible_aliases = ["osl-stddev", "prompt-output-tokens-stddev"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]
+    pub output_tokens_stddev: Vec<f64>,
     /// Distinct prompts to generate (default: the request count, at most 1000; 100 for duration runs).
     #[arg(
         allow_negative_numbers = true,
@@ -181,6 +214,78 @@ pub struct ProfileArgs {
     /// Comparison-with-a-baseline flags.
     #[command(flatten)]
     pub baseline: crate::cli::flags::BaselineFlags,
+
+    /// How several comma lists combine: grid (every combination, default) or zip (the i-th
+    /// values together; the lists must be equally long).
+    #[arg(long, value_enum, help_heading = "Sweep and repeated runs")]
+    pub sweep_type: Option<FlagSweepType>,
+    /// With comma lists and --num-profile-runs: repeated runs every cell once, then again
+    /// (default; drift hits all cells alike); independent runs all of a cell's trials first.
+    #[arg(long, value_enum, help_heading = "Sweep and repeated runs")]
+    pub parameter_sweep_mode: Option<crate::spec::experiment::IterationOrder>,
+    /// Seconds to wait between the cells of a sweep.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub parameter_sweep_cooldown_seconds: Option<f64>,
+    /// Run the benchmark (every cell of a sweep) this many times, 1-10, and report confidence
+    /// intervals across the runs.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "N",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub num_profile_runs: Option<u32>,
+    /// Seconds to wait between repeated runs.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub profile_run_cooldown_seconds: Option<f64>,
+    /// Confidence level of the intervals across repeated runs (default 0.95).
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "LEVEL",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub confidence_level: Option<f64>,
+    /// Stop a cell's repeated runs early once this metric (a tag such as time_to_first_token)
+    /// has converged.
+    #[arg(long, value_name = "TAG", help_heading = "Sweep and repeated runs")]
+    pub convergence_metric: Option<String>,
+    /// The statistic of --convergence-metric (avg, p50, p90, p95, p99; default avg).
+    #[arg(
+        long,
+        value_name = "STAT",
+        requires = "convergence_metric",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub convergence_stat: Option<String>,
+    /// The relative threshold of --convergence-metric, in (0, 1) (e.g. 0.05).
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "FRACTION",
+        requires = "convergence_metric",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub convergence_threshold: Option<f64>,
+    /// ci_width (the confidence interval's width over the mean, default) or cv (standard
+    /// deviation over the mean).
+    #[arg(
+        long,
+        value_enum,
+        requires = "convergence_metric",
+        help_heading = "Sweep and repeated runs"
+    )]
+    pub convergence_mode: Option<crate::spec::experiment::ConvergenceMode>,
 
     /// Run a search recipe (built-in name or file) over this benchmark; see `aiperf recipes list`.
     #[arg(long, help_heading = "Search")]
@@ -337,6 +442,17 @@ pub enum RateMode {
     Constant,
     /// Exponential gaps with mean 1/rate.
     Poisson,
+    /// Gamma gaps with mean 1/rate, regularity --arrival-smoothness.
+    Gamma,
+}
+
+/// `--sweep-type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlagSweepType {
+    /// Every combination of the lists.
+    Grid,
+    /// The i-th values of every list together.
+    Zip,
 }
 
 /// Parses one `--extra-inputs` value into body fields.

@@ -1,5 +1,6 @@
-//! `aiperf profile`: one benchmark from flags, or a search over it with `--search-recipe`; then
-//! the plots and the W&B upload, in that order, so plots are uploaded too.
+//! `aiperf profile`: one benchmark from flags, or the experiment its comma lists, repeated runs
+//! or `--search-recipe` describe; then the plots and the W&B upload, in that order, so plots
+//! are uploaded too.
 
 use super::profile::ProfileArgs;
 use crate::after_run::Finished;
@@ -9,19 +10,11 @@ use crate::run::{Invocation, run_benchmark};
 
 /// Runs `aiperf profile` and returns its exit code.
 pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode, AppError> {
-    let spec = profile
-        .to_spec()
+    let experiment = profile
+        .to_experiment()
         .map_err(|problems| AppError::config(problems.join("\n")))?;
-    if let Some(sweep) = profile.recipe_sweep() {
-        let experiment = crate::spec::experiment::Experiment {
-            schema_version: None,
-            benchmark: spec,
-            sweep: Some(sweep),
-            multi_run: Default::default(),
-            variables: Default::default(),
-            random_seed: None,
-            compare: None,
-        };
+    if experiment.sweep.is_some() || experiment.multi_run.num_runs > 1 {
+        // Comma lists, repeated runs or a search: the plan an experiment file would give.
         let loaded = crate::spec::load::LoadedExperiment::from_flags(experiment);
         let plan = crate::plan::expand(&loaded).map_err(|errors| {
             AppError::config(
@@ -48,9 +41,10 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
         )
         .await;
     }
+    let spec = experiment.benchmark;
     if profile.resume.is_some() || profile.force {
         return Err(AppError::config(
-            "--resume and --force apply to searches (--search-recipe); a single profile run writes its directory afresh",
+            "--resume and --force apply to sweeps, repeated runs and searches; a single profile run writes its directory afresh",
         ));
     }
     let auto_plot = crate::plot::auto::AutoPlot::resolve(

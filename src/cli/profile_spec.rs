@@ -102,27 +102,56 @@ impl ProfileArgs {
             }),
             None => BTreeMap::new(),
         };
-        let phase_type = match (self.request_rate, self.request_rate_mode) {
+        // A comma list sweeps a flag (profile_sweep.rs); the base benchmark takes its first value.
+        let request_rate = self.request_rate.first().copied();
+        let concurrency_flag = self.concurrency.first().copied();
+        let duration = self.benchmark_duration.first().copied();
+        let phase_type = match (request_rate, self.request_rate_mode) {
             (None, _) => PhaseType::Concurrency,
             (Some(_), RateMode::Constant) => PhaseType::Constant,
             (Some(_), RateMode::Poisson) => PhaseType::Poisson,
+            (Some(_), RateMode::Gamma) => PhaseType::Gamma,
         };
         let concurrency = match phase_type {
-            PhaseType::Concurrency => Some(self.concurrency.unwrap_or(1)),
-            _ => self.concurrency,
+            PhaseType::Concurrency => Some(concurrency_flag.unwrap_or(1)),
+            _ => concurrency_flag,
         };
-        let requests = match (self.request_count, self.benchmark_duration) {
-            (Some(n), _) => Some(n),
+        let swept_concurrency = self.concurrency.len() > 1;
+        let requests = match (self.request_count.first(), duration) {
+            (Some(n), _) => Some(*n),
             (None, Some(_)) => None,
+            // Each cell of a concurrency sweep takes AIPerf's default for its own concurrency
+            // (PhaseSpec::request_limit).
+            (None, None) if swept_concurrency => None,
             (None, None) => Some((2 * concurrency.unwrap_or(1) as u64).max(10)),
+        };
+        // Enough distinct prompts for the largest cell's requests, at most 1000.
+        let most_requests = if self.request_count.is_empty() && duration.is_none() {
+            self.concurrency
+                .iter()
+                .map(|c| (2 * u64::from(*c)).max(10))
+                .max()
+                .or(requests)
+        } else {
+            self.request_count.iter().copied().max()
         };
         let entries = self
             .num_dataset_entries
-            .unwrap_or_else(|| requests.map_or(100, |n| n.clamp(1, 1000) as u32));
-        let load_label = match (phase_type, self.request_rate) {
-            (PhaseType::Concurrency, _) => format!("concurrency{}", concurrency.unwrap_or(1)),
-            (_, Some(rate)) => format!("request_rate{rate}"),
-            _ => String::new(),
+            .unwrap_or_else(|| most_requests.map_or(100, |n| n.clamp(1, 1000) as u32));
+        let label = |name: &str, values: Vec<String>| match values.len() {
+            0 | 1 => format!("{name}{}", values.first().map_or("1", String::as_str)),
+            2..=4 => format!("{name}{}", values.join("_")),
+            n => format!("{name}{}_to_{}", values[0], values[n - 1]),
+        };
+        let load_label = match phase_type {
+            PhaseType::Concurrency => label(
+                "concurrency",
+                self.concurrency.iter().map(ToString::to_string).collect(),
+            ),
+            _ => label(
+                "request_rate",
+                self.request_rate.iter().map(ToString::to_string).collect(),
+            ),
         };
         let dir = self.artifact_dir.clone().unwrap_or_else(|| {
             PathBuf::from("artifacts").join(format!(
@@ -131,6 +160,17 @@ impl ProfileArgs {
                 self.endpoint_type.as_str()
             ))
         });
+        if self.arrival_smoothness.is_some() && phase_type != PhaseType::Gamma {
+            problems.push(
+                "--arrival-smoothness (--vllm-burstiness) applies to --arrival-pattern gamma with --request-rate".into(),
+            );
+        }
+        if !self.output_tokens_stddev.is_empty() && self.output_tokens_mean.is_empty() {
+            problems.push("--osl-stddev needs --osl (the mean requested output length)".into());
+        }
+        let smoothness = self
+            .arrival_smoothness
+            .filter(|_| phase_type == PhaseType::Gamma);
         let mut phases = Vec::new();
         if self.warmup_request_count > 0 {
             phases.push(PhaseSpec {
@@ -140,7 +180,8 @@ impl ProfileArgs {
                 requests: Some(self.warmup_request_count),
                 duration: None,
                 concurrency,
-                rate: self.request_rate,
+                rate: request_rate,
+                smoothness,
                 grace_period: None,
             });
         }
@@ -149,9 +190,10 @@ impl ProfileArgs {
             kind: PhaseKind::Profiling,
             phase_type,
             requests,
-            duration: self.benchmark_duration,
+            duration,
             concurrency,
-            rate: self.request_rate,
+            rate: request_rate,
+            smoothness,
             grace_period: self.benchmark_grace_period,
         });
         if !problems.is_empty() {
@@ -186,13 +228,24 @@ impl ProfileArgs {
                 entries,
                 prompts: PromptsSpec {
                     isl: TokenDistribution {
-                        mean: self.synthetic_input_tokens_mean,
-                        stddev: self.synthetic_input_tokens_stddev,
+                        mean: self
+                            .synthetic_input_tokens_mean
+                            .first()
+                            .copied()
+                            .unwrap_or(550.0),
+                        stddev: self
+                            .synthetic_input_tokens_stddev
+                            .first()
+                            .copied()
+                            .unwrap_or(0.0),
                     },
-                    osl: self.output_tokens_mean.map(|mean| TokenDistribution {
-                        mean,
-                        stddev: self.output_tokens_stddev,
-                    }),
+                    osl: self
+                        .output_tokens_mean
+                        .first()
+                        .map(|&mean| TokenDistribution {
+                            mean,
+                            stddev: self.output_tokens_stddev.first().copied().unwrap_or(0.0),
+                        }),
                 },
             }],
             phases,

@@ -470,7 +470,7 @@ pub async fn run(
     }
     println!("Results: {}", plan.base_dir.display());
     if interrupted {
-        let again = if loaded.file == Path::new("command line") {
+        let again = if loaded.file == Path::new(crate::spec::load::FROM_FLAGS) {
             "the same aiperf profile command with".to_string()
         } else {
             format!("aiperf run {}", loaded.file.display())

@@ -94,11 +94,19 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
             schedule: Schedule::poisson(phase.rate.unwrap_or(1.0), seed),
             cap: phase.concurrency,
         },
+        PhaseType::Gamma => LoadMode::Rate {
+            schedule: Schedule::gamma(
+                phase.rate.unwrap_or(1.0),
+                phase.smoothness_or_default(),
+                seed,
+            ),
+            cap: phase.concurrency,
+        },
     };
     PhasePlan {
         kind: phase.kind,
         mode,
-        requests: phase.requests,
+        requests: phase.request_limit(),
         duration: phase.duration.map(Duration::from_secs_f64),
         grace: Duration::from_secs_f64(phase.grace_period_or_default()),
     }
@@ -128,7 +136,7 @@ fn capacity_warning(
                  says at the end whether it was client-bound"
             ))
         }
-        PhaseType::Constant | PhaseType::Poisson => {
+        PhaseType::Constant | PhaseType::Poisson | PhaseType::Gamma => {
             let rate = phase.rate?;
             (rate > calibration.max_request_rate).then(|| {
                 format!(
@@ -151,7 +159,7 @@ const CONNECTIONS_AHEAD_SECONDS: f64 = 1.0;
 fn connections_ahead(phase: &PhaseSpec, pool_size: u32, open_files: Option<u64>) -> usize {
     let wanted = match phase.phase_type {
         PhaseType::Concurrency => f64::from(phase.concurrency.unwrap_or(1)),
-        PhaseType::Constant | PhaseType::Poisson => {
+        PhaseType::Constant | PhaseType::Poisson | PhaseType::Gamma => {
             (phase.rate.unwrap_or(1.0) * CONNECTIONS_AHEAD_SECONDS).ceil()
         }
     };
@@ -329,7 +337,7 @@ pub async fn run_benchmark(
             } else {
                 "profiling"
             },
-            total_requests: phase.requests,
+            total_requests: phase.request_limit(),
             duration: plan.duration,
         };
         tracing::info!("phase '{}' starting: {:?}", phase.name, plan.mode);

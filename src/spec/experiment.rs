@@ -215,7 +215,9 @@ pub struct KnobOverride {
 }
 
 /// The order repetitions and cells run in.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IterationOrder {
     /// Every cell once, then every cell again (trials outer): drift hits all cells alike.
@@ -254,11 +256,14 @@ fn default_min_runs() -> u32 {
 }
 
 /// Convergence criteria.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvergenceMode {
     /// Relative confidence-interval width.
     #[default]
+    #[value(name = "ci_width")]
     CiWidth,
     /// Coefficient of variation.
     Cv,

@@ -21,15 +21,22 @@ pub struct SpecError {
     pub message: String,
 }
 
+/// The `file` of an experiment built from `aiperf profile` flags: it has no lines to point at.
+pub const FROM_FLAGS: &str = "command line";
+
 impl std::fmt::Display for SpecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: ",
-            self.file.display(),
-            self.pos.line,
-            self.pos.col
-        )?;
+        if self.file == Path::new(FROM_FLAGS) {
+            write!(f, "{FROM_FLAGS}: ")?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: ",
+                self.file.display(),
+                self.pos.line,
+                self.pos.col
+            )?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -210,7 +217,7 @@ impl LoadedExperiment {
             benchmark_raw["endpoint"]["headers"][name] = serde_json::Value::from(value.expose());
         }
         LoadedExperiment {
-            file: PathBuf::from("command line"),
+            file: PathBuf::from(FROM_FLAGS),
             experiment,
             doc: YamlDoc::default(),
             nemo: None,

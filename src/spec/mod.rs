@@ -256,6 +256,17 @@ pub enum PhaseType {
     Constant,
     /// Open loop with exponentially distributed gaps (mean 1/rate).
     Poisson,
+    /// Open loop with gamma-distributed gaps (mean 1/rate, coefficient of variation
+    /// 1/sqrt(smoothness)): vLLM's `--burstiness`. Smoothness 1 is Poisson, below 1 burstier,
+    /// above 1 more regular.
+    Gamma,
+}
+
+impl PhaseType {
+    /// Whether arrivals follow a schedule (a rate) rather than a closed loop.
+    pub fn is_open_loop(self) -> bool {
+        !matches!(self, PhaseType::Concurrency)
+    }
 }
 
 /// One phase of load.
@@ -278,9 +289,12 @@ pub struct PhaseSpec {
     /// Closed-loop concurrency, or the in-flight cap of a rate phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
-    /// Requests per second for `constant` and `poisson`.
+    /// Requests per second for `constant`, `poisson` and `gamma`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Regularity of `gamma` arrivals (the gamma shape; default 1 = Poisson).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoothness: Option<f64>,
     /// Seconds to wait for in-flight requests after `duration`; then they are cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period: Option<f64>,
@@ -315,9 +329,13 @@ struct PhaseForm {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100_000))]
     concurrency: Option<u32>,
-    /// Requests per second for `constant` and `poisson`.
+    /// Requests per second for `constant`, `poisson` and `gamma`.
     #[serde(default)]
     rate: Option<f64>,
+    /// Regularity of `gamma` arrivals, the shape of the gamma gaps (AIPerf's `smoothness`,
+    /// vLLM's `--burstiness`): 1 = Poisson (default), below 1 burstier, above 1 more regular.
+    #[serde(default)]
+    smoothness: Option<f64>,
     /// Wait this long for in-flight requests after `duration`, then cancel them (default 30 s).
     #[serde(default, deserialize_with = "opt_seconds")]
     #[schemars(with = "Option<DurationForm>")]
@@ -344,6 +362,7 @@ impl From<PhaseForm> for PhaseSpec {
             duration: f.duration,
             concurrency: f.concurrency,
             rate: f.rate,
+            smoothness: f.smoothness,
             grace_period: f.grace_period,
         }
     }
@@ -353,6 +372,21 @@ impl PhaseSpec {
     /// The grace period after a duration-bounded phase (AIPerf's default is 30 s).
     pub fn grace_period_or_default(&self) -> f64 {
         self.grace_period.unwrap_or(30.0)
+    }
+
+    /// How many requests the phase sends at most: `requests`, or without a duration AIPerf's
+    /// default of max(10, 2 x concurrency); `None` for a phase bounded by its duration only.
+    pub fn request_limit(&self) -> Option<u64> {
+        match (self.requests, self.duration) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) => Some((2 * u64::from(self.concurrency.unwrap_or(1))).max(10)),
+        }
+    }
+
+    /// The gamma shape of a `gamma` phase (1 = Poisson when unset).
+    pub fn smoothness_or_default(&self) -> f64 {
+        self.smoothness.unwrap_or(1.0)
     }
 }
 
@@ -514,6 +548,7 @@ pub mod test_support {
                 duration: None,
                 concurrency: Some(1),
                 rate: None,
+                smoothness: None,
                 grace_period: None,
             }],
             artifacts: ArtifactsSpec::default(),

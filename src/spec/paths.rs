@@ -12,6 +12,7 @@ crate::sentence_error!(
 const PHASE_FIELDS: &[&str] = &[
     "concurrency",
     "rate",
+    "smoothness",
     "requests",
     "duration",
     "grace_period",
@@ -21,20 +22,30 @@ const PHASE_FIELDS: &[&str] = &[
 pub fn canonical_path(name: &str) -> String {
     let snake: Vec<String> = name.split('.').map(crate::spec::schema::to_snake).collect();
     let joined = snake.join(".");
-    if snake.len() == 1 {
-        if PHASE_FIELDS.contains(&joined.as_str()) {
-            return format!("phases.profiling.{joined}");
-        }
-        if joined == "isl" || joined == "osl" {
-            return format!("datasets.main.prompts.{joined}");
-        }
+    if snake.len() == 1 && PHASE_FIELDS.contains(&joined.as_str()) {
+        return format!("phases.profiling.{joined}");
+    }
+    // `isl`, `osl`, and their `.mean` / `.stddev` parts.
+    if matches!(snake[0].as_str(), "isl" | "osl")
+        && (snake.len() == 1
+            || (snake.len() == 2 && matches!(snake[1].as_str(), "mean" | "stddev")))
+    {
+        return format!("datasets.main.prompts.{joined}");
     }
     joined
 }
 
-/// The short display name of a path: its last segment.
+/// The short display name of a path: its last segment, except that a prompt length's parts
+/// are named after it (`isl` for `...prompts.isl.mean`, `isl_stddev` for its deviation).
 pub fn leaf(path: &str) -> &str {
-    path.rsplit('.').next().unwrap_or(path)
+    let mut segments = path.rsplit('.');
+    let last = segments.next().unwrap_or(path);
+    match (last, segments.next(), segments.next()) {
+        ("mean", Some(length @ ("isl" | "osl")), Some("prompts")) => length,
+        ("stddev", Some("isl"), Some("prompts")) => "isl_stddev",
+        ("stddev", Some("osl"), Some("prompts")) => "osl_stddev",
+        _ => last,
+    }
 }
 
 /// Finds the element of a named list (`phases`, `datasets`) by name or index. For phases,

@@ -289,7 +289,8 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 format!("phases[{i}].{key}")
             }
         };
-        if phase.requests.is_none() && phase.duration.is_none() {
+        // A profiling phase without either sends AIPerf's default count (request_limit).
+        if phase.kind == PhaseKind::Warmup && phase.requests.is_none() && phase.duration.is_none() {
             problems.push(
                 at(""),
                 format!(
@@ -348,7 +349,7 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                     );
                 }
             }
-            PhaseType::Constant | PhaseType::Poisson => match phase.rate {
+            PhaseType::Constant | PhaseType::Poisson | PhaseType::Gamma => match phase.rate {
                 Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => {}
                 Some(r) => problems.push(
                     at("rate"),
@@ -362,8 +363,31 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 ),
             },
         }
+        match (phase.smoothness, phase.phase_type) {
+            (None, _) => {}
+            (Some(s), PhaseType::Gamma) if (MIN_SMOOTHNESS..=MAX_SMOOTHNESS).contains(&s) => {}
+            (Some(s), PhaseType::Gamma) => problems.push(
+                at("smoothness"),
+                format!(
+                    "phase '{name}': the arrival smoothness (--arrival-smoothness) must be from {MIN_SMOOTHNESS} to \
+                     {MAX_SMOOTHNESS}, got {s}"
+                ),
+            ),
+            (Some(_), _) => problems.push(
+                at("smoothness"),
+                format!(
+                    "phase '{name}': an arrival smoothness (--arrival-smoothness) applies only to gamma arrivals \
+                     (--arrival-pattern gamma, type: gamma)"
+                ),
+            ),
+        }
     }
 }
+
+/// The burstiest gamma arrivals allowed: gaps with a coefficient of variation of about 32.
+pub const MIN_SMOOTHNESS: f64 = 0.001;
+/// The most regular gamma arrivals allowed: a coefficient of variation of 0.03.
+pub const MAX_SMOOTHNESS: f64 = 1000.0;
 
 fn check_wandb(w: &super::WandbSpec, problems: &mut Problems) {
     match &w.project {
@@ -412,15 +436,45 @@ mod tests {
         spec.endpoint.urls = vec!["ftp://x".into()];
         spec.endpoint.streaming = true;
         spec.endpoint.endpoint_type = crate::spec::EndpointType::Embeddings;
-        spec.phases[0].requests = None;
-        spec.phases[0].duration = None;
+        spec.phases[0].smoothness = Some(2.0);
         let problems = super::validate(&spec).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(
             problems
                 .iter()
-                .any(|p| p.message.contains("no stop condition"))
+                .any(|p| p.message.contains("applies only to gamma arrivals"))
         );
+    }
+
+    #[test]
+    fn only_a_warmup_phase_needs_a_stop_condition() {
+        let mut spec = minimal_spec();
+        spec.phases[0].requests = None;
+        spec.phases[0].concurrency = Some(8);
+        assert_eq!(super::validate(&spec), Ok(()));
+        assert_eq!(spec.phases[0].request_limit(), Some(16), "AIPerf's default");
+        let mut warmup = spec.phases[0].clone();
+        warmup.name = "warmup".into();
+        warmup.kind = crate::spec::PhaseKind::Warmup;
+        spec.phases.insert(0, warmup);
+        let problems = super::validate(&spec).unwrap_err();
+        assert!(
+            problems[0].message.contains("no stop condition"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn gamma_smoothness_is_range_checked() {
+        let mut spec = minimal_spec();
+        spec.phases[0].phase_type = crate::spec::PhaseType::Gamma;
+        spec.phases[0].rate = Some(10.0);
+        assert_eq!(super::validate(&spec), Ok(()), "smoothness defaults to 1");
+        for bad in [0.0, -1.0, f64::NAN, 1e9] {
+            spec.phases[0].smoothness = Some(bad);
+            let problems = super::validate(&spec).unwrap_err();
+            assert_eq!(problems[0].path, "phases[0].smoothness", "{bad}");
+        }
     }
 
     #[test]
