@@ -593,4 +593,31 @@ multi_run: {{num_runs: 2, confidence_level: 0.9}}
             .all(|(_, metrics)| metrics.as_ref().is_some_and(|m| m.len() > 10))
     );
     assert_eq!((parameters, Some(cells)), shape(&file_dir));
+
+    // AIPerf's documentation reads `metrics["ttft_p99_ms"]["mean"]`; its files (and ours) say
+    // `time_to_first_token_p99`. Both are there, with the same statistics.
+    let sweep = json(flags_dir.join("aggregate/sweep_aggregate/profile_export_aiperf_sweep.json"));
+    let cell = &sweep["per_combination_metrics"][0]["metrics"];
+    for (documented, canonical) in [
+        ("ttft_p99_ms", "time_to_first_token_p99"),
+        ("ttft_p90_ms", "time_to_first_token_p90"),
+        ("ttft_p50_ms", "time_to_first_token_p50"),
+        ("itl_p99_ms", "inter_token_latency_p99"),
+        ("latency_p99_ms", "request_latency_p99"),
+    ] {
+        assert!(
+            cell[canonical]["mean"].as_f64().unwrap() > 0.0,
+            "{canonical}"
+        );
+        assert_eq!(cell[documented], cell[canonical], "{documented}");
+    }
+    let csv = std::fs::read_to_string(
+        flags_dir.join("aggregate/sweep_aggregate/profile_export_aiperf_sweep.csv"),
+    )
+    .unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains(",ttft_p99_ms_mean,") && header.contains(",time_to_first_token_p99_mean,"),
+        "{header}"
+    );
 }

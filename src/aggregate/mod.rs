@@ -4,6 +4,7 @@
 //! same way as an uninterrupted one).
 
 pub mod confidence;
+mod documented_names;
 pub mod sweep;
 
 use crate::artifacts::aggregates::{

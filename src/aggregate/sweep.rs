@@ -98,6 +98,11 @@ pub fn sweep_json(input: &SweepInput<'_>) -> SweepAggregateFile {
                     };
                     (k.clone(), stats)
                 })
+                .flat_map(|(k, stats)| {
+                    let alias = super::documented_names::documented_name(&k, &stats.unit)
+                        .map(|name| (name, stats.clone()));
+                    std::iter::once((k, stats)).chain(alias)
+                })
                 .collect(),
         })
         .collect();
