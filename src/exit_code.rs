@@ -33,6 +33,9 @@ impl ExitCode {
     pub const THRESHOLDS_FAILED: ExitCode = ExitCode(9);
     /// `aiperf compare` found a regression against the baseline; compare.json is written.
     pub const REGRESSION: ExitCode = ExitCode(10);
+    /// More requests failed than `--failed-request-threshold` allows, so the run stopped early;
+    /// everything measured until then is on disk.
+    pub const TOO_MANY_FAILURES: ExitCode = ExitCode(11);
     /// The reader of stdout went away (`aiperf ... | head -1`); the command stopped quietly, as
     /// a tool stopped by SIGPIPE would.
     pub const OUTPUT_CLOSED: ExitCode = ExitCode(141);
@@ -83,6 +86,10 @@ impl ExitCode {
         (
             Self::REGRESSION,
             "aiperf compare found a regression (compare.json is written)",
+        ),
+        (
+            Self::TOO_MANY_FAILURES,
+            "more requests failed than --failed-request-threshold allows; the run stopped early (results are on disk)",
         ),
         (
             Self::HANGUP,

@@ -251,3 +251,65 @@ fn ctrl_c_stops_cleanly_and_keeps_results() {
             .unwrap()
     );
 }
+
+/// `--failed-request-threshold` stops a run against a failing server early, exits 11, and keeps
+/// every record measured until then; a healthy run under the same threshold is not stopped.
+#[test]
+fn the_failed_request_threshold_stops_the_run_with_its_own_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1&error_rate=0.6&error_status=500&seed=5")
+        .model("m")
+        .streaming()
+        .requests(5000)
+        .concurrency(4)
+        .tokens(10, 2)
+        .arg("--failed-request-threshold", "20%")
+        .run(tmp.path());
+    assert_exit(&out, 11);
+    let stderr = stderr(&out);
+    assert!(
+        stderr.contains("stopped early: more than 20% of requests failed"),
+        "{stderr}"
+    );
+    let (ok, err, cancelled, _) = outcomes(tmp.path());
+    // Judged after max(concurrency, 10) = 10 finished requests; at 60% errors it stops at once.
+    assert!(
+        ok + err + cancelled < 100,
+        "{ok} ok, {err} errors, {cancelled} cancelled"
+    );
+    assert!(err >= 3, "{err} errors");
+    let meta = json(tmp.path().join("run_metadata.json"));
+    assert_eq!(meta["status"], "too_many_failures");
+    assert_eq!(meta["exit_code"], 11);
+    assert_eq!(meta["requests"]["errors"], err);
+    let s = summary(tmp.path());
+    assert_eq!(s["is_complete"], false);
+    assert!(
+        s["incomplete_reason"]
+            .as_str()
+            .unwrap()
+            .contains("--failed-request-threshold")
+    );
+
+    let healthy = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1")
+        .model("m")
+        .streaming()
+        .requests(40)
+        .concurrency(4)
+        .tokens(10, 2)
+        .arg("--failed-request-threshold", "0")
+        .run(healthy.path());
+    assert_exit(&out, 0);
+
+    // A count, with a closed loop of one: exactly three failures cross "more than 2".
+    let counted = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1&error_rate=1")
+        .model("m")
+        .requests(100)
+        .tokens(10, 2)
+        .arg("--failed-request-threshold", "2")
+        .run(counted.path());
+    assert_exit(&out, 11);
+    assert_eq!(outcomes(counted.path()).1, 3);
+}

@@ -15,6 +15,8 @@ pub enum RunStatus {
     NothingCompleted,
     /// Stopped early: the server went away mid-run.
     ServerGone,
+    /// Stopped early: more requests failed than the failed-request threshold allows.
+    TooManyFailures,
     /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP).
     Interrupted,
 }

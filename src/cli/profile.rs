@@ -140,6 +140,16 @@ pub struct ProfileArgs {
     /// After --benchmark-duration, wait this long for in-flight requests, then cancel them (default 30).
     #[arg(allow_negative_numbers = true, long, help_heading = "Load")]
     pub benchmark_grace_period: Option<f64>,
+    /// Stop the run early once more than this many requests failed (a count, 20), or more than
+    /// this share of the finished ones (0.05 or 5%, judged after max(concurrency, 10)); exits 11
+    /// with everything measured so far on disk.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "COUNT|RATE",
+        help_heading = "Load"
+    )]
+    pub failed_request_threshold: Option<crate::spec::FailureThreshold>,
     /// Requests sent before measuring, excluded from results.
     #[arg(
         allow_negative_numbers = true,

@@ -183,6 +183,7 @@ impl ProfileArgs {
                 rate: request_rate,
                 smoothness,
                 grace_period: None,
+                failed_request_threshold: None,
             });
         }
         phases.push(PhaseSpec {
@@ -195,6 +196,7 @@ impl ProfileArgs {
             rate: request_rate,
             smoothness,
             grace_period: self.benchmark_grace_period,
+            failed_request_threshold: self.failed_request_threshold,
         });
         if !problems.is_empty() {
             return Err(Problems(problems));

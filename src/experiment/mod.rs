@@ -269,6 +269,20 @@ pub(crate) async fn run_trial(
                 format!("FAILED {error}"),
             )
         }
+        Ok(report) if report.exit_code == ExitCode::TOO_MANY_FAILURES => {
+            let error = format!(
+                "stopped early: {} of {} finished requests failed (--failed-request-threshold)",
+                report.summary.errors,
+                report.summary.success + report.summary.errors
+            );
+            (
+                Some(TrialStatus::Failed {
+                    error: error.clone(),
+                }),
+                false,
+                format!("FAILED {error}"),
+            )
+        }
         Ok(report) => (
             Some(TrialStatus::Completed),
             false,

@@ -30,6 +30,8 @@ pub struct Progress {
     pub finished: AtomicU64,
     /// Requests that failed at the transport level in the current phase.
     pub failed: AtomicU64,
+    /// Requests cancelled in the current phase (never sent, or cut off).
+    pub cancelled: AtomicU64,
 }
 
 impl Progress {
@@ -37,6 +39,7 @@ impl Progress {
         self.issued.store(0, Ordering::Relaxed);
         self.finished.store(0, Ordering::Relaxed);
         self.failed.store(0, Ordering::Relaxed);
+        self.cancelled.store(0, Ordering::Relaxed);
     }
 }
 
@@ -177,8 +180,38 @@ pub struct PhasePlan {
     pub requests: Option<u64>,
     /// Stop issuing after this long.
     pub duration: Option<Duration>,
-    /// After `duration`, wait this long for in-flight requests before cancelling them.
+    /// After `duration` (or once the failure threshold is crossed), wait this long for
+    /// in-flight requests before cancelling them.
     pub grace: Duration,
+    /// Stop issuing once this many failures are crossed (with the finished count a rate waits for).
+    pub failure_threshold: Option<(crate::spec::FailureThreshold, u64)>,
+}
+
+impl PhasePlan {
+    /// Whether the phase's failures crossed its threshold.
+    fn too_many_failures(&self, progress: &Progress) -> bool {
+        too_many_failures(self.failure_threshold, progress)
+    }
+}
+
+/// Whether `progress` crossed `threshold` (with the finished count a rate waits for).
+fn too_many_failures(
+    threshold: Option<(crate::spec::FailureThreshold, u64)>,
+    progress: &Progress,
+) -> bool {
+    {
+        threshold.is_some_and(|(t, min_finished)| {
+            t.crossed(
+                progress.failed.load(Ordering::Relaxed),
+                // Cancelled requests neither succeeded nor failed: not part of the rate.
+                progress
+                    .finished
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(progress.cancelled.load(Ordering::Relaxed)),
+                min_finished,
+            )
+        })
+    }
 }
 
 /// What happened in a phase.
@@ -196,6 +229,8 @@ pub struct PhaseResult {
     pub grace_expired: bool,
     /// Whether the phase stopped early because the server went away.
     pub server_gone: bool,
+    /// Whether more requests failed than the phase's threshold allows.
+    pub too_many_failures: bool,
 }
 
 /// Runs a phase to completion (or interruption) and returns once every issued request has a record.
@@ -224,19 +259,30 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
     };
     tracker.close();
     let mut grace_expired = false;
-    match plan.duration {
-        Some(duration) => {
-            let deadline = ctx.clock.instant_at(start_ns) + duration + plan.grace;
-            tokio::select! {
-                _ = tracker.wait() => {}
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    grace_expired = true;
-                    phase_cancel.cancel();
-                    tracker.wait().await;
+    let mut deadline = plan
+        .duration
+        .map(|duration| ctx.clock.instant_at(start_ns) + duration + plan.grace);
+    let mut stopped_for_failures = false;
+    loop {
+        // Watch for the failure threshold while requests drain: once it is crossed, the
+        // requests still in flight get the grace period, like those after a duration.
+        let watch = plan.failure_threshold.is_some() && !stopped_for_failures;
+        tokio::select! {
+            _ = tracker.wait() => break,
+            _ = sleep_until_or_never(deadline) => {
+                grace_expired = true;
+                phase_cancel.cancel();
+                tracker.wait().await;
+                break;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(20)), if watch => {
+                if plan.too_many_failures(&ctx.progress) {
+                    stopped_for_failures = true;
+                    let end = std::time::Instant::now() + plan.grace;
+                    deadline = Some(deadline.map_or(end, |d| d.min(end)));
                 }
             }
         }
-        None => tracker.wait().await,
     }
     PhaseResult {
         issued: issued.unwrap_or_else(|| ctx.progress.issued.load(Ordering::Relaxed)),
@@ -245,6 +291,15 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
         interrupted: ctx.interrupt.is_cancelled(),
         grace_expired,
         server_gone: ctx.health.is_gone(),
+        too_many_failures: plan.too_many_failures(&ctx.progress),
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_or_never(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -263,9 +318,13 @@ fn spawn_closed_loop<T: SendRequest>(
         let next_index = next_index.clone();
         let cancel = phase_cancel.clone();
         let (kind, limit) = (plan.kind, plan.requests);
+        let failures = plan.failure_threshold;
         tracker.spawn(async move {
             loop {
-                if cancel.is_cancelled() || ctx.health.is_gone() {
+                if cancel.is_cancelled()
+                    || ctx.health.is_gone()
+                    || too_many_failures(failures, &ctx.progress)
+                {
                     break;
                 }
                 let index = next_index.fetch_add(1, Ordering::Relaxed);
@@ -276,7 +335,7 @@ fn spawn_closed_loop<T: SendRequest>(
                 if end_ns.is_some_and(|end| now >= end) {
                     break;
                 }
-                send_one(&ctx, &cancel, kind, index, now, None).await;
+                send_one(&ctx, &cancel, kind, index, now, None, failures).await;
             }
         });
     }
@@ -299,6 +358,7 @@ fn spawn_pacer<T: SendRequest>(
         plan.requests,
         plan.duration.map(|d| d.as_secs_f64()),
     );
+    let failures = plan.failure_threshold;
     tokio::task::spawn_blocking(move || {
         let mut index = 0u64;
         while limit.is_none_or(|l| index < l) {
@@ -307,13 +367,19 @@ fn spawn_pacer<T: SendRequest>(
                 break;
             }
             let intended_ns = start_ns + Duration::from_secs_f64(offset).as_nanos() as u64;
-            let stop = || cancel.is_cancelled() || ctx.health.is_gone();
+            let stop = || {
+                cancel.is_cancelled()
+                    || ctx.health.is_gone()
+                    || too_many_failures(failures, &ctx.progress)
+            };
             if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
                 break;
             }
             let (ctx, cancel, semaphore) = (ctx.clone(), cancel.clone(), semaphore.clone());
             tracker.spawn_on(
-                async move { send_one(&ctx, &cancel, kind, index, intended_ns, semaphore).await },
+                async move {
+                    send_one(&ctx, &cancel, kind, index, intended_ns, semaphore, failures).await
+                },
                 &handle,
             );
             index += 1;
@@ -329,6 +395,7 @@ async fn send_one<T: SendRequest>(
     index: u64,
     intended_ns: u64,
     slot: Option<Arc<Semaphore>>,
+    failures: Option<(crate::spec::FailureThreshold, u64)>,
 ) {
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
     let entry = (index % ctx.dataset.entries.len() as u64) as u32;
@@ -340,7 +407,8 @@ async fn send_one<T: SendRequest>(
         },
         None => None,
     };
-    let outcome = if cancel.is_cancelled() {
+    // An arrival that waited for a slot while the phase was stopped is never sent.
+    let outcome = if cancel.is_cancelled() || too_many_failures(failures, &ctx.progress) {
         rec.sent_ns = ctx.clock.now_ns();
         Outcome::Cancelled
     } else {
@@ -360,9 +428,11 @@ async fn send_one<T: SendRequest>(
     if !matches!(outcome, Outcome::Success) {
         rec.end_ns = ctx.clock.now_ns();
     }
-    if matches!(outcome, Outcome::Error(_)) {
-        ctx.progress.failed.fetch_add(1, Ordering::Relaxed);
-    }
+    match outcome {
+        Outcome::Error(_) => ctx.progress.failed.fetch_add(1, Ordering::Relaxed),
+        Outcome::Cancelled => ctx.progress.cancelled.fetch_add(1, Ordering::Relaxed),
+        Outcome::Success => 0,
+    };
     ctx.health.observe(&outcome);
     rec.outcome = outcome;
     ctx.progress.finished.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,8 @@ enum Answer {
     Never,
     /// With a refused connection.
     Refuse,
+    /// With HTTP 500 after yielding once.
+    Fail,
 }
 
 struct FakeServer {
@@ -68,6 +70,14 @@ impl SendRequest for FakeServer {
                     kind: ErrorKind::Connect,
                     code: None,
                     message: "connection refused".into(),
+                });
+            }
+            Answer::Fail => {
+                tokio::task::yield_now().await;
+                return Outcome::Error(RequestError {
+                    kind: ErrorKind::HttpStatus,
+                    code: Some(500),
+                    message: "internal server error".into(),
                 });
             }
         }
@@ -140,6 +150,7 @@ fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> Pha
         requests,
         duration: duration_ms.map(Duration::from_millis),
         grace: Duration::from_millis(30),
+        failure_threshold: None,
     }
 }
 
@@ -277,4 +288,62 @@ async fn a_server_that_refuses_every_connection_stops_the_run() {
             .iter()
             .all(|r| matches!(&r.outcome, Outcome::Error(e) if e.kind == ErrorKind::Connect))
     );
+}
+
+#[tokio::test]
+async fn a_failure_count_stops_issuing_once_crossed() {
+    use crate::spec::FailureThreshold;
+    let server = FakeServer::new(Answer::Fail);
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let mut plan = phase(LoadMode::Concurrency(2), Some(10_000), None);
+    plan.failure_threshold = Some((FailureThreshold::Count(5), 10));
+    let result = run_phase(&h.ctx, &plan).await;
+    let records = h.drain();
+    assert!(result.too_many_failures && !result.server_gone);
+    // Six failures cross "more than 5"; at most the two slots' requests then in flight follow.
+    assert!(
+        (6..=8).contains(&records.len()),
+        "{} records",
+        records.len()
+    );
+    assert_eq!(
+        result.issued,
+        records.len() as u64,
+        "every issued request has its record"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_rate_waits_for_enough_finished_requests() {
+    use crate::spec::FailureThreshold;
+    let server = FakeServer::new(Answer::Fail);
+    let mut h = harness(&server, Arc::new(RecordedPacing::default()));
+    let mode = LoadMode::Rate {
+        schedule: Schedule::constant(1000.0),
+        cap: Some(1),
+    };
+    let mut plan = phase(mode, Some(10_000), None);
+    plan.failure_threshold = Some((FailureThreshold::Rate(0.5), 10));
+    let result = run_phase(&h.ctx, &plan).await;
+    let records = h.drain();
+    assert!(result.too_many_failures);
+    assert_eq!(result.issued, records.len() as u64);
+    // Judged only from the 10th finished request on; with one slot, one more may be in flight.
+    // Arrivals still waiting for the slot are never sent: they end cancelled.
+    let failed = records
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Error(_)))
+        .count();
+    assert!((10..=11).contains(&failed), "{failed} failed");
+    assert!(
+        records[failed..]
+            .iter()
+            .all(|r| r.outcome == Outcome::Cancelled)
+    );
+    let healthy = FakeServer::new(Answer::Soon);
+    let h = harness(&healthy, Arc::new(ThreadPacing));
+    let mut plan = phase(LoadMode::Concurrency(2), Some(50), None);
+    plan.failure_threshold = Some((FailureThreshold::Count(0), 10));
+    let result = run_phase(&h.ctx, &plan).await;
+    assert!(!result.too_many_failures && result.issued == 50);
 }

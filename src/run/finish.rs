@@ -20,6 +20,8 @@ pub struct Ending {
     pub grace_expired: bool,
     /// The server went away mid-run.
     pub server_gone: bool,
+    /// The failed-request threshold that was crossed, if one was.
+    pub too_many_failures: Option<crate::spec::FailureThreshold>,
     /// Streaming was asked for.
     pub streaming: bool,
 }
@@ -54,6 +56,8 @@ pub fn judge(summary: &RunSummary, ending: Ending, notes: TransportNotes) -> Jud
         )
     } else if ending.server_gone {
         (RunStatus::ServerGone, ExitCode::SERVER_GONE)
+    } else if ending.too_many_failures.is_some() {
+        (RunStatus::TooManyFailures, ExitCode::TOO_MANY_FAILURES)
     } else if summary.success == 0 && summary.errors > 0 {
         (RunStatus::AllRequestsFailed, ExitCode::ALL_REQUESTS_FAILED)
     } else if summary.success == 0 {
@@ -71,13 +75,22 @@ pub fn judge(summary: &RunSummary, ending: Ending, notes: TransportNotes) -> Jud
             "the server went away: {} connections in a row were refused, so the run stopped issuing requests",
             crate::load::dispatch::SERVER_GONE_REFUSALS
         ))
+    } else if let Some(threshold) = ending.too_many_failures {
+        Some(format!(
+            "stopped early: {threshold} ({} of {} finished; --failed-request-threshold)",
+            summary.errors,
+            summary.success + summary.errors
+        ))
     } else if ending.grace_expired {
         Some("grace period expired; in-flight requests were cancelled".to_string())
     } else {
         None
     };
     let mut warnings = Vec::new();
-    if let Some(reason) = incomplete_reason.as_ref().filter(|_| ending.server_gone) {
+    if let Some(reason) = incomplete_reason
+        .as_ref()
+        .filter(|_| ending.server_gone || ending.too_many_failures.is_some())
+    {
         warnings.push(format!("{reason}; every result up to then is on disk"));
     }
     if status == RunStatus::NothingCompleted {

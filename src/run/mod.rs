@@ -109,6 +109,10 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
         requests: phase.request_limit(),
         duration: phase.duration.map(Duration::from_secs_f64),
         grace: Duration::from_secs_f64(phase.grace_period_or_default()),
+        // A rate is judged once max(concurrency, 10) requests finished, as AIPerf does.
+        failure_threshold: phase
+            .failed_request_threshold
+            .map(|t| (t, u64::from(phase.concurrency.unwrap_or(1)).max(10))),
     }
 }
 
@@ -328,6 +332,7 @@ pub async fn run_benchmark(
     let start_time = clock.wall_iso(0);
     let mut grace_expired = false;
     let mut server_gone = false;
+    let mut too_many_failures = None;
     let mut client_headroom = ClientHeadroom::default();
     for (i, phase) in spec.phases.iter().enumerate() {
         let plan = plan_for(phase, seed.wrapping_add(i as u64 + 1));
@@ -378,7 +383,10 @@ pub async fn run_benchmark(
         );
         grace_expired |= result.grace_expired && phase.kind == PhaseKind::Profiling;
         server_gone |= result.server_gone;
-        if result.interrupted || result.server_gone {
+        if result.too_many_failures {
+            too_many_failures = phase.failed_request_threshold;
+        }
+        if result.interrupted || result.server_gone || result.too_many_failures {
             break;
         }
     }
@@ -408,6 +416,7 @@ pub async fn run_benchmark(
             interrupted: interrupt.is_cancelled(),
             grace_expired,
             server_gone,
+            too_many_failures,
             streaming: spec.endpoint.streaming,
         },
         processor.notes,

@@ -9,6 +9,7 @@
 mod distribution;
 mod endpoint;
 pub mod experiment;
+mod failure_threshold;
 pub mod forms;
 mod goodput;
 pub mod load;
@@ -23,6 +24,7 @@ pub mod validate;
 
 pub use distribution::TokenDistribution;
 pub use endpoint::{EndpointSpec, EndpointType, Secret};
+pub use failure_threshold::FailureThreshold;
 pub use goodput::{InvalidGoodput, check_slo_tag, parse_goodput};
 pub use validate::{Problem, validate};
 
@@ -298,6 +300,9 @@ pub struct PhaseSpec {
     /// Seconds to wait for in-flight requests after `duration`; then they are cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period: Option<f64>,
+    /// Stop issuing requests once more than this many (a count) or this share (a rate) failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_request_threshold: Option<FailureThreshold>,
 }
 
 /// A phase as written in YAML: `name` defaults to `profiling`, `kind` follows from the name
@@ -340,6 +345,12 @@ struct PhaseForm {
     #[serde(default, deserialize_with = "opt_seconds")]
     #[schemars(with = "Option<DurationForm>")]
     grace_period: Option<f64>,
+    /// Stop the phase early on a failing server: a count (`20`: once more than 20 requests
+    /// failed), a fraction (`0.05`) or a percentage (`"5%"`: once more than 5% of the finished
+    /// requests failed, judged after max(concurrency, 10) finished). In-flight requests get the
+    /// grace period; the run exits 11 with everything measured on disk.
+    #[serde(default)]
+    failed_request_threshold: Option<FailureThreshold>,
 }
 
 fn default_phase_name() -> String {
@@ -364,6 +375,7 @@ impl From<PhaseForm> for PhaseSpec {
             rate: f.rate,
             smoothness: f.smoothness,
             grace_period: f.grace_period,
+            failed_request_threshold: f.failed_request_threshold,
         }
     }
 }
@@ -550,6 +562,7 @@ pub mod test_support {
                 rate: None,
                 smoothness: None,
                 grace_period: None,
+                failed_request_threshold: None,
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),
