@@ -313,3 +313,56 @@ fn the_failed_request_threshold_stops_the_run_with_its_own_exit_code() {
     assert_exit(&out, 11);
     assert_eq!(outcomes(counted.path()).1, 3);
 }
+
+/// `--request-cancellation-rate 30 --request-cancellation-delay S`: about 30% of requests (chosen
+/// from the seed) are abandoned S after they were sent. They are counted as cancelled, never as
+/// errors, stay out of the latency metrics, and the server saw each of them go away.
+#[test]
+fn cancelled_requests_are_counted_on_both_sides() {
+    for delay in ["0.05", "0"] {
+        let (_server, url) = start_mock_server(&["--ttft-ms", "100", "--itl-ms", "5"]);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = MockProfile::at(&url)
+            .streaming()
+            .requests(60)
+            .concurrency(4)
+            .tokens(10, 20)
+            .arg("--request-cancellation-rate", "30")
+            .arg("--request-cancellation-delay", delay)
+            .run(tmp.path());
+        assert_exit(&out, 0);
+        let (ok, err, cancelled, _) = outcomes(tmp.path());
+        assert_eq!((ok + cancelled, err), (60, 0), "delay {delay}");
+        assert!(
+            (8..=30).contains(&cancelled),
+            "delay {delay}: {cancelled} of 60 cancelled"
+        );
+        let s = summary(tmp.path());
+        assert_eq!(stat(&s, "cancelled_request_count", "avg"), cancelled as f64);
+        assert_eq!(stat(&s, "request_count", "avg"), ok as f64);
+        assert_eq!(
+            stat(&s, "request_latency", "count"),
+            ok as f64,
+            "cancelled requests have no latency"
+        );
+        assert!(s.get("error_request_count").is_none_or(|e| e["avg"] == 0.0));
+        let (received, completed) = mock_stats(&url);
+        assert_eq!(completed, ok, "delay {delay}");
+        if delay == "0" {
+            // Gone right after sending: a server may read the request and the close together
+            // and never start it (hyper does, as most servers). Every one it started, it saw
+            // go away.
+            assert!((ok..=60).contains(&received), "{received}");
+            assert!(wait_until(10, || mock_disconnects(&url) == received - completed));
+        } else {
+            // 50 ms after sending (TTFT is 100 ms), every cancelled request was being served when its client
+            // went away.
+            assert_eq!(received, 60);
+            assert!(
+                wait_until(10, || mock_disconnects(&url) == cancelled),
+                "the server saw {} disconnects, the client cancelled {cancelled}",
+                mock_disconnects(&url)
+            );
+        }
+    }
+}

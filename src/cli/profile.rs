@@ -150,6 +150,24 @@ pub struct ProfileArgs {
         help_heading = "Load"
     )]
     pub failed_request_threshold: Option<crate::spec::FailureThreshold>,
+    /// Cancel this percentage of requests (0-100), chosen from the seed, to measure a server
+    /// under clients that give up; they count as cancelled, never as errors.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "PERCENT",
+        help_heading = "Load"
+    )]
+    pub request_cancellation_rate: Option<f64>,
+    /// Seconds after a cancelled request was sent that its connection is closed (default 0:
+    /// right after sending).
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Load"
+    )]
+    pub request_cancellation_delay: Option<f64>,
     /// Requests sent before measuring, excluded from results.
     #[arg(
         allow_negative_numbers = true,

@@ -171,6 +171,23 @@ impl ProfileArgs {
         let smoothness = self
             .arrival_smoothness
             .filter(|_| phase_type == PhaseType::Gamma);
+        let cancellation = match (
+            self.request_cancellation_rate,
+            self.request_cancellation_delay,
+        ) {
+            (Some(rate), delay) => Some(CancellationSpec {
+                rate,
+                delay: delay.unwrap_or(0.0),
+            }),
+            (None, Some(_)) => {
+                problems.push(
+                    "--request-cancellation-delay needs --request-cancellation-rate (the percentage of requests to cancel)"
+                        .into(),
+                );
+                None
+            }
+            (None, None) => None,
+        };
         let mut phases = Vec::new();
         if self.warmup_request_count > 0 {
             phases.push(PhaseSpec {
@@ -184,6 +201,7 @@ impl ProfileArgs {
                 smoothness,
                 grace_period: None,
                 failed_request_threshold: None,
+                cancellation: None,
             });
         }
         phases.push(PhaseSpec {
@@ -197,6 +215,7 @@ impl ProfileArgs {
             smoothness,
             grace_period: self.benchmark_grace_period,
             failed_request_threshold: self.failed_request_threshold,
+            cancellation,
         });
         if !problems.is_empty() {
             return Err(Problems(problems));

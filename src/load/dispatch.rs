@@ -87,11 +87,14 @@ impl ServerHealth {
 /// fake. Static dispatch, so the seam costs nothing per request.
 pub trait SendRequest: Send + Sync + 'static {
     /// Sends `body`, stamping `rec` from `clock` as bytes go and come, and says how it ended.
+    /// With `cancel_after`, abandons the request (closing its connection) that long after it
+    /// was sent, and ends it [`Outcome::Cancelled`].
     fn send(
         &self,
         body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
+        cancel_after: Option<Duration>,
     ) -> impl Future<Output = Outcome> + Send;
 }
 
@@ -101,8 +104,9 @@ impl SendRequest for Transport {
         body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
+        cancel_after: Option<Duration>,
     ) -> impl Future<Output = Outcome> + Send {
-        self.execute(body, rec, clock)
+        self.execute(body, rec, clock, cancel_after)
     }
 }
 
@@ -185,6 +189,26 @@ pub struct PhasePlan {
     pub grace: Duration,
     /// Stop issuing once this many failures are crossed (with the finished count a rate waits for).
     pub failure_threshold: Option<(crate::spec::FailureThreshold, u64)>,
+    /// Requests abandoned on purpose.
+    pub cancellation: Option<super::cancellation::RequestCancellation>,
+}
+
+/// What every request of a phase is sent under (copied into each request's task).
+#[derive(Debug, Clone, Copy)]
+struct RequestRules {
+    kind: PhaseKind,
+    failures: Option<(crate::spec::FailureThreshold, u64)>,
+    cancellation: Option<super::cancellation::RequestCancellation>,
+}
+
+impl PhasePlan {
+    fn rules(&self) -> RequestRules {
+        RequestRules {
+            kind: self.kind,
+            failures: self.failure_threshold,
+            cancellation: self.cancellation,
+        }
+    }
 }
 
 impl PhasePlan {
@@ -317,13 +341,12 @@ fn spawn_closed_loop<T: SendRequest>(
         let ctx = ctx.clone();
         let next_index = next_index.clone();
         let cancel = phase_cancel.clone();
-        let (kind, limit) = (plan.kind, plan.requests);
-        let failures = plan.failure_threshold;
+        let (rules, limit) = (plan.rules(), plan.requests);
         tracker.spawn(async move {
             loop {
                 if cancel.is_cancelled()
                     || ctx.health.is_gone()
-                    || too_many_failures(failures, &ctx.progress)
+                    || too_many_failures(rules.failures, &ctx.progress)
                 {
                     break;
                 }
@@ -335,7 +358,7 @@ fn spawn_closed_loop<T: SendRequest>(
                 if end_ns.is_some_and(|end| now >= end) {
                     break;
                 }
-                send_one(&ctx, &cancel, kind, index, now, None, failures).await;
+                send_one(&ctx, &cancel, rules, index, now, None).await;
             }
         });
     }
@@ -353,12 +376,11 @@ fn spawn_pacer<T: SendRequest>(
     let handle = tokio::runtime::Handle::current();
     let semaphore = cap.map(|c| Arc::new(Semaphore::new(c as usize)));
     let (ctx, tracker, cancel) = (ctx.clone(), tracker.clone(), phase_cancel.clone());
-    let (kind, limit, duration) = (
-        plan.kind,
+    let (rules, limit, duration) = (
+        plan.rules(),
         plan.requests,
         plan.duration.map(|d| d.as_secs_f64()),
     );
-    let failures = plan.failure_threshold;
     tokio::task::spawn_blocking(move || {
         let mut index = 0u64;
         while limit.is_none_or(|l| index < l) {
@@ -370,16 +392,14 @@ fn spawn_pacer<T: SendRequest>(
             let stop = || {
                 cancel.is_cancelled()
                     || ctx.health.is_gone()
-                    || too_many_failures(failures, &ctx.progress)
+                    || too_many_failures(rules.failures, &ctx.progress)
             };
             if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
                 break;
             }
             let (ctx, cancel, semaphore) = (ctx.clone(), cancel.clone(), semaphore.clone());
             tracker.spawn_on(
-                async move {
-                    send_one(&ctx, &cancel, kind, index, intended_ns, semaphore, failures).await
-                },
+                async move { send_one(&ctx, &cancel, rules, index, intended_ns, semaphore).await },
                 &handle,
             );
             index += 1;
@@ -391,12 +411,12 @@ fn spawn_pacer<T: SendRequest>(
 async fn send_one<T: SendRequest>(
     ctx: &LoadContext<T>,
     cancel: &CancellationToken,
-    kind: PhaseKind,
+    rules: RequestRules,
     index: u64,
     intended_ns: u64,
     slot: Option<Arc<Semaphore>>,
-    failures: Option<(crate::spec::FailureThreshold, u64)>,
 ) {
+    let kind = rules.kind;
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
     let entry = (index % ctx.dataset.entries.len() as u64) as u32;
     let mut rec = RawRecord::new(kind, index, entry, intended_ns);
@@ -408,15 +428,16 @@ async fn send_one<T: SendRequest>(
         None => None,
     };
     // An arrival that waited for a slot while the phase was stopped is never sent.
-    let outcome = if cancel.is_cancelled() || too_many_failures(failures, &ctx.progress) {
+    let outcome = if cancel.is_cancelled() || too_many_failures(rules.failures, &ctx.progress) {
         rec.sent_ns = ctx.clock.now_ns();
         Outcome::Cancelled
     } else {
         let body = ctx.dataset.entries[entry as usize].body.clone();
+        let cancel_after = rules.cancellation.and_then(|c| c.cancel_after(index));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Outcome::Cancelled,
-            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.send(body, &mut rec, &ctx.clock)) => {
+            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.send(body, &mut rec, &ctx.clock, cancel_after)) => {
                 result.unwrap_or_else(|_| Outcome::Error(RequestError {
                     kind: ErrorKind::Timeout,
                     code: None,

@@ -51,7 +51,13 @@ impl Drop for InFlight<'_> {
 }
 
 impl SendRequest for FakeServer {
-    async fn send(&self, _body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
+    async fn send(
+        &self,
+        _body: Bytes,
+        rec: &mut RawRecord,
+        clock: &RunClock,
+        _cancel_after: Option<Duration>,
+    ) -> Outcome {
         rec.sent_ns = clock.now_ns();
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let _guard = InFlight(&self.in_flight);
@@ -151,6 +157,7 @@ fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> Pha
         duration: duration_ms.map(Duration::from_millis),
         grace: Duration::from_millis(30),
         failure_threshold: None,
+        cancellation: None,
     }
 }
 

@@ -184,12 +184,24 @@ impl Transport {
     /// A request that fails on a reused connection before any response byte arrived (the
     /// server had closed the connection) is sent once more on a fresh connection; the record
     /// says so (`reconnected`) and its times still run from the first send.
-    pub async fn execute(&self, body: Bytes, rec: &mut RawRecord, clock: &RunClock) -> Outcome {
+    ///
+    /// With `cancel_after`, the request is abandoned that long after it was handed to its
+    /// connection (its bytes are written in the same step): the connection is closed, so the
+    /// server sees the client go away, and the request ends [`Outcome::Cancelled`]. Zero
+    /// disconnects right after sending.
+    pub async fn execute(
+        &self,
+        body: Bytes,
+        rec: &mut RawRecord,
+        clock: &RunClock,
+        cancel_after: Option<std::time::Duration>,
+    ) -> Outcome {
         let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.targets.len();
         let target = &self.targets[url_index];
         let asked_ns = clock.now_ns();
         rec.sent_ns = asked_ns;
         let mut fresh = false;
+        let mut deadline = None;
         loop {
             tracing::debug!(request = rec.index, fresh, "checking out a connection");
             let checkout = target.pool.checkout(fresh).await;
@@ -198,8 +210,9 @@ impl Transport {
                 // an idle connection catching up) is its own figure, not the server's time.
                 rec.sent_ns = clock.now_ns();
                 rec.blocked_ns = rec.sent_ns.saturating_sub(asked_ns);
+                deadline = cancel_after.map(|d| tokio::time::Instant::now() + d);
             }
-            let mut conn = match checkout {
+            let conn = match checkout {
                 Ok(conn) => conn,
                 Err(e) => {
                     rec.end_ns = clock.now_ns();
@@ -211,69 +224,104 @@ impl Transport {
                     return error(kind, None, format!("cannot connect: {}", describe(&e)));
                 }
             };
-            tracing::debug!(request = rec.index, reused = conn.reused, "sending");
-            let response = conn
-                .send(self.request(target, body.clone(), rec.request_id))
-                .await;
-            let now = clock.now_ns();
-            rec.end_ns = now;
-            let response = match response {
-                Ok(r) => r,
-                Err(e) if conn.reused && !fresh && closed_before_answer(&e) => {
-                    target.pool.note_stale(&conn);
-                    rec.reconnected = true;
-                    fresh = true;
-                    continue;
-                }
-                Err(e) => {
-                    let kind = if is_client_resource_error(&e) {
-                        ErrorKind::ClientResource
-                    } else {
-                        ErrorKind::Request
-                    };
-                    return error(
-                        kind,
-                        None,
-                        format!("error sending request: {}", describe(&e)),
-                    );
-                }
+            let attempt = self.attempt(target, conn, body.clone(), rec, clock, fresh);
+            let attempted = match deadline {
+                // The timeout polls the exchange before its timer, so even a zero delay
+                // writes the request before the connection is dropped.
+                Some(at) => match tokio::time::timeout_at(at, attempt).await {
+                    Ok(attempted) => attempted,
+                    Err(_) => {
+                        rec.end_ns = clock.now_ns();
+                        return Outcome::Cancelled;
+                    }
+                },
+                None => attempt.await,
             };
-            tracing::debug!(request = rec.index, "response headers");
-            rec.response_start_ns = Some(now);
-            let status = response.status();
-            rec.status = Some(status.as_u16());
-            let keep_alive = KeepAlive::from_headers(response.headers());
-            let is_event_stream = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/event-stream"));
-            let mut body = response.into_body();
-            if !status.is_success() {
-                let (message, complete) = read_error_body(&mut conn, &mut body, rec, clock).await;
-                if complete {
-                    target.pool.checkin(conn, keep_alive, false);
-                }
-                let message = if message.is_empty() {
-                    status.to_string()
-                } else {
-                    message
-                };
-                return error(ErrorKind::HttpStatus, Some(status.as_u16()), message);
+            match attempted {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Resend => fresh = true,
             }
-            let streamed = self.streaming && is_event_stream;
-            let (outcome, complete) = if streamed {
-                read_stream(&mut conn, &mut body, rec, clock).await
-            } else {
-                read_body(&mut conn, &mut body, rec, clock).await
-            };
-            tracing::debug!(request = rec.index, complete, "response read");
-            if complete {
-                target.pool.checkin(conn, keep_alive, streamed);
-            }
-            return outcome;
         }
     }
+
+    /// One exchange on `conn`; it is dropped (closed) unless the response was read whole.
+    async fn attempt(
+        &self,
+        target: &Target,
+        mut conn: Conn,
+        body: Bytes,
+        rec: &mut RawRecord,
+        clock: &RunClock,
+        fresh: bool,
+    ) -> Attempt {
+        tracing::debug!(request = rec.index, reused = conn.reused, "sending");
+        let response = conn.send(self.request(target, body, rec.request_id)).await;
+        let now = clock.now_ns();
+        rec.end_ns = now;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if conn.reused && !fresh && closed_before_answer(&e) => {
+                target.pool.note_stale(&conn);
+                rec.reconnected = true;
+                return Attempt::Resend;
+            }
+            Err(e) => {
+                let kind = if is_client_resource_error(&e) {
+                    ErrorKind::ClientResource
+                } else {
+                    ErrorKind::Request
+                };
+                return Attempt::Done(error(
+                    kind,
+                    None,
+                    format!("error sending request: {}", describe(&e)),
+                ));
+            }
+        };
+        tracing::debug!(request = rec.index, "response headers");
+        rec.response_start_ns = Some(now);
+        let status = response.status();
+        rec.status = Some(status.as_u16());
+        let keep_alive = KeepAlive::from_headers(response.headers());
+        let is_event_stream = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let mut body = response.into_body();
+        if !status.is_success() {
+            let (message, complete) = read_error_body(&mut conn, &mut body, rec, clock).await;
+            if complete {
+                target.pool.checkin(conn, keep_alive, false);
+            }
+            let message = if message.is_empty() {
+                status.to_string()
+            } else {
+                message
+            };
+            return Attempt::Done(error(ErrorKind::HttpStatus, Some(status.as_u16()), message));
+        }
+        let streamed = self.streaming && is_event_stream;
+        let (outcome, complete) = if streamed {
+            read_stream(&mut conn, &mut body, rec, clock).await
+        } else {
+            read_body(&mut conn, &mut body, rec, clock).await
+        };
+        tracing::debug!(request = rec.index, complete, "response read");
+        if complete {
+            target.pool.checkin(conn, keep_alive, streamed);
+        }
+        Attempt::Done(outcome)
+    }
+}
+
+/// How one exchange on a connection ended.
+enum Attempt {
+    /// With this outcome.
+    Done(Outcome),
+    /// The reused connection had been closed by the server before it answered: send again on
+    /// a fresh one.
+    Resend,
 }
 
 /// Whether a send failed because the server had closed the (reused) connection before it

@@ -31,6 +31,30 @@ struct AppState {
     requests: AtomicU64,
     /// Responses sent to the end (the last byte handed to the connection), for `GET /stats`.
     completed: Arc<AtomicU64>,
+    /// Streamed responses the client went away from before their end, for `GET /stats`.
+    disconnected: Arc<AtomicU64>,
+}
+
+/// A streamed response in progress: counted as a disconnect if it is dropped (its client went
+/// away) before it was delivered to the end or ended by an injected fault.
+struct Delivery {
+    disconnected: Arc<AtomicU64>,
+    ended: bool,
+}
+
+impl Delivery {
+    /// The response ended on the server's terms (delivered, or an injected fault).
+    fn end(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.disconnected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Which API a request came in on.
@@ -88,6 +112,7 @@ fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::
         tokenizer: builtin(),
         requests: AtomicU64::new(0),
         completed: Arc::new(AtomicU64::new(0)),
+        disconnected: Arc::new(AtomicU64::new(0)),
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -118,12 +143,14 @@ async fn take_first_read(
     next.run(request).await
 }
 
-/// `GET /stats`: requests received and responses sent to the end, so a test can compare what
-/// the client recorded with what the server did.
+/// `GET /stats`: requests received, responses sent to the end, and streamed responses whose
+/// client went away first, so a test can compare what the client recorded with what the
+/// server saw.
 async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({
         "requests": state.requests.load(Ordering::Relaxed),
         "completed": state.completed.load(Ordering::Relaxed),
+        "disconnected": state.disconnected.load(Ordering::Relaxed),
     }))
 }
 
@@ -390,6 +417,10 @@ async fn generate(
             faults,
             ms(config.stall_ms),
             state.completed.clone(),
+            Delivery {
+                disconnected: state.disconnected.clone(),
+                ended: false,
+            },
             timing,
         )
     } else {
@@ -458,6 +489,7 @@ fn stream_response(
     faults: Faults,
     stall: Duration,
     completed: Arc<AtomicU64>,
+    delivery: Delivery,
     mut timing: Option<Timing>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
@@ -477,6 +509,7 @@ fn stream_response(
         while ticks.recv().await.is_some() {
             if emitted == halfway && emitted > 0 {
                 if faults.reset {
+                    delivery.end();
                     let _ = tx
                         .send(Err(std::io::Error::new(
                             std::io::ErrorKind::ConnectionReset,
@@ -486,6 +519,7 @@ fn stream_response(
                     return;
                 }
                 if faults.stream_error {
+                    delivery.end();
                     let error = json!({"error": {"message": "mock: injected mid-stream error", "type": "server_error", "code": 500}});
                     let _ = tx.send(Ok(sse(&error))).await;
                     let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
@@ -534,6 +568,7 @@ fn stream_response(
             .await
             .is_ok()
         {
+            delivery.end();
             completed.fetch_add(1, Ordering::Relaxed);
             if let Some(timing) = &timing {
                 timing.write();

@@ -113,6 +113,13 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
         failure_threshold: phase
             .failed_request_threshold
             .map(|t| (t, u64::from(phase.concurrency.unwrap_or(1)).max(10))),
+        cancellation: phase.cancellation.filter(|c| c.rate > 0.0).map(|c| {
+            crate::load::cancellation::RequestCancellation {
+                fraction: c.rate / 100.0,
+                delay: Duration::from_secs_f64(c.delay),
+                seed: seed ^ 0x6361_6e63_656c, // "cancel": not the arrival stream's seed
+            }
+        }),
     }
 }
 

@@ -303,6 +303,22 @@ pub struct PhaseSpec {
     /// Stop issuing requests once more than this many (a count) or this share (a rate) failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_request_threshold: Option<FailureThreshold>,
+    /// Requests abandoned on purpose, to measure a server under clients that give up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<CancellationSpec>,
+}
+
+/// Requests a phase cancels on purpose (AIPerf's `cancellation`, `--request-cancellation-*`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationSpec {
+    /// The percentage of requests cancelled, 0 to 100 (chosen per request from the seed).
+    pub rate: f64,
+    /// Seconds after a chosen request was sent that it is abandoned (its connection closed);
+    /// 0 disconnects right after sending.
+    #[serde(default, deserialize_with = "forms::seconds")]
+    #[schemars(with = "DurationForm")]
+    pub delay: f64,
 }
 
 /// A phase as written in YAML: `name` defaults to `profiling`, `kind` follows from the name
@@ -351,6 +367,10 @@ struct PhaseForm {
     /// grace period; the run exits 11 with everything measured on disk.
     #[serde(default)]
     failed_request_threshold: Option<FailureThreshold>,
+    /// Cancel `rate` percent of the requests `delay` seconds after each is sent (0 = right
+    /// after sending); cancelled requests are counted as cancelled, never as errors.
+    #[serde(default)]
+    cancellation: Option<CancellationSpec>,
 }
 
 fn default_phase_name() -> String {
@@ -376,6 +396,7 @@ impl From<PhaseForm> for PhaseSpec {
             smoothness: f.smoothness,
             grace_period: f.grace_period,
             failed_request_threshold: f.failed_request_threshold,
+            cancellation: f.cancellation,
         }
     }
 }
@@ -563,6 +584,7 @@ pub mod test_support {
                 smoothness: None,
                 grace_period: None,
                 failed_request_threshold: None,
+                cancellation: None,
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),

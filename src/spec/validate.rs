@@ -363,6 +363,25 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 ),
             },
         }
+        if let Some(c) = phase.cancellation {
+            if !(c.rate.is_finite() && (0.0..=100.0).contains(&c.rate)) {
+                problems.push(
+                    at("cancellation.rate"),
+                    format!(
+                        "phase '{name}': the cancellation rate (--request-cancellation-rate) is a percentage from 0 to 100, \
+                         got {}",
+                        c.rate
+                    ),
+                );
+            }
+            if let Some(m) = check_seconds(
+                &format!("phase '{name}': the cancellation delay (--request-cancellation-delay)"),
+                c.delay,
+                false,
+            ) {
+                problems.push(at("cancellation.delay"), m);
+            }
+        }
         match (phase.smoothness, phase.phase_type) {
             (None, _) => {}
             (Some(s), PhaseType::Gamma) if (MIN_SMOOTHNESS..=MAX_SMOOTHNESS).contains(&s) => {}
@@ -462,6 +481,26 @@ mod tests {
             problems[0].message.contains("no stop condition"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn cancellation_is_range_checked() {
+        let mut spec = minimal_spec();
+        for (rate, delay, bad) in [
+            (30.0, 0.0, None),
+            (100.0, 2.5, None),
+            (101.0, 0.0, Some("cancellation.rate")),
+            (f64::NAN, 0.0, Some("cancellation.rate")),
+            (10.0, -1.0, Some("cancellation.delay")),
+            (10.0, 1e12, Some("cancellation.delay")),
+        ] {
+            spec.phases[0].cancellation = Some(crate::spec::CancellationSpec { rate, delay });
+            match (super::validate(&spec), bad) {
+                (Ok(()), None) => {}
+                (Err(p), Some(key)) => assert_eq!(p[0].path, format!("phases[0].{key}")),
+                (other, _) => panic!("{rate} {delay}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -215,6 +215,14 @@ pub fn mock_stats(base: &str) -> (u64, u64) {
     )
 }
 
+/// The mock server's count of streamed responses whose client went away before their end.
+pub fn mock_disconnects(base: &str) -> u64 {
+    let response = http_get(base, "/stats");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: Value = serde_json::from_str(body.trim()).unwrap_or_default();
+    v["disconnected"].as_u64().unwrap_or(0)
+}
+
 /// Starts `python3 tests/fixtures/SCRIPT PORT ARGS...` on a free port and waits until it
 /// accepts connections; returns it with its port.
 pub fn start_python_fixture(script: &str, args: &[&std::ffi::OsStr]) -> (ServerProcess, u16) {
