@@ -89,7 +89,7 @@ impl ExitCode {
         ),
         (
             Self::TOO_MANY_FAILURES,
-            "more requests failed than --failed-request-threshold allows; the run stopped early (results are on disk)",
+            "too many requests failed (--failed-request-threshold); results so far are on disk",
         ),
         (
             Self::HANGUP,
