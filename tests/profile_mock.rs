@@ -402,3 +402,49 @@ fn parallel_record_processors_lose_nothing_and_merge_exactly() {
         assert_eq!(stat(&s, tag, "max"), max, "{tag} max");
     }
 }
+
+/// The most requests in prefill (sent, first token not yet in) at any instant, from the records.
+fn most_in_prefill(dir: &std::path::Path) -> usize {
+    let spans: Vec<(f64, f64)> = jsonl(dir.join("profile_export.jsonl"))
+        .iter()
+        .map(|r| {
+            let start = r["metadata"]["request_start_ns"].as_u64().unwrap() as f64;
+            let ttft = r["metrics"]["time_to_first_token"]["value"]
+                .as_f64()
+                .unwrap();
+            (start, start + ttft * 1e6)
+        })
+        .collect();
+    spans
+        .iter()
+        .map(|&(start, _)| {
+            spans
+                .iter()
+                .filter(|&&(s, e)| s <= start && start < e - 1_000.0)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// `--prefill-concurrency 2` under `--concurrency 8`: at no instant are more than 2 requests
+/// waiting for their first token, while without it all 8 are.
+#[test]
+fn prefill_concurrency_limits_requests_waiting_for_their_first_token() {
+    let run = |extra: &[&str]| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = MockProfile::new("ttft_ms=30&itl_ms=2")
+            .model("m")
+            .streaming()
+            .concurrency(8)
+            .requests(40)
+            .tokens(10, 10)
+            .args(extra)
+            .run(tmp.path());
+        assert_exit(&out, 0);
+        assert_eq!(stat(&summary(tmp.path()), "request_count", "avg"), 40.0);
+        most_in_prefill(tmp.path())
+    };
+    assert_eq!(run(&["--prefill-concurrency", "2"]), 2);
+    assert!(run(&[]) > 4, "without the limit, prefills overlap");
+}

@@ -89,6 +89,16 @@ pub struct ProfileArgs {
         help_heading = "Load"
     )]
     pub concurrency: Vec<u32>,
+    /// Most requests waiting for their first token at once (a request holds a prefill slot
+    /// from send until its first token; needs --streaming). A comma list sweeps it.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_delimiter = ',',
+        value_name = "N[,N...]",
+        help_heading = "Load"
+    )]
+    pub prefill_concurrency: Vec<u32>,
     /// Open-loop request rate (requests/second). A comma list sweeps it.
     #[arg(
         allow_negative_numbers = true,

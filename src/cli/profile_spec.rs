@@ -202,6 +202,7 @@ impl ProfileArgs {
                 grace_period: None,
                 failed_request_threshold: None,
                 cancellation: None,
+                prefill_concurrency: None,
             });
         }
         phases.push(PhaseSpec {
@@ -216,6 +217,7 @@ impl ProfileArgs {
             grace_period: self.benchmark_grace_period,
             failed_request_threshold: self.failed_request_threshold,
             cancellation,
+            prefill_concurrency: self.prefill_concurrency.first().copied(),
         });
         if !problems.is_empty() {
             return Err(Problems(problems));

@@ -55,6 +55,11 @@ impl ProfileArgs {
         let counts: Vec<Value> = self.request_count.iter().map(|n| Value::from(*n)).collect();
         let all = [
             ("--concurrency", "concurrency", numbers(&self.concurrency)),
+            (
+                "--prefill-concurrency",
+                "prefill_concurrency",
+                numbers(&self.prefill_concurrency),
+            ),
             ("--request-rate", "rate", numbers(&self.request_rate)),
             ("--request-count", "requests", counts),
             (

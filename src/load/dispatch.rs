@@ -86,16 +86,25 @@ impl ServerHealth {
 /// [`Transport`] (HTTP over its own pool); unit tests drive the dispatcher with an in-memory
 /// fake. Static dispatch, so the seam costs nothing per request.
 pub trait SendRequest: Send + Sync + 'static {
-    /// Sends `body`, stamping `rec` from `clock` as bytes go and come, and says how it ended.
-    /// With `cancel_after`, abandons the request (closing its connection) that long after it
-    /// was sent, and ends it [`Outcome::Cancelled`].
+    /// Sends `body`, stamping `rec` from `clock` as bytes go and come, and says how it ended,
+    /// under `control` (see [`SendControl`]).
     fn send(
         &self,
         body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
-        cancel_after: Option<Duration>,
+        control: SendControl,
     ) -> impl Future<Output = Outcome> + Send;
+}
+
+/// What a request is sent under beyond its body.
+#[derive(Debug, Default)]
+pub struct SendControl {
+    /// Abandon the request (closing its connection) this long after it was sent, ending it
+    /// [`Outcome::Cancelled`].
+    pub cancel_after: Option<Duration>,
+    /// A prefill slot, given back when the first token arrives (or the request ends).
+    pub prefill_slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SendRequest for Transport {
@@ -104,9 +113,29 @@ impl SendRequest for Transport {
         body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
-        cancel_after: Option<Duration>,
+        control: SendControl,
     ) -> impl Future<Output = Outcome> + Send {
-        self.execute(body, rec, clock, cancel_after)
+        self.execute(body, rec, clock, control)
+    }
+}
+
+/// The limits a phase's requests share: the in-flight cap of an open loop, and the prefill
+/// slots (requests waiting for their first token).
+#[derive(Debug, Clone, Default)]
+struct Slots {
+    in_flight: Option<Arc<Semaphore>>,
+    prefill: Option<Arc<Semaphore>>,
+}
+
+/// Waits for a permit, or `None` when the phase is cancelled first (or there is no limit).
+async fn acquire(
+    semaphore: Option<Arc<Semaphore>>,
+    cancel: &CancellationToken,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let semaphore = semaphore?;
+    tokio::select! {
+        permit = semaphore.acquire_owned() => permit.ok(),
+        _ = cancel.cancelled() => None,
     }
 }
 
@@ -191,6 +220,8 @@ pub struct PhasePlan {
     pub failure_threshold: Option<(crate::spec::FailureThreshold, u64)>,
     /// Requests abandoned on purpose.
     pub cancellation: Option<super::cancellation::RequestCancellation>,
+    /// Most requests waiting for their first token at once.
+    pub prefill_concurrency: Option<u32>,
 }
 
 /// What every request of a phase is sent under (copied into each request's task).
@@ -263,20 +294,31 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
     let phase_cancel = ctx.interrupt.child_token();
     let tracker = TaskTracker::new();
     let start_ns = ctx.clock.now_ns();
+    let prefill = plan
+        .prefill_concurrency
+        .map(|n| Arc::new(Semaphore::new(n as usize)));
     let issued = match &plan.mode {
         LoadMode::Concurrency(n) => {
-            spawn_closed_loop(ctx, plan, *n, start_ns, &tracker, &phase_cancel);
+            let slots = Slots {
+                in_flight: None,
+                prefill,
+            };
+            spawn_closed_loop(ctx, plan, *n, start_ns, &tracker, &phase_cancel, slots);
             None
         }
         LoadMode::Rate { schedule, cap } => {
+            let slots = Slots {
+                in_flight: cap.map(|c| Arc::new(Semaphore::new(c as usize))),
+                prefill,
+            };
             let pacer = spawn_pacer(
                 ctx,
                 plan,
                 schedule.clone(),
-                *cap,
                 start_ns,
                 &tracker,
                 &phase_cancel,
+                slots,
             );
             Some(pacer.await.unwrap_or(0))
         }
@@ -334,6 +376,7 @@ fn spawn_closed_loop<T: SendRequest>(
     start_ns: u64,
     tracker: &TaskTracker,
     phase_cancel: &CancellationToken,
+    slots: Slots,
 ) {
     let next_index = Arc::new(AtomicU64::new(0));
     let end_ns = plan.duration.map(|d| start_ns + d.as_nanos() as u64);
@@ -341,7 +384,7 @@ fn spawn_closed_loop<T: SendRequest>(
         let ctx = ctx.clone();
         let next_index = next_index.clone();
         let cancel = phase_cancel.clone();
-        let (rules, limit) = (plan.rules(), plan.requests);
+        let (rules, limit, slots) = (plan.rules(), plan.requests, slots.clone());
         tracker.spawn(async move {
             loop {
                 if cancel.is_cancelled()
@@ -358,7 +401,7 @@ fn spawn_closed_loop<T: SendRequest>(
                 if end_ns.is_some_and(|end| now >= end) {
                     break;
                 }
-                send_one(&ctx, &cancel, rules, index, now, None).await;
+                send_one(&ctx, &cancel, rules, index, now, slots.clone()).await;
             }
         });
     }
@@ -368,13 +411,12 @@ fn spawn_pacer<T: SendRequest>(
     ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
     mut schedule: Schedule,
-    cap: Option<u32>,
     start_ns: u64,
     tracker: &TaskTracker,
     phase_cancel: &CancellationToken,
+    slots: Slots,
 ) -> tokio::task::JoinHandle<u64> {
     let handle = tokio::runtime::Handle::current();
-    let semaphore = cap.map(|c| Arc::new(Semaphore::new(c as usize)));
     let (ctx, tracker, cancel) = (ctx.clone(), tracker.clone(), phase_cancel.clone());
     let (rules, limit, duration) = (
         plan.rules(),
@@ -397,9 +439,9 @@ fn spawn_pacer<T: SendRequest>(
             if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
                 break;
             }
-            let (ctx, cancel, semaphore) = (ctx.clone(), cancel.clone(), semaphore.clone());
+            let (ctx, cancel, slots) = (ctx.clone(), cancel.clone(), slots.clone());
             tracker.spawn_on(
-                async move { send_one(&ctx, &cancel, rules, index, intended_ns, semaphore).await },
+                async move { send_one(&ctx, &cancel, rules, index, intended_ns, slots).await },
                 &handle,
             );
             index += 1;
@@ -414,30 +456,29 @@ async fn send_one<T: SendRequest>(
     rules: RequestRules,
     index: u64,
     intended_ns: u64,
-    slot: Option<Arc<Semaphore>>,
+    slots: Slots,
 ) {
     let kind = rules.kind;
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
     let entry = (index % ctx.dataset.entries.len() as u64) as u32;
     let mut rec = RawRecord::new(kind, index, entry, intended_ns);
-    let _permit = match slot {
-        Some(semaphore) => tokio::select! {
-            permit = semaphore.acquire_owned() => permit.ok(),
-            _ = cancel.cancelled() => None,
-        },
-        None => None,
-    };
+    // In-flight slot first, then a prefill slot: waiting for either is schedule lag.
+    let _permit = acquire(slots.in_flight, cancel).await;
+    let prefill_slot = acquire(slots.prefill, cancel).await;
     // An arrival that waited for a slot while the phase was stopped is never sent.
     let outcome = if cancel.is_cancelled() || too_many_failures(rules.failures, &ctx.progress) {
         rec.sent_ns = ctx.clock.now_ns();
         Outcome::Cancelled
     } else {
         let body = ctx.dataset.entries[entry as usize].body.clone();
-        let cancel_after = rules.cancellation.and_then(|c| c.cancel_after(index));
+        let control = SendControl {
+            cancel_after: rules.cancellation.and_then(|c| c.cancel_after(index)),
+            prefill_slot,
+        };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Outcome::Cancelled,
-            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.send(body, &mut rec, &ctx.clock, cancel_after)) => {
+            result = tokio::time::timeout(ctx.request_timeout, ctx.transport.send(body, &mut rec, &ctx.clock, control)) => {
                 result.unwrap_or_else(|_| Outcome::Error(RequestError {
                     kind: ErrorKind::Timeout,
                     code: None,

@@ -56,8 +56,10 @@ impl SendRequest for FakeServer {
         _body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
-        _cancel_after: Option<Duration>,
+        control: SendControl,
     ) -> Outcome {
+        // The fake holds its prefill slot for the whole request.
+        let _prefill = control.prefill_slot;
         rec.sent_ns = clock.now_ns();
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let _guard = InFlight(&self.in_flight);
@@ -158,6 +160,7 @@ fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> Pha
         grace: Duration::from_millis(30),
         failure_threshold: None,
         cancellation: None,
+        prefill_concurrency: None,
     }
 }
 
@@ -353,4 +356,17 @@ async fn a_failure_rate_waits_for_enough_finished_requests() {
     plan.failure_threshold = Some((FailureThreshold::Count(0), 10));
     let result = run_phase(&h.ctx, &plan).await;
     assert!(!result.too_many_failures && result.issued == 50);
+}
+
+#[tokio::test]
+async fn the_prefill_limit_holds_under_a_wider_concurrency() {
+    let server = FakeServer::new(Answer::After(3));
+    let mut h = harness(&server, Arc::new(ThreadPacing));
+    let mut plan = phase(LoadMode::Concurrency(6), Some(30), None);
+    plan.prefill_concurrency = Some(2);
+    let result = run_phase(&h.ctx, &plan).await;
+    assert_eq!(result.issued, 30);
+    assert_eq!(h.drain().len(), 30);
+    // The fake holds a prefill slot for its whole request: never more than 2 at once.
+    assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 2);
 }

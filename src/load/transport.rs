@@ -185,17 +185,22 @@ impl Transport {
     /// server had closed the connection) is sent once more on a fresh connection; the record
     /// says so (`reconnected`) and its times still run from the first send.
     ///
-    /// With `cancel_after`, the request is abandoned that long after it was handed to its
-    /// connection (its bytes are written in the same step): the connection is closed, so the
-    /// server sees the client go away, and the request ends [`Outcome::Cancelled`]. Zero
-    /// disconnects right after sending.
+    /// With `control.cancel_after`, the request is abandoned that long after it was handed to
+    /// its connection (its bytes are written in the same step): the connection is closed, so
+    /// the server sees the client go away, and the request ends [`Outcome::Cancelled`]. Zero
+    /// disconnects right after sending. `control.prefill_slot` is given back when the first
+    /// token arrives, or when the request ends without one.
     pub async fn execute(
         &self,
         body: Bytes,
         rec: &mut RawRecord,
         clock: &RunClock,
-        cancel_after: Option<std::time::Duration>,
+        control: super::dispatch::SendControl,
     ) -> Outcome {
+        let super::dispatch::SendControl {
+            cancel_after,
+            mut prefill_slot,
+        } = control;
         let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.targets.len();
         let target = &self.targets[url_index];
         let asked_ns = clock.now_ns();
@@ -224,7 +229,15 @@ impl Transport {
                     return error(kind, None, format!("cannot connect: {}", describe(&e)));
                 }
             };
-            let attempt = self.attempt(target, conn, body.clone(), rec, clock, fresh);
+            let attempt = self.attempt(
+                target,
+                conn,
+                body.clone(),
+                rec,
+                clock,
+                fresh,
+                &mut prefill_slot,
+            );
             let attempted = match deadline {
                 // The timeout polls the exchange before its timer, so even a zero delay
                 // writes the request before the connection is dropped.
@@ -245,6 +258,7 @@ impl Transport {
     }
 
     /// One exchange on `conn`; it is dropped (closed) unless the response was read whole.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         target: &Target,
@@ -253,6 +267,7 @@ impl Transport {
         rec: &mut RawRecord,
         clock: &RunClock,
         fresh: bool,
+        prefill_slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Attempt {
         tracing::debug!(request = rec.index, reused = conn.reused, "sending");
         let response = conn.send(self.request(target, body, rec.request_id)).await;
@@ -303,7 +318,7 @@ impl Transport {
         }
         let streamed = self.streaming && is_event_stream;
         let (outcome, complete) = if streamed {
-            read_stream(&mut conn, &mut body, rec, clock).await
+            read_stream(&mut conn, &mut body, rec, clock, prefill_slot).await
         } else {
             read_body(&mut conn, &mut body, rec, clock).await
         };
@@ -368,6 +383,7 @@ async fn read_stream(
     body: &mut Incoming,
     rec: &mut RawRecord,
     clock: &RunClock,
+    prefill_slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> (Outcome, bool) {
     rec.streamed = true;
     let mut parser = SseParser::new();
@@ -378,7 +394,17 @@ async fn read_stream(
                 let at = clock.now_ns();
                 rec.end_ns = at;
                 rec.bytes_received += chunk.len() as u64;
+                let seen = rec.events.len();
                 parser.feed(&chunk, |event| push_event(rec, at, event.data, &mut done));
+                // Prefill ends with the first token: the slot goes to the next request.
+                if prefill_slot.is_some()
+                    && rec
+                        .event_payloads()
+                        .skip(seen)
+                        .any(|(_, data)| carries_text(data))
+                {
+                    *prefill_slot = None;
+                }
             }
             Ok(None) => {
                 let at = clock.now_ns();
@@ -401,6 +427,32 @@ async fn read_stream(
             }
         }
     }
+}
+
+/// Whether an OpenAI-style chunk carries generated text (a non-empty `content`,
+/// `reasoning_content`, `reasoning` or `text`), judged from its bytes without parsing it. It
+/// may answer "no" for an unusual spelling, never "yes" for a chunk without text, so a prefill
+/// slot is never given back before the record's first token.
+fn carries_text(data: &[u8]) -> bool {
+    [
+        &b"\"content\""[..],
+        b"\"reasoning_content\"",
+        b"\"reasoning\"",
+        b"\"text\"",
+    ]
+    .iter()
+    .any(|key| {
+        memchr::memmem::find_iter(data, key).any(|at| {
+            let rest = &data[at + key.len()..];
+            let rest = rest.trim_ascii_start();
+            let Some(rest) = rest.strip_prefix(b":") else {
+                return false;
+            };
+            let rest = rest.trim_ascii_start();
+            rest.strip_prefix(b"\"")
+                .is_some_and(|value| value.first().is_some_and(|&c| c != b'"'))
+        })
+    })
 }
 
 fn push_event(rec: &mut RawRecord, at: u64, data: &[u8], done: &mut bool) {
@@ -534,4 +586,41 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_text;
+
+    #[test]
+    fn text_is_recognised_without_parsing() {
+        for with_text in [
+            &br#"{"choices":[{"delta":{"content":"Hi"}}]}"#[..],
+            br#"{"choices":[{"delta":{"content" : " "}}]}"#,
+            br#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#,
+            br#"{"choices":[{"delta":{"reasoning":"so"}}]}"#,
+            br#"{"choices":[{"text":"x","index":0}]}"#,
+            br#"{"choices":[{"delta":{"content":"\"q\""}}]}"#,
+        ] {
+            assert!(
+                carries_text(with_text),
+                "{}",
+                String::from_utf8_lossy(with_text)
+            );
+        }
+        for without in [
+            &br#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#[..],
+            br#"{"choices":[{"delta":{"content":null}}]}"#,
+            br#"{"choices":[],"usage":{"prompt_tokens":9}}"#,
+            br#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+            br#"{"choices":[{"delta":{"content""#,
+            b"",
+        ] {
+            assert!(
+                !carries_text(without),
+                "{}",
+                String::from_utf8_lossy(without)
+            );
+        }
+    }
 }

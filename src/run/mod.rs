@@ -120,6 +120,7 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
                 seed: seed ^ 0x6361_6e63_656c, // "cancel": not the arrival stream's seed
             }
         }),
+        prefill_concurrency: phase.prefill_concurrency,
     }
 }
 

@@ -306,6 +306,9 @@ pub struct PhaseSpec {
     /// Requests abandoned on purpose, to measure a server under clients that give up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<CancellationSpec>,
+    /// Most requests waiting for their first token at once (sent, no token yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_concurrency: Option<u32>,
 }
 
 /// Requests a phase cancels on purpose (AIPerf's `cancellation`, `--request-cancellation-*`).
@@ -371,6 +374,11 @@ struct PhaseForm {
     /// after sending); cancelled requests are counted as cancelled, never as errors.
     #[serde(default)]
     cancellation: Option<CancellationSpec>,
+    /// Most requests waiting for their first token at once: a request holds a prefill slot
+    /// from when it is sent until its first token (needs streaming). At most `concurrency`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100_000))]
+    prefill_concurrency: Option<u32>,
 }
 
 fn default_phase_name() -> String {
@@ -397,6 +405,7 @@ impl From<PhaseForm> for PhaseSpec {
             grace_period: f.grace_period,
             failed_request_threshold: f.failed_request_threshold,
             cancellation: f.cancellation,
+            prefill_concurrency: f.prefill_concurrency,
         }
     }
 }
@@ -585,6 +594,7 @@ pub mod test_support {
                 grace_period: None,
                 failed_request_threshold: None,
                 cancellation: None,
+                prefill_concurrency: None,
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),

@@ -11,6 +11,7 @@ crate::sentence_error!(
 /// Bare names that mean a field of the profiling phase.
 const PHASE_FIELDS: &[&str] = &[
     "concurrency",
+    "prefill_concurrency",
     "rate",
     "smoothness",
     "requests",

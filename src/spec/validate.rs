@@ -363,6 +363,31 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 ),
             },
         }
+        if let Some(p) = phase.prefill_concurrency {
+            if !(1..=MAX_CONCURRENCY).contains(&p) {
+                problems.push(
+                    at("prefill_concurrency"),
+                    format!("phase '{name}': the prefill concurrency must be from 1 to {MAX_CONCURRENCY}, got {p}"),
+                );
+            } else if let Some(c) = phase.concurrency.filter(|&c| p > c) {
+                problems.push(
+                    at("prefill_concurrency"),
+                    format!(
+                        "phase '{name}': --prefill-concurrency {p} is above --concurrency {c}: at most {c} requests are ever \
+                         in flight, so at most {c} can wait for a first token"
+                    ),
+                );
+            }
+            if !spec.endpoint.streaming {
+                problems.push(
+                    at("prefill_concurrency"),
+                    format!(
+                        "phase '{name}': --prefill-concurrency needs --streaming (a request's prefill ends with its first \
+                         streamed token)"
+                    ),
+                );
+            }
+        }
         if let Some(c) = phase.cancellation {
             if !(c.rate.is_finite() && (0.0..=100.0).contains(&c.rate)) {
                 problems.push(
