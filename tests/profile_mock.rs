@@ -448,3 +448,100 @@ fn prefill_concurrency_limits_requests_waiting_for_their_first_token() {
     assert_eq!(run(&["--prefill-concurrency", "2"]), 2);
     assert!(run(&[]) > 4, "without the limit, prefills overlap");
 }
+
+/// The most requests in flight at once among those sent in `[from, to)` seconds after the first.
+fn most_in_flight(records: &[serde_json::Value], from: f64, to: f64) -> usize {
+    let t0 = records
+        .iter()
+        .map(|r| r["metadata"]["request_start_ns"].as_u64().unwrap())
+        .min()
+        .unwrap() as f64;
+    let spans: Vec<(f64, f64)> = records
+        .iter()
+        .map(|r| {
+            let m = &r["metadata"];
+            (
+                (m["request_start_ns"].as_u64().unwrap() as f64 - t0) / 1e9,
+                (m["request_end_ns"].as_u64().unwrap() as f64 - t0) / 1e9,
+            )
+        })
+        .collect();
+    spans
+        .iter()
+        .filter(|(s, _)| (from..to).contains(s))
+        .map(|&(start, _)| {
+            spans
+                .iter()
+                .filter(|&&(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Ramps: `--concurrency-ramp-duration` adds a worker every ramp/(N-1); requests due during a
+/// ramp say so in their record; `--request-rate-ramp-duration` starts at rate x 0.1 s / ramp and
+/// rises every 100 ms (the intended send times come from the seeded schedule: exact).
+#[test]
+fn ramps_rise_in_aiperf_steps_and_mark_their_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=20&itl_ms=2")
+        .model("m")
+        .streaming()
+        .concurrency(4)
+        .duration(2.0)
+        .tokens(10, 5)
+        .arg("--concurrency-ramp-duration", "1.2")
+        .run(tmp.path());
+    assert_exit(&out, 0);
+    let records = jsonl(tmp.path().join("profile_export.jsonl"));
+    // One worker until 0.4 s, two until 0.8 s, ...: never more in flight than the ramp allows.
+    assert_eq!(most_in_flight(&records, 0.0, 0.39), 1);
+    assert!(most_in_flight(&records, 0.0, 0.79) <= 2);
+    assert!(
+        most_in_flight(&records, 1.3, 2.0) >= 3,
+        "all four run after the ramp"
+    );
+    let in_ramp = records
+        .iter()
+        .filter(|r| r["metadata"]["in_ramp"] == true)
+        .count();
+    assert!(
+        in_ramp > 0 && in_ramp < records.len(),
+        "{in_ramp} of {}",
+        records.len()
+    );
+
+    let rate = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=1&itl_ms=1")
+        .model("m")
+        .streaming()
+        .rate(100.0)
+        .arg("--request-rate-mode", "constant")
+        .requests(200)
+        .tokens(10, 2)
+        .arg("--request-rate-ramp-duration", "1")
+        .run(rate.path());
+    assert_exit(&out, 0);
+    let records = jsonl(rate.path().join("profile_export.jsonl"));
+    let mut due: Vec<f64> = records
+        .iter()
+        .map(|r| r["metadata"]["credit_issued_ns"].as_u64().unwrap() as f64)
+        .collect();
+    due.sort_by(f64::total_cmp);
+    let per_step: Vec<usize> = (0..10)
+        .map(|k| {
+            let (lo, hi) = (k as f64 * 0.1, (k + 1) as f64 * 0.1);
+            due.iter()
+                .filter(|&&t| ((t - due[0]) / 1e9 - lo) > -1e-6 && ((t - due[0]) / 1e9) < hi - 1e-6)
+                .count()
+        })
+        .collect();
+    // 10/s, 20/s, ... 100/s: 1, 2, ..., 10 arrivals per 100 ms.
+    assert_eq!(per_step, (1..=10).collect::<Vec<_>>());
+    let ramped = records
+        .iter()
+        .filter(|r| r["metadata"]["in_ramp"] == true)
+        .count();
+    assert_eq!(ramped, 55, "the arrivals due in the first second");
+}

@@ -79,6 +79,9 @@ pub struct RecordMetadata {
     pub cancellation_time_ns: Option<u64>,
     /// The HTTP status, when a response came.
     pub http_status: Option<u16>,
+    /// Whether it was due while a ramp was still rising (aiperf only).
+    #[serde(default)]
+    pub in_ramp: bool,
     /// Keys of another writer (AIPerf), as written.
     #[serde(flatten)]
     pub other: Map<String, Value>,

@@ -11,6 +11,7 @@ pub mod profile;
 pub mod profile_command;
 mod profile_spec;
 pub mod profile_sweep;
+mod profile_warmup;
 pub mod recipes;
 pub mod run;
 

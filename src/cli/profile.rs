@@ -178,14 +178,35 @@ pub struct ProfileArgs {
         help_heading = "Load"
     )]
     pub request_cancellation_delay: Option<f64>,
-    /// Requests sent before measuring, excluded from results.
+    /// Raise the concurrency (or the --request-rate cap) from 1 to its value in even steps over
+    /// this many seconds.
     #[arg(
         allow_negative_numbers = true,
         long,
-        default_value_t = 0,
-        help_heading = "Load"
+        value_name = "SECONDS",
+        help_heading = "Ramps"
     )]
-    pub warmup_request_count: u64,
+    pub concurrency_ramp_duration: Option<f64>,
+    /// Raise --prefill-concurrency from 1 to its value in even steps over this many seconds.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Ramps"
+    )]
+    pub prefill_concurrency_ramp_duration: Option<f64>,
+    /// Raise --request-rate over this many seconds: from rate x 0.1 s / ramp, by that much
+    /// every 100 ms.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Ramps"
+    )]
+    pub request_rate_ramp_duration: Option<f64>,
+    /// Warmup flags.
+    #[command(flatten)]
+    pub warmup: super::profile_warmup::WarmupFlags,
 
     /// Mean prompt length in tokens (default 550). A comma list sweeps it.
     #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl", "prompt-input-tokens-mean"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]
@@ -474,7 +495,7 @@ fn parse_search_style(text: &str) -> Result<crate::spec::experiment::SearchStyle
 }
 
 /// `--request-rate-mode` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RateMode {
     /// Fixed interval 1/rate.
     Constant,

@@ -160,7 +160,8 @@ impl ProfileArgs {
                 self.endpoint_type.as_str()
             ))
         });
-        if self.arrival_smoothness.is_some() && phase_type != PhaseType::Gamma {
+        let warmup_gamma = self.warmup.warmup_arrival_pattern == Some(RateMode::Gamma);
+        if self.arrival_smoothness.is_some() && phase_type != PhaseType::Gamma && !warmup_gamma {
             problems.push(
                 "--arrival-smoothness (--vllm-burstiness) applies to --arrival-pattern gamma with --request-rate".into(),
             );
@@ -188,24 +189,7 @@ impl ProfileArgs {
             }
             (None, None) => None,
         };
-        let mut phases = Vec::new();
-        if self.warmup_request_count > 0 {
-            phases.push(PhaseSpec {
-                name: "warmup".into(),
-                kind: PhaseKind::Warmup,
-                phase_type,
-                requests: Some(self.warmup_request_count),
-                duration: None,
-                concurrency,
-                rate: request_rate,
-                smoothness,
-                grace_period: None,
-                failed_request_threshold: None,
-                cancellation: None,
-                prefill_concurrency: None,
-            });
-        }
-        phases.push(PhaseSpec {
+        let profiling = PhaseSpec {
             name: "profiling".into(),
             kind: PhaseKind::Profiling,
             phase_type,
@@ -218,7 +202,21 @@ impl ProfileArgs {
             failed_request_threshold: self.failed_request_threshold,
             cancellation,
             prefill_concurrency: self.prefill_concurrency.first().copied(),
-        });
+            concurrency_ramp: self.concurrency_ramp_duration,
+            prefill_ramp: self.prefill_concurrency_ramp_duration,
+            rate_ramp: self.request_rate_ramp_duration,
+        };
+        let mut phases: Vec<PhaseSpec> = self
+            .warmup
+            .phase(
+                &profiling,
+                self.request_rate_mode,
+                self.arrival_smoothness,
+                &mut problems,
+            )
+            .into_iter()
+            .collect();
+        phases.push(profiling);
         if !problems.is_empty() {
             return Err(Problems(problems));
         }

@@ -26,6 +26,8 @@ struct Metadata<'a> {
     was_cancelled: bool,
     cancellation_time_ns: Option<u64>,
     http_status: Option<u16>,
+    /// Due while a ramp (`--*-ramp-duration`) was still rising.
+    in_ramp: bool,
 }
 
 #[derive(Serialize)]
@@ -120,6 +122,7 @@ pub fn write_record_line(
         was_cancelled: cancelled,
         cancellation_time_ns: cancelled.then(|| clock.wall_ns(rec.end_ns)),
         http_status: rec.status,
+        in_ramp: rec.in_ramp,
     };
     let error = error.map(|e| ErrorOut {
         code: e.code,

@@ -222,6 +222,46 @@ pub struct PhasePlan {
     pub cancellation: Option<super::cancellation::RequestCancellation>,
     /// Most requests waiting for their first token at once.
     pub prefill_concurrency: Option<u32>,
+    /// Over how long the concurrency (or the in-flight cap) rises from 1 to its value.
+    pub concurrency_ramp: Option<Duration>,
+    /// Over how long the prefill concurrency rises from 1 to its value.
+    pub prefill_ramp: Option<Duration>,
+    /// When the phase's last ramp (the rate's included) ends, from its start.
+    pub ramp_end: Option<Duration>,
+}
+
+/// When step `k` (1-based) of a ramp from 1 to `target` in even steps over `ramp` comes: the
+/// value is `k + 1` from then on, and `target` at the end of the ramp.
+pub fn ramp_step_offset(ramp: Duration, target: u32, k: u32) -> Duration {
+    if target <= 1 {
+        return Duration::ZERO;
+    }
+    ramp.mul_f64(f64::from(k) / f64::from(target - 1))
+}
+
+/// A semaphore that starts with one permit and gains one at each ramp step until it holds
+/// `target`; without a ramp it holds `target` from the start. The ramp stops with `stop`.
+fn ramped_semaphore(
+    target: u32,
+    ramp: Option<Duration>,
+    start: std::time::Instant,
+    stop: &CancellationToken,
+) -> Arc<Semaphore> {
+    let Some(ramp) = ramp.filter(|_| target > 1) else {
+        return Arc::new(Semaphore::new(target as usize));
+    };
+    let semaphore = Arc::new(Semaphore::new(1));
+    let (rising, stop) = (semaphore.clone(), stop.clone());
+    tokio::spawn(async move {
+        for k in 1..target {
+            let at = start + ramp_step_offset(ramp, target, k);
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => rising.add_permits(1),
+                _ = stop.cancelled() => return,
+            }
+        }
+    });
+    semaphore
 }
 
 /// What every request of a phase is sent under (copied into each request's task).
@@ -230,14 +270,17 @@ struct RequestRules {
     kind: PhaseKind,
     failures: Option<(crate::spec::FailureThreshold, u64)>,
     cancellation: Option<super::cancellation::RequestCancellation>,
+    /// Requests due before this run-clock time are sent during a ramp.
+    ramp_end_ns: Option<u64>,
 }
 
 impl PhasePlan {
-    fn rules(&self) -> RequestRules {
+    fn rules(&self, start_ns: u64) -> RequestRules {
         RequestRules {
             kind: self.kind,
             failures: self.failure_threshold,
             cancellation: self.cancellation,
+            ramp_end_ns: self.ramp_end.map(|d| start_ns + d.as_nanos() as u64),
         }
     }
 }
@@ -294,9 +337,12 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
     let phase_cancel = ctx.interrupt.child_token();
     let tracker = TaskTracker::new();
     let start_ns = ctx.clock.now_ns();
+    let start = ctx.clock.instant_at(start_ns);
+    let ramps_stop = CancellationToken::new();
+    let _stop_ramps = ramps_stop.clone().drop_guard();
     let prefill = plan
         .prefill_concurrency
-        .map(|n| Arc::new(Semaphore::new(n as usize)));
+        .map(|n| ramped_semaphore(n, plan.prefill_ramp, start, &ramps_stop));
     let issued = match &plan.mode {
         LoadMode::Concurrency(n) => {
             let slots = Slots {
@@ -308,7 +354,8 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
         }
         LoadMode::Rate { schedule, cap } => {
             let slots = Slots {
-                in_flight: cap.map(|c| Arc::new(Semaphore::new(c as usize))),
+                in_flight: cap
+                    .map(|c| ramped_semaphore(c, plan.concurrency_ramp, start, &ramps_stop)),
                 prefill,
             };
             let pacer = spawn_pacer(
@@ -380,12 +427,22 @@ fn spawn_closed_loop<T: SendRequest>(
 ) {
     let next_index = Arc::new(AtomicU64::new(0));
     let end_ns = plan.duration.map(|d| start_ns + d.as_nanos() as u64);
-    for _ in 0..concurrency {
+    for worker in 0..concurrency {
         let ctx = ctx.clone();
         let next_index = next_index.clone();
         let cancel = phase_cancel.clone();
-        let (rules, limit, slots) = (plan.rules(), plan.requests, slots.clone());
+        let (rules, limit, slots) = (plan.rules(start_ns), plan.requests, slots.clone());
+        // Along a ramp, worker k joins at ramp x k / (concurrency - 1).
+        let joins = plan.concurrency_ramp.map(|ramp| {
+            ctx.clock.instant_at(start_ns) + ramp_step_offset(ramp, concurrency, worker)
+        });
         tracker.spawn(async move {
+            if let Some(at) = joins {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
             loop {
                 if cancel.is_cancelled()
                     || ctx.health.is_gone()
@@ -419,7 +476,7 @@ fn spawn_pacer<T: SendRequest>(
     let handle = tokio::runtime::Handle::current();
     let (ctx, tracker, cancel) = (ctx.clone(), tracker.clone(), phase_cancel.clone());
     let (rules, limit, duration) = (
-        plan.rules(),
+        plan.rules(start_ns),
         plan.requests,
         plan.duration.map(|d| d.as_secs_f64()),
     );
@@ -462,6 +519,7 @@ async fn send_one<T: SendRequest>(
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
     let entry = (index % ctx.dataset.entries.len() as u64) as u32;
     let mut rec = RawRecord::new(kind, index, entry, intended_ns);
+    rec.in_ramp = rules.ramp_end_ns.is_some_and(|end| intended_ns < end);
     // In-flight slot first, then a prefill slot: waiting for either is schedule lag.
     let _permit = acquire(slots.in_flight, cancel).await;
     let prefill_slot = acquire(slots.prefill, cancel).await;

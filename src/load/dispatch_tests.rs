@@ -161,6 +161,9 @@ fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> Pha
         failure_threshold: None,
         cancellation: None,
         prefill_concurrency: None,
+        concurrency_ramp: None,
+        prefill_ramp: None,
+        ramp_end: None,
     }
 }
 
@@ -369,4 +372,28 @@ async fn the_prefill_limit_holds_under_a_wider_concurrency() {
     assert_eq!(h.drain().len(), 30);
     // The fake holds a prefill slot for its whole request: never more than 2 at once.
     assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn ramp_steps_are_even_and_end_with_the_ramp() {
+    let ramp = Duration::from_millis(60);
+    let steps: Vec<Duration> = (0..4).map(|k| ramp_step_offset(ramp, 4, k)).collect();
+    assert_eq!(
+        steps,
+        [0, 20, 40, 60].map(Duration::from_millis),
+        "from 1 to 4: +1 every 20 ms, 4 at the end"
+    );
+    assert_eq!(ramp_step_offset(ramp, 1, 0), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn a_ramped_semaphore_gains_one_permit_per_step() {
+    let stop = CancellationToken::new();
+    let start = std::time::Instant::now();
+    let s = ramped_semaphore(3, Some(Duration::from_millis(40)), start, &stop);
+    assert_eq!(s.available_permits(), 1);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(s.available_permits(), 3);
+    let unramped = ramped_semaphore(5, None, start, &stop);
+    assert_eq!(unramped.available_permits(), 5);
 }

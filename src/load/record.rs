@@ -100,6 +100,8 @@ pub struct RawRecord {
     /// The first attempt failed on a reused connection before any response byte arrived and
     /// the request was sent again on a fresh one. Times still run from the first send.
     pub reconnected: bool,
+    /// Whether it was due while a ramp was still rising.
+    pub in_ramp: bool,
     /// How it ended.
     pub outcome: Outcome,
 }
@@ -123,6 +125,7 @@ impl RawRecord {
             payload: Vec::new(),
             bytes_received: 0,
             reconnected: false,
+            in_ramp: false,
             outcome: Outcome::Success,
         }
     }

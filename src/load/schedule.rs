@@ -27,6 +27,13 @@ pub enum Schedule {
         /// Offset of the next arrival in seconds.
         next_offset: f64,
     },
+    /// Another schedule whose rate rises over a ramp (see [`RateRamp`]).
+    Ramped {
+        /// The schedule at the full rate.
+        inner: Box<Schedule>,
+        /// The rise.
+        ramp: RateRamp,
+    },
     /// Gamma-distributed gaps with mean `1 / rate` and shape `smoothness` (vLLM's
     /// `--burstiness`): coefficient of variation `1 / sqrt(smoothness)`; first arrival at 0.
     Gamma {
@@ -67,9 +74,21 @@ impl Schedule {
         }
     }
 
+    /// This schedule with its rate rising over `seconds` first (AIPerf's request-rate ramp).
+    pub fn ramped(self, seconds: f64) -> Self {
+        Schedule::Ramped {
+            inner: Box::new(self),
+            ramp: RateRamp::new(seconds),
+        }
+    }
+
     /// Seconds from the phase start to the next arrival.
     pub fn next_offset(&mut self) -> f64 {
         match self {
+            Schedule::Ramped { inner, ramp } => {
+                let at_full_rate = inner.next_offset();
+                ramp.real_time(at_full_rate)
+            }
             Schedule::Constant { rate, next } => {
                 let offset = *next as f64 / *rate;
                 *next += 1;
@@ -93,6 +112,54 @@ impl Schedule {
                 *next_offset += gaps.sample(rng.as_mut());
                 offset
             }
+        }
+    }
+}
+
+/// How often a rate ramp raises the rate, seconds (AIPerf's 100 ms updates).
+pub const RATE_RAMP_STEP: f64 = 0.1;
+
+/// A rate rising in steps: during step `j` (from `j x 0.1 s`) the rate is
+/// `min(1, (j + 1) x 0.1 s / ramp)` of the full rate, so it starts at rate x 0.1 s / ramp and
+/// reaches the full rate by the end of the ramp. Arrivals are the full-rate schedule's, moved by
+/// the time change that this rate profile defines: an exact inhomogeneous process (for Poisson,
+/// the same as thinning), with nothing dropped.
+#[derive(Debug, Clone)]
+pub struct RateRamp {
+    seconds: f64,
+    /// The step the last arrival fell in, and the full-rate time elapsed before it.
+    step: u64,
+    elapsed_before_step: f64,
+}
+
+impl RateRamp {
+    fn new(seconds: f64) -> Self {
+        Self {
+            seconds: seconds.max(RATE_RAMP_STEP),
+            step: 0,
+            elapsed_before_step: 0.0,
+        }
+    }
+
+    /// The share of the full rate during step `j`.
+    fn share(&self, j: u64) -> f64 {
+        ((j + 1) as f64 * RATE_RAMP_STEP / self.seconds).min(1.0)
+    }
+
+    /// The real offset of an arrival at `at` seconds on the full-rate clock (non-decreasing
+    /// calls).
+    fn real_time(&mut self, at: f64) -> f64 {
+        loop {
+            let share = self.share(self.step);
+            if share >= 1.0 {
+                return self.step as f64 * RATE_RAMP_STEP + (at - self.elapsed_before_step);
+            }
+            let in_step = share * RATE_RAMP_STEP;
+            if at < self.elapsed_before_step + in_step {
+                return self.step as f64 * RATE_RAMP_STEP + (at - self.elapsed_before_step) / share;
+            }
+            self.elapsed_before_step += in_step;
+            self.step += 1;
         }
     }
 }
@@ -182,5 +249,30 @@ mod tests {
         };
         assert_eq!(take(3), take(3));
         assert_ne!(take(3), take(4));
+    }
+
+    #[test]
+    fn a_rate_ramp_starts_at_a_tenth_of_a_second_over_the_ramp_and_rises_every_100_ms() {
+        // 100/s ramped over 1 s: 10/s in the first 100 ms, 20/s in the next, ..., 100/s from 0.9 s.
+        let mut s = Schedule::constant(100.0).ramped(1.0);
+        let offsets: Vec<f64> = (0..400).map(|_| s.next_offset()).collect();
+        let count = |from: f64, to: f64| {
+            offsets
+                .iter()
+                .filter(|&&o| o >= from - 1e-9 && o < to - 1e-9)
+                .count()
+        };
+        for step in 0..9 {
+            let lo = step as f64 * 0.1;
+            assert_eq!(count(lo, lo + 0.1), step + 1, "step {step}");
+        }
+        // After the ramp: the full rate, 10 per 100 ms.
+        assert_eq!(count(1.0, 2.0), 100);
+        assert!(
+            offsets.windows(2).all(|w| w[1] >= w[0]),
+            "offsets never go back"
+        );
+        // Nothing is dropped: the 400 arrivals all come, later than without the ramp.
+        assert!(offsets[399] > 3.99);
     }
 }

@@ -103,6 +103,13 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
             cap: phase.concurrency,
         },
     };
+    let mode = match (mode, phase.rate_ramp) {
+        (LoadMode::Rate { schedule, cap }, Some(ramp)) => LoadMode::Rate {
+            schedule: schedule.ramped(ramp),
+            cap,
+        },
+        (mode, _) => mode,
+    };
     PhasePlan {
         kind: phase.kind,
         mode,
@@ -121,6 +128,11 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
             }
         }),
         prefill_concurrency: phase.prefill_concurrency,
+        concurrency_ramp: phase.concurrency_ramp.map(Duration::from_secs_f64),
+        prefill_ramp: phase.prefill_ramp.map(Duration::from_secs_f64),
+        ramp_end: Some(phase.ramp_seconds())
+            .filter(|&s| s > 0.0)
+            .map(Duration::from_secs_f64),
     }
 }
 

@@ -122,6 +122,44 @@ pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     }
 }
 
+/// How a ramp rises (AIPerf's strategies; only `linear` is implemented).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RampStrategy {
+    /// Even steps from the start value to the target.
+    Linear,
+}
+
+/// A ramp as written: its duration, or `{duration, strategy}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RampForm {
+    /// The ramp's duration (seconds, or "30s", "2m").
+    Duration(DurationForm),
+    /// The duration with the way it rises.
+    Full {
+        /// The ramp's duration (seconds, or "30s", "2m").
+        duration: DurationForm,
+        /// How it rises (`linear`, the default and the only one).
+        #[serde(default)]
+        strategy: Option<RampStrategy>,
+    },
+}
+
+/// Deserializes an optional ramp into its duration in seconds.
+pub fn opt_ramp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let form = match Option::<RampForm>::deserialize(d)? {
+        None => return Ok(None),
+        Some(RampForm::Duration(form)) | Some(RampForm::Full { duration: form, .. }) => form,
+    };
+    match form {
+        DurationForm::Seconds(s) => Ok(Some(s)),
+        DurationForm::Text(t) => parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -309,6 +309,15 @@ pub struct PhaseSpec {
     /// Most requests waiting for their first token at once (sent, no token yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill_concurrency: Option<u32>,
+    /// Seconds over which the concurrency (or a rate phase's cap) rises from 1 to its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_ramp: Option<f64>,
+    /// Seconds over which the prefill concurrency rises from 1 to its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_ramp: Option<f64>,
+    /// Seconds over which the rate rises from rate x 0.1 s / ramp to its value, every 100 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_ramp: Option<f64>,
 }
 
 /// Requests a phase cancels on purpose (AIPerf's `cancellation`, `--request-cancellation-*`).
@@ -379,6 +388,20 @@ struct PhaseForm {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100_000))]
     prefill_concurrency: Option<u32>,
+    /// Raise the concurrency (or a rate phase's in-flight cap) from 1 to its value in even
+    /// steps over this long (seconds, "30s", or `{duration, strategy: linear}`).
+    #[serde(default, deserialize_with = "forms::opt_ramp")]
+    #[schemars(with = "Option<forms::RampForm>")]
+    concurrency_ramp: Option<f64>,
+    /// Raise the prefill concurrency from 1 to its value in even steps over this long.
+    #[serde(default, deserialize_with = "forms::opt_ramp")]
+    #[schemars(with = "Option<forms::RampForm>")]
+    prefill_ramp: Option<f64>,
+    /// Raise the rate over this long: it starts at rate x (0.1 s / ramp) and rises by that much
+    /// every 100 ms until it reaches `rate` (AIPerf's steps).
+    #[serde(default, deserialize_with = "forms::opt_ramp")]
+    #[schemars(with = "Option<forms::RampForm>")]
+    rate_ramp: Option<f64>,
 }
 
 fn default_phase_name() -> String {
@@ -406,6 +429,9 @@ impl From<PhaseForm> for PhaseSpec {
             failed_request_threshold: f.failed_request_threshold,
             cancellation: f.cancellation,
             prefill_concurrency: f.prefill_concurrency,
+            concurrency_ramp: f.concurrency_ramp,
+            prefill_ramp: f.prefill_ramp,
+            rate_ramp: f.rate_ramp,
         }
     }
 }
@@ -424,6 +450,14 @@ impl PhaseSpec {
             (None, Some(_)) => None,
             (None, None) => Some((2 * u64::from(self.concurrency.unwrap_or(1))).max(10)),
         }
+    }
+
+    /// Seconds from the phase start until its last ramp ends (0 without ramps).
+    pub fn ramp_seconds(&self) -> f64 {
+        [self.concurrency_ramp, self.prefill_ramp, self.rate_ramp]
+            .into_iter()
+            .flatten()
+            .fold(0.0, f64::max)
     }
 
     /// The gamma shape of a `gamma` phase (1 = Poisson when unset).
@@ -595,6 +629,9 @@ pub mod test_support {
                 failed_request_threshold: None,
                 cancellation: None,
                 prefill_concurrency: None,
+                concurrency_ramp: None,
+                prefill_ramp: None,
+                rate_ramp: None,
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),

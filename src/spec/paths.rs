@@ -17,6 +17,9 @@ const PHASE_FIELDS: &[&str] = &[
     "requests",
     "duration",
     "grace_period",
+    "concurrency_ramp",
+    "prefill_ramp",
+    "rate_ramp",
 ];
 
 /// The full path of a parameter name (bare names expanded, camelCase segments snake_cased).

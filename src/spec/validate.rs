@@ -388,6 +388,7 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 );
             }
         }
+        check_ramps(phase, &at, problems);
         if let Some(c) = phase.cancellation {
             if !(c.rate.is_finite() && (0.0..=100.0).contains(&c.rate)) {
                 problems.push(
@@ -424,6 +425,65 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                      (--arrival-pattern gamma, type: gamma)"
                 ),
             ),
+        }
+    }
+}
+
+/// Ramps: a positive duration no longer than the phase, and something to ramp.
+fn check_ramps(phase: &super::PhaseSpec, at: &dyn Fn(&str) -> String, problems: &mut Problems) {
+    let name = &phase.name;
+    for (key, flag, ramp, what) in [
+        (
+            "concurrency_ramp",
+            "--concurrency-ramp-duration",
+            phase.concurrency_ramp,
+            phase
+                .concurrency
+                .filter(|&c| c > 1)
+                .map(|_| ())
+                .ok_or("a concurrency above 1 (--concurrency)"),
+        ),
+        (
+            "prefill_ramp",
+            "--prefill-concurrency-ramp-duration",
+            phase.prefill_ramp,
+            phase
+                .prefill_concurrency
+                .filter(|&c| c > 1)
+                .map(|_| ())
+                .ok_or("a prefill concurrency above 1 (--prefill-concurrency)"),
+        ),
+        (
+            "rate_ramp",
+            "--request-rate-ramp-duration",
+            phase.rate_ramp,
+            phase
+                .phase_type
+                .is_open_loop()
+                .then_some(())
+                .ok_or("a request rate (--request-rate)"),
+        ),
+    ] {
+        let Some(seconds) = ramp else {
+            continue;
+        };
+        if let Some(m) = check_seconds(&format!("phase '{name}': the ramp ({flag})"), seconds, true)
+        {
+            problems.push(at(key), m);
+        } else if let Some(d) = phase.duration.filter(|&d| seconds > d) {
+            problems.push(
+                at(key),
+                format!(
+                    "phase '{name}': the ramp ({flag}) of {seconds} s is longer than the phase's {d} s \
+                     (--benchmark-duration)"
+                ),
+            );
+        }
+        if let Err(needs) = what {
+            problems.push(
+                at(key),
+                format!("phase '{name}': {flag} needs {needs} to ramp up to"),
+            );
         }
     }
 }
