@@ -97,20 +97,43 @@ fn a_single_run_auto_plots_every_per_request_plot() {
 fn timeslices_and_the_dark_theme_and_a_config_that_picks_plots() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    assert_exit(&single_run(&dir, &[]), 0);
+    // 40 requests at 100/s: 0.4 s, cut into 0.1 s timeslices by aiperf itself.
+    let o = single_run(
+        &dir,
+        &[
+            "--request-rate",
+            "100",
+            "--request-rate-mode",
+            "constant",
+            "--slice-duration",
+            "0.1",
+        ],
+    );
+    assert_exit(&o, 0);
     assert!(!dir.join("plots").exists(), "auto-plot is off by default");
-    // AIPerf's timeslice export, as `--slice-duration` writes it.
-    let mut csv = String::from("Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\n");
-    for (i, ttft, itl) in [(0, 3.1, 1.0), (1, 3.4, 1.1), (2, 3.2, 1.05)] {
-        csv.push_str(&format!(
-            "{i},0,1,Time to First Token,ms,avg,{ttft}\n{i},0,1,Inter Token Latency,ms,avg,{itl}\n"
-        ));
-        csv.push_str(&format!(
-            "{i},0,1,Request Throughput,requests/sec,avg,{}\n{i},0,1,Request Latency,ms,avg,12\n",
-            100 + i
-        ));
-    }
-    write(&dir, "profile_export_aiperf_timeslices.csv", &csv);
+    let csv = std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let counted: f64 = rows
+        .iter()
+        .filter(|r| r[3] == "Request Count")
+        .map(|r| r[6].parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(counted, 40.0, "every request in exactly one slice");
+    let slices = json(dir.join("profile_export_aiperf_timeslices.json"));
+    let n = slices["num_timeslices"].as_u64().unwrap();
+    assert!((4..=5).contains(&n), "{n} slices");
+    assert_eq!(slices["timeslices"].as_array().unwrap().len() as u64, n);
+    assert!(
+        slices["timeslices"][0]["metrics"]["time_to_first_token"]["p99"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     let config = write(
         tmp.path(),
         "plots.yaml",

@@ -34,6 +34,8 @@ pub const PLAN_JSON: &str = "experiment_plan.json";
 pub const TRIAL_STATUS_JSON: &str = "trial_status.json";
 /// AIPerf's timeslice export (`--slice-duration`); plotted when a run directory has one.
 pub const TIMESLICES_CSV: &str = "profile_export_aiperf_timeslices.csv";
+/// `profile_export_aiperf_timeslices.json`: the same slices as one JSON document.
+pub const TIMESLICES_JSON: &str = "profile_export_aiperf_timeslices.json";
 /// The plot log, in the plots directory.
 pub const PLOT_LOG: &str = "aiperf_plot.log";
 /// The list of what was made, in the plots directory.

@@ -243,6 +243,15 @@ pub struct ProfileArgs {
     /// Run directory (default: artifacts/<model>-<endpoint type>-<load>).
     #[arg(long, visible_alias = "output-artifact-dir", help_heading = "Output")]
     pub artifact_dir: Option<PathBuf>,
+    /// Write AIPerf's timeslice files (profile_export_aiperf_timeslices.csv/.json): the
+    /// profiling phase cut into slices of this many seconds, each with its own statistics.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        help_heading = "Output"
+    )]
+    pub slice_duration: Option<f64>,
     /// Progress display.
     #[arg(
         long,

@@ -274,6 +274,7 @@ impl ProfileArgs {
                 dir,
                 auto_plot: self.plot.choice(),
                 plot_required: self.plot.plot_required,
+                slice_duration: self.slice_duration,
             },
             slos,
             thresholds: self.gate.thresholds.clone(),

@@ -6,6 +6,7 @@ pub mod json_export;
 pub mod line_file;
 
 pub mod records;
+pub mod timeslices;
 
 pub use crate::artifacts::io::{read_json, to_pretty_json, write_atomic};
 pub use crate::artifacts::names::{

@@ -73,7 +73,7 @@ impl RunSummary {
 }
 
 /// Histogram resolution for a unit: nanoseconds for ms, thousandths otherwise.
-fn scale_for(unit: Unit) -> f64 {
+pub fn scale_for(unit: Unit) -> f64 {
     match unit {
         Unit::Ms => 1e6,
         _ => 1e3,

@@ -520,7 +520,7 @@ pub(super) fn timeslices(
 ) -> Result<Drawn> {
     let Some(slices) = &run.timeslices else {
         return Ok(Drawn::Skipped(format!(
-            "the run has no timeslices ({} is written by AIPerf's --slice-duration)",
+            "the run has no timeslices ({} is written by --slice-duration)",
             crate::artifacts::names::TIMESLICES_CSV
         )));
     };

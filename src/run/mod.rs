@@ -479,6 +479,16 @@ pub async fn run_benchmark(
                 export::write_atomic(&csv_path, &csv).map_err(io_error("write", &csv_path))
             }),
     );
+    if let Some(slice) = spec.artifacts.slice_duration {
+        match export::timeslices::write(&dir, slice) {
+            Ok(Ok(())) => {}
+            Ok(Err(warning)) => tracing::warn!("no timeslice files: {warning}"),
+            Err(e) => keep_first(Err(io_error(
+                "write",
+                &dir.join(crate::artifacts::names::TIMESLICES_CSV),
+            )(e))),
+        }
+    }
     let metadata = RunMetadata {
         aiperf_version: crate::VERSION.to_string(),
         benchmark_id: benchmark_id.clone(),

@@ -480,6 +480,15 @@ pub struct ArtifactsSpec {
     /// Fail the command (exit code 6) when auto-plot fails, instead of warning.
     #[serde(default)]
     pub plot_required: bool,
+    /// Write AIPerf's timeslice files: the profiling phase cut into slices of this many seconds
+    /// (or "30s"), each with its own statistics (`--slice-duration`).
+    #[serde(
+        default,
+        deserialize_with = "opt_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<DurationForm>")]
+    pub slice_duration: Option<f64>,
 }
 
 fn default_artifact_dir() -> PathBuf {
@@ -492,6 +501,7 @@ impl Default for ArtifactsSpec {
             dir: default_artifact_dir(),
             auto_plot: None,
             plot_required: false,
+            slice_duration: None,
         }
     }
 }

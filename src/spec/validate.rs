@@ -78,6 +78,11 @@ pub fn validate(spec: &BenchmarkSpec) -> Result<(), Vec<Problem>> {
     check_dataset(spec, &mut problems);
     check_phases(spec, &mut problems);
     check_wandb(&spec.wandb, &mut problems);
+    if let Some(s) = spec.artifacts.slice_duration
+        && let Some(m) = check_seconds("the slice duration (--slice-duration)", s, true)
+    {
+        problems.push("artifacts.slice_duration", m);
+    }
     if let Some(n) = spec.runtime.record_processors
         && !(1..=64).contains(&n)
     {
