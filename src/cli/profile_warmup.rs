@@ -59,7 +59,7 @@ pub struct WarmupFlags {
         help_heading = "Warmup"
     )]
     pub warmup_grace_period: Option<f64>,
-    /// --concurrency-ramp-duration for the warmup.
+    /// The warmup's concurrency ramp in seconds (as --concurrency-ramp-duration).
     #[arg(
         allow_negative_numbers = true,
         long,
@@ -67,7 +67,7 @@ pub struct WarmupFlags {
         help_heading = "Warmup"
     )]
     pub warmup_concurrency_ramp_duration: Option<f64>,
-    /// --prefill-concurrency-ramp-duration for the warmup.
+    /// The warmup's prefill-concurrency ramp in seconds (as --prefill-concurrency-ramp-duration).
     #[arg(
         allow_negative_numbers = true,
         long,
@@ -75,7 +75,7 @@ pub struct WarmupFlags {
         help_heading = "Warmup"
     )]
     pub warmup_prefill_concurrency_ramp_duration: Option<f64>,
-    /// --request-rate-ramp-duration for the warmup.
+    /// The warmup's request-rate ramp in seconds (as --request-rate-ramp-duration).
     #[arg(
         allow_negative_numbers = true,
         long,
