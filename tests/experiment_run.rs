@@ -621,3 +621,38 @@ multi_run: {{num_runs: 2, confidence_level: 0.9}}
         "{header}"
     );
 }
+
+/// A body template in an experiment file keeps its per-request placeholders: the experiment's
+/// own `{{ variables }}` are substituted everywhere else.
+#[test]
+fn a_body_template_in_a_file_is_rendered_per_request_not_as_a_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let file = write(
+        tmp.path(),
+        "e.yaml",
+        &format!(
+            r#"variables: {{api: chat/completions}}
+benchmark:
+  model: m
+  endpoint:
+    url: 'mock://?ttft_ms=1&itl_ms=1'
+    type: template
+    path: '/v1/{{{{ api }}}}'
+    template: '{{"model": {{{{ model|tojson }}}}, "messages": [{{"role": "user", "content": {{{{ prompt|tojson }}}}}}], "max_tokens": {{{{ max_tokens }}}}}}'
+  dataset: {{entries: 2, prompts: {{isl: 16, osl: 3}}}}
+  phases: {{type: concurrency, requests: 4, concurrency: 1}}
+  artifacts: {{dir: '{}'}}
+"#,
+            out_dir.display()
+        ),
+    );
+    let out = run(&file, &[]);
+    assert_exit(&out, 0);
+    let s = summary(&out_dir);
+    assert_eq!(stat(&s, "request_count", "avg"), 4.0);
+    assert_eq!(stat(&s, "output_sequence_length", "avg"), 3.0);
+    let body = &json(out_dir.join("inputs.json"))["data"][0]["payloads"][0];
+    assert_eq!(body["messages"][0]["role"], "user");
+    assert_eq!(body["max_tokens"], 3);
+}

@@ -114,6 +114,87 @@ fn non_streaming_completions_have_latency_but_no_stream_metrics() {
     assert!(body["prompt"].is_string());
 }
 
+/// `--endpoint-type rankings`: NIM's `/v1/ranking` with a query and passages cut from the
+/// prompt; the mock ranks them, and the run measures latency and input tokens.
+#[test]
+fn rankings_send_a_query_with_passages_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = MockProfile::new("ttft_ms=3")
+        .model("reranker")
+        .endpoint("rankings")
+        .arg("--rankings-passages", 4)
+        .requests(10)
+        .arg("--isl", 60)
+        .run(tmp.path());
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 10.0);
+    assert_eq!(stat(&s, "error_request_count", "avg"), 0.0);
+    assert!(stat(&s, "request_latency", "avg") >= 3.0);
+    assert!(s.get("time_to_first_token").is_none() && s.get("output_sequence_length").is_none());
+    // Every request went to /v1/ranking with a query and four passages.
+    let inputs = json(tmp.path().join("inputs.json"));
+    let body = &inputs["data"][0]["payloads"][0];
+    assert_eq!(body["model"], "reranker");
+    assert!(!body["query"]["text"].as_str().unwrap().is_empty());
+    assert_eq!(body["passages"].as_array().unwrap().len(), 4);
+    // The input length is the tokens of the query and passages as sent, which the server
+    // counted too.
+    assert_eq!(
+        stat(&s, "input_sequence_length", "avg"),
+        stat(&s, "usage_prompt_tokens", "avg")
+    );
+    // Streaming is refused for an API that does not stream.
+    let o = MockProfile::new("")
+        .endpoint("rankings")
+        .streaming()
+        .requests(1)
+        .run(tmp.path());
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--streaming does not apply to --endpoint-type rankings"));
+}
+
+/// `--endpoint-type template`: the body is the user's template, rendered per request; here a
+/// chat body with an extra field, streamed from the mock, so every metric is measured.
+#[test]
+fn a_body_template_is_rendered_for_every_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = r#"{"model": {{ model|tojson }}, "messages": [{"role": "user", "content": {{ prompt|tojson }}}], "max_tokens": {{ max_tokens }}, "stream": {{ stream|tojson }}, "stream_options": {"include_usage": true}, "custom": "kept"}"#;
+    let out = MockProfile::new("ttft_ms=2&itl_ms=1")
+        .model("m")
+        .endpoint("template")
+        .arg("--endpoint-template", template)
+        .arg("--endpoint", "/v1/chat/completions")
+        .streaming()
+        .requests(8)
+        .tokens(20, 6)
+        .run(tmp.path());
+    assert_exit(&out, 0);
+    let s = summary(tmp.path());
+    assert_eq!(stat(&s, "request_count", "avg"), 8.0);
+    assert_eq!(stat(&s, "output_sequence_length", "avg"), 6.0);
+    assert!(stat(&s, "time_to_first_token", "avg") >= 2.0);
+    let body = &json(tmp.path().join("inputs.json"))["data"][0]["payloads"][0];
+    assert_eq!(
+        (body["custom"].as_str(), body["max_tokens"].as_u64()),
+        (Some("kept"), Some(6))
+    );
+    // A template that does not render is a configuration error before anything is sent.
+    let bad = MockProfile::new("")
+        .endpoint("template")
+        .arg("--endpoint-template", r#"{"x": {{ promt|tojson }}}"#)
+        .arg("--endpoint", "/generate")
+        .requests(1)
+        .run(&tmp.path().join("bad"));
+    assert_exit(&bad, 2);
+    assert!(
+        stderr(&bad).contains("the body template does not render"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!tmp.path().join("bad").exists());
+}
+
 #[test]
 fn embeddings_measure_latency_and_input_tokens() {
     let tmp = tempfile::tempdir().unwrap();

@@ -70,6 +70,19 @@ pub struct ProfileArgs {
     /// Count output tokens from the server's usage instead of the client tokenizer.
     #[arg(long, help_heading = "Endpoint")]
     pub use_server_token_count: bool,
+    /// With --endpoint-type template: the request body, a JSON text with {{ prompt|tojson }},
+    /// {{ model|tojson }}, {{ max_tokens }} and {{ stream|tojson }} placeholders, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", help_heading = "Endpoint")]
+    pub endpoint_template: Option<String>,
+    /// With --endpoint-type rankings: passages sent with each query (default 5); the prompt of
+    /// --isl tokens is split into the query and the passages.
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "N",
+        help_heading = "Endpoint"
+    )]
+    pub rankings_passages: Option<u32>,
     /// Keep retrying to reach the server for this many seconds before giving up.
     #[arg(
         allow_negative_numbers = true,

@@ -102,6 +102,16 @@ impl ProfileArgs {
             }),
             None => BTreeMap::new(),
         };
+        let template = match self.endpoint_template.as_deref() {
+            Some(text) => match text.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path).map(Some).unwrap_or_else(|e| {
+                    problems.push(format!("--endpoint-template: cannot read {path}: {e}"));
+                    None
+                }),
+                None => Some(text.to_string()),
+            },
+            None => None,
+        };
         // A comma list sweeps a flag (profile_sweep.rs); the base benchmark takes its first value.
         let request_rate = self.request_rate.first().copied();
         let concurrency_flag = self.concurrency.first().copied();
@@ -242,6 +252,8 @@ impl ProfileArgs {
                 use_server_token_count: self.use_server_token_count,
                 use_legacy_max_tokens: self.use_legacy_max_tokens,
                 wait_for_model_timeout: self.wait_for_model_timeout,
+                rankings_passages: self.rankings_passages,
+                template,
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

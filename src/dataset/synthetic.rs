@@ -115,11 +115,17 @@ pub fn generate(req: &SyntheticRequest<'_>) -> anyhow::Result<Dataset> {
         let max_tokens = req.prompts.osl.map(|d| d.sample(&mut rng));
         let start = rng.random_range(0..corpus.len());
         let prompt = prompt_of_exact_length(req.tokenizer, &corpus, start, isl as usize);
-        let input_tokens = req.tokenizer.count(&prompt) as u32;
         let session_id = uuid::Builder::from_random_bytes(rng.random())
             .into_uuid()
             .to_string();
         let payload = req.endpoint.build_body(&prompt, max_tokens, req.body);
+        // What the body sends is what is counted (a rankings body cuts the prompt in pieces).
+        let input_tokens = req
+            .endpoint
+            .input_texts(&prompt, &payload)
+            .iter()
+            .map(|t| req.tokenizer.count(t))
+            .sum::<usize>() as u32;
         let body = Bytes::from(serde_json::to_vec(&payload)?);
         entries.push(DatasetEntry {
             session_id,
@@ -182,6 +188,8 @@ mod tests {
             streaming: true,
             use_legacy_max_tokens: false,
             extra: Default::default(),
+            rankings_passages: None,
+            template: None,
         };
         generate(&SyntheticRequest {
             entries: 20,

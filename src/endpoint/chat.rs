@@ -37,6 +37,8 @@ mod tests {
             streaming,
             use_legacy_max_tokens: false,
             extra: Map::new(),
+            rankings_passages: None,
+            template: None,
         }
     }
 

@@ -40,6 +40,8 @@ mod tests {
             streaming: false,
             use_legacy_max_tokens: false,
             extra: Map::new(),
+            rankings_passages: None,
+            template: None,
         };
         let body = Completions.build_body("p", Some(4), &ctx);
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Endpoint flavours: how a request body is built and how a response is read, per API type.
 //!
-//! One [`Endpoint`] implementation per API (chat, completions, embeddings). The load engine only
+//! One [`Endpoint`] implementation per API (chat, completions, embeddings, rankings, and a body template). The load engine only
 //! sends the pre-built bodies and stores raw bytes; parsing happens off the timing path, in the
 //! record processor, through [`Endpoint::parse_event`] / [`Endpoint::parse_body`].
 
@@ -8,6 +8,8 @@ mod chat;
 mod completions;
 mod embeddings;
 mod fast_chunk;
+pub mod rankings;
+mod template;
 mod wire;
 
 pub use wire::{ResponseDelta, Usage};
@@ -26,6 +28,10 @@ pub struct BodyContext {
     pub use_legacy_max_tokens: bool,
     /// Extra fields merged into the body last (they win over built-in fields).
     pub extra: Map<String, Value>,
+    /// Rankings: passages per query (default [`rankings::DEFAULT_PASSAGES`]).
+    pub rankings_passages: Option<u32>,
+    /// Template: the body template.
+    pub template: Option<String>,
 }
 
 crate::sentence_error!(
@@ -42,6 +48,11 @@ pub trait Endpoint: Send + Sync {
     fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
     /// Parses a complete non-streamed response body.
     fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
+    /// The input texts a built body sends, whose tokens are its input length: the prompt, or
+    /// for APIs that cut it into pieces, the pieces.
+    fn input_texts<'a>(&self, prompt: &'a str, _body: &'a Value) -> Vec<&'a str> {
+        vec![prompt]
+    }
 }
 
 /// The implementation for an endpoint type.
@@ -50,6 +61,8 @@ pub fn endpoint_for(kind: EndpointType) -> &'static dyn Endpoint {
         EndpointType::Chat => &chat::Chat,
         EndpointType::Completions => &completions::Completions,
         EndpointType::Embeddings => &embeddings::Embeddings,
+        EndpointType::Rankings => &rankings::Rankings,
+        EndpointType::Template => &template::Template,
     }
 }
 
@@ -60,6 +73,8 @@ pub fn body_context(model: &str, endpoint: &EndpointSpec) -> BodyContext {
         streaming: endpoint.streaming,
         use_legacy_max_tokens: endpoint.use_legacy_max_tokens,
         extra: endpoint.extra.clone(),
+        rankings_passages: endpoint.rankings_passages,
+        template: endpoint.template.clone(),
     }
 }
 

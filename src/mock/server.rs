@@ -118,6 +118,7 @@ fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/ranking", post(rankings))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/stats", get(stats))
@@ -647,5 +648,54 @@ async fn embeddings(State(state): State<Arc<AppState>>, raw: Bytes) -> Response 
         .collect();
     let model = body["model"].as_str().unwrap_or(&c.model);
     Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+        .into_response()
+}
+
+/// `POST /v1/ranking` (NIM rankings): a score per passage, highest first. The score is the
+/// number of query words the passage shares, so it is deterministic and meaningful enough.
+async fn rankings(State(state): State<Arc<AppState>>, raw: Bytes) -> Response {
+    let arrival = Instant::now();
+    let (body, _rng) = match accept(&state, &raw) {
+        Ok(accepted) => accepted,
+        Err(response) => return *response,
+    };
+    let (Some(query), Some(passages)) =
+        (body["query"]["text"].as_str(), body["passages"].as_array())
+    else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "a ranking request needs 'query': {'text'} and 'passages': [{'text'}]",
+        );
+    };
+    let texts: Vec<&str> = passages.iter().filter_map(|p| p["text"].as_str()).collect();
+    if texts.len() != passages.len() {
+        return error_response(StatusCode::BAD_REQUEST, "every passage needs a 'text'");
+    }
+    let tokens: u32 = std::iter::once(query)
+        .chain(texts.iter().copied())
+        .map(|t| state.tokenizer.count(t) as u32)
+        .sum();
+    let c = &state.config;
+    let delay = ms(c.ttft_ms + c.prefill_ms_per_token * tokens as f64);
+    tokio::time::sleep_until((arrival + delay).into()).await;
+    let query_words: std::collections::HashSet<&str> = query.split_whitespace().collect();
+    let mut rankings: Vec<(usize, f64)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let shared = t
+                .split_whitespace()
+                .filter(|w| query_words.contains(w))
+                .count();
+            (i, shared as f64)
+        })
+        .collect();
+    rankings.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let rankings: Vec<Value> = rankings
+        .into_iter()
+        .map(|(index, logit)| json!({"index": index, "logit": logit}))
+        .collect();
+    state.completed.fetch_add(1, Ordering::Relaxed);
+    Json(json!({"rankings": rankings, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
         .into_response()
 }

@@ -53,7 +53,7 @@ pub(super) fn resolve_cell(
             errors.push(parameter_error(loaded, written, scenario, e));
         }
     }
-    if let Err(e) = paths::substitute_variables(&mut benchmark, &variables) {
+    if let Err(e) = paths::substitute_benchmark_variables(&mut benchmark, &variables) {
         errors.push(loaded.error_at("benchmark", format!("{e}{cell_name}")));
     }
     if !errors.is_empty() {

@@ -19,6 +19,11 @@ pub enum EndpointType {
     Completions,
     /// `/v1/embeddings`.
     Embeddings,
+    /// `/v1/ranking` (NVIDIA NIM rankings): a query and passages; scores come back.
+    Rankings,
+    /// Any JSON API: the body is `endpoint.template` with the prompt, model, output length and
+    /// stream flag filled in; the path is `endpoint.path`.
+    Template,
 }
 
 impl EndpointType {
@@ -28,6 +33,9 @@ impl EndpointType {
             EndpointType::Chat => "/v1/chat/completions",
             EndpointType::Completions => "/v1/completions",
             EndpointType::Embeddings => "/v1/embeddings",
+            EndpointType::Rankings => "/v1/ranking",
+            // Validation requires `endpoint.path` for templates.
+            EndpointType::Template => "/",
         }
     }
 
@@ -37,12 +45,14 @@ impl EndpointType {
             EndpointType::Chat => "chat",
             EndpointType::Completions => "completions",
             EndpointType::Embeddings => "embeddings",
+            EndpointType::Rankings => "rankings",
+            EndpointType::Template => "template",
         }
     }
 
     /// Whether the API produces tokens (and so token metrics make sense).
     pub fn produces_tokens(self) -> bool {
-        !matches!(self, EndpointType::Embeddings)
+        !matches!(self, EndpointType::Embeddings | EndpointType::Rankings)
     }
 }
 
@@ -93,6 +103,15 @@ pub struct EndpointSpec {
     #[serde(default, deserialize_with = "seconds")]
     #[schemars(with = "DurationForm")]
     pub wait_for_model_timeout: f64,
+    /// Rankings: the passages sent with each query (default 5). The prompt of `isl` tokens is
+    /// split into the query and this many passages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub rankings_passages: Option<u32>,
+    /// Template: the request body as a JSON text with Jinja placeholders `{{ prompt|tojson }}`,
+    /// `{{ model|tojson }}`, `{{ max_tokens }}` and `{{ stream|tojson }}` (rendered by minijinja).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 fn serialize_redacted_urls<S: serde::Serializer>(

@@ -318,7 +318,7 @@ pub fn load_experiment(
         value.get("variables").and_then(|v| v.as_object()).cloned(),
         value.get_mut("benchmark"),
     ) {
-        let _ = crate::spec::paths::substitute_variables(bench, &vars);
+        let _ = crate::spec::paths::substitute_benchmark_variables(bench, &vars);
     }
     let experiment: Experiment = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

@@ -616,6 +616,8 @@ pub mod test_support {
                 use_server_token_count: false,
                 use_legacy_max_tokens: false,
                 wait_for_model_timeout: 0.0,
+                rankings_passages: None,
+                template: None,
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

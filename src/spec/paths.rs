@@ -241,6 +241,26 @@ pub fn deep_merge(base: &mut Value, overlay: &Value) {
     }
 }
 
+/// [`substitute_variables`] on a benchmark body, leaving `endpoint.template` alone: its
+/// `{{ prompt }}` placeholders are filled per request, not by the experiment's variables.
+pub fn substitute_benchmark_variables(
+    benchmark: &mut Value,
+    variables: &Map<String, Value>,
+) -> Result<(), InvalidPath> {
+    let template = benchmark
+        .get_mut("endpoint")
+        .and_then(Value::as_object_mut)
+        .and_then(|e| e.remove("template"));
+    let result = substitute_variables(benchmark, variables);
+    if let (Some(t), Some(endpoint)) = (
+        template,
+        benchmark.get_mut("endpoint").and_then(Value::as_object_mut),
+    ) {
+        endpoint.insert("template".into(), t);
+    }
+    result
+}
+
 /// Replaces `{{ name }}` in every string with the variable's value; a string that is only one
 /// placeholder takes the variable's type (so `"{{ c }}"` can become the number 8).
 pub fn substitute_variables(
@@ -360,5 +380,14 @@ mod tests {
         substitute_variables(&mut v, &vars).unwrap();
         assert_eq!(v, json!({"a": 8, "b": "model-llama-v1", "c": [8]}));
         assert!(substitute_variables(&mut json!("{{ nope }}"), &vars).is_err());
+        let mut bench =
+            json!({"endpoint": {"template": "{\"p\": {{ prompt|tojson }}}", "path": "/{{ c }}"}});
+        let vars = json!({"c": "generate"}).as_object().unwrap().clone();
+        substitute_benchmark_variables(&mut bench, &vars).unwrap();
+        assert_eq!(bench["endpoint"]["path"], "/generate");
+        assert_eq!(
+            bench["endpoint"]["template"], "{\"p\": {{ prompt|tojson }}}",
+            "left for each request"
+        );
     }
 }

@@ -142,11 +142,52 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
             Err(e) => problems.push(path, format!("URL '{shown}' is not valid: {e}")),
         }
     }
-    if endpoint.endpoint_type == EndpointType::Embeddings && endpoint.streaming {
+    if !endpoint.endpoint_type.produces_tokens() && endpoint.streaming {
+        let kind = endpoint.endpoint_type.as_str();
         problems.push(
             "endpoint.streaming",
-            "--streaming does not apply to --endpoint-type embeddings (embeddings are not streamed)",
+            format!("--streaming does not apply to --endpoint-type {kind} ({kind} are not streamed)"),
         );
+    }
+    match (&endpoint.template, endpoint.endpoint_type) {
+        (Some(template), EndpointType::Template) => {
+            let sample = crate::support::body_template::TemplateValues {
+                prompt: "a prompt",
+                model: "a model",
+                max_tokens: Some(16),
+                stream: endpoint.streaming,
+            };
+            if let Err(e) = crate::support::body_template::render(template, &sample) {
+                problems.push("endpoint.template", e);
+            }
+            if endpoint.path.is_none() {
+                problems.push(
+                    "endpoint.path",
+                    "--endpoint-type template needs the path to send to (--endpoint /generate)",
+                );
+            }
+        }
+        (None, EndpointType::Template) => problems.push(
+            "endpoint.template",
+            "--endpoint-type template needs a body template (--endpoint-template '{\"inputs\": {{ prompt|tojson }}}')",
+        ),
+        (Some(_), _) => problems.push(
+            "endpoint.template",
+            "--endpoint-template applies to --endpoint-type template",
+        ),
+        (None, _) => {}
+    }
+    match (endpoint.rankings_passages, endpoint.endpoint_type) {
+        (None, _) => {}
+        (Some(n), EndpointType::Rankings) if (1..=1000).contains(&n) => {}
+        (Some(n), EndpointType::Rankings) => problems.push(
+            "endpoint.rankings_passages",
+            format!("--rankings-passages must be from 1 to 1000, got {n}"),
+        ),
+        (Some(_), _) => problems.push(
+            "endpoint.rankings_passages",
+            "--rankings-passages applies to --endpoint-type rankings",
+        ),
     }
     if let Some(m) = check_seconds(
         "the request timeout (--request-timeout-seconds, endpoint.timeout)",
