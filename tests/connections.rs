@@ -136,3 +136,40 @@ fn an_open_loop_phase_starts_on_connections_opened_ahead() {
     assert_eq!(blocked["unit"], "ms");
     assert_eq!(blocked["count"], 10);
 }
+
+/// `--connection-reuse-strategy never` opens a connection for every request (the server counts
+/// them), and the connect time shows in each request's `http_req_blocked`; `pooled` (the
+/// default) reuses the few it opened.
+#[test]
+fn connection_reuse_never_connects_for_every_request() {
+    let connections = |strategy: &str| {
+        let (_server, url) = start_mock_server(&["--ttft-ms", "1", "--itl-ms", "1"]);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = MockProfile::at(&url)
+            .streaming()
+            .requests(20)
+            .concurrency(2)
+            .tokens(10, 3)
+            .arg("--connection-reuse-strategy", strategy)
+            .run(tmp.path());
+        assert_exit(&out, 0);
+        let s = summary(tmp.path());
+        assert_eq!(stat(&s, "request_count", "avg"), 20.0);
+        (
+            mock_counter(&url, "connections"),
+            stat(&s, "http_req_blocked", "min"),
+        )
+    };
+    let (never, never_blocked) = connections("never");
+    let (pooled, _) = connections("pooled");
+    // The reachability probe may open one more of its own.
+    assert!(
+        (20..=22).contains(&never),
+        "{never} connections for 20 requests"
+    );
+    assert!(pooled <= 4, "{pooled} connections when pooled");
+    assert!(
+        never_blocked > 0.0,
+        "every request waited for its own connect"
+    );
+}

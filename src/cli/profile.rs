@@ -70,6 +70,10 @@ pub struct ProfileArgs {
     /// Count output tokens from the server's usage instead of the client tokenizer.
     #[arg(long, help_heading = "Endpoint")]
     pub use_server_token_count: bool,
+    /// pooled (default) reuses connections while the server allows keep-alive; never opens a
+    /// new connection for every request.
+    #[arg(long, value_enum, default_value = "pooled", help_heading = "Endpoint")]
+    pub connection_reuse_strategy: crate::spec::ConnectionReuse,
     /// With --endpoint-type template: the request body, a JSON text with {{ prompt|tojson }},
     /// {{ model|tojson }}, {{ max_tokens }} and {{ stream|tojson }} placeholders, or @FILE.
     #[arg(long, value_name = "JSON|@FILE", help_heading = "Endpoint")]

@@ -254,6 +254,7 @@ impl ProfileArgs {
                 wait_for_model_timeout: self.wait_for_model_timeout,
                 rankings_passages: self.rankings_passages,
                 template,
+                connection_reuse: self.connection_reuse_strategy,
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{
-    AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+    AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,6 +38,8 @@ pub struct Transport {
     headers: HeaderMap,
     next_url: AtomicUsize,
     streaming: bool,
+    /// Whether connections are reused (`--connection-reuse-strategy pooled`).
+    reuse: bool,
 }
 
 /// How to build a [`Transport`].
@@ -52,6 +54,8 @@ pub struct TransportConfig<'a> {
     pub streaming: bool,
     /// Connections to keep open per host (the maximum concurrency).
     pub pool_size: usize,
+    /// Reuse connections (otherwise one per request, with `Connection: close`).
+    pub reuse: bool,
 }
 
 impl Transport {
@@ -59,6 +63,9 @@ impl Transport {
     pub fn new(cfg: TransportConfig<'_>) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !cfg.reuse {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("aiperf/", env!("CARGO_PKG_VERSION"))),
@@ -137,6 +144,7 @@ impl Transport {
             headers,
             next_url: AtomicUsize::new(0),
             streaming: cfg.streaming,
+            reuse: cfg.reuse,
         })
     }
 
@@ -209,7 +217,8 @@ impl Transport {
         let mut deadline = None;
         loop {
             tracing::debug!(request = rec.index, fresh, "checking out a connection");
-            let checkout = target.pool.checkout(fresh).await;
+            // Without reuse every request connects anew; its connect time is its blocked time.
+            let checkout = target.pool.checkout(fresh || !self.reuse).await;
             if !fresh {
                 // The request is sent when it has a connection: the wait for one (a connect, or
                 // an idle connection catching up) is its own figure, not the server's time.
@@ -306,7 +315,7 @@ impl Transport {
         let mut body = response.into_body();
         if !status.is_success() {
             let (message, complete) = read_error_body(&mut conn, &mut body, rec, clock).await;
-            if complete {
+            if complete && self.reuse {
                 target.pool.checkin(conn, keep_alive, false);
             }
             let message = if message.is_empty() {
@@ -323,7 +332,7 @@ impl Transport {
             read_body(&mut conn, &mut body, rec, clock).await
         };
         tracing::debug!(request = rec.index, complete, "response read");
-        if complete {
+        if complete && self.reuse {
             target.pool.checkin(conn, keep_alive, streamed);
         }
         Attempt::Done(outcome)

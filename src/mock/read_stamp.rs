@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TCP listener whose connections stamp their reads (with Nagle off, as every mock
-/// connection).
-pub struct StampingListener(pub TcpListener);
+/// connection), counting the connections it accepts.
+pub struct StampingListener(pub TcpListener, pub Arc<AtomicU64>);
 
 /// A connection that stamps the first read of each request.
 pub struct StampedStream {
@@ -49,6 +49,7 @@ impl Listener for StampingListener {
             match self.0.accept().await {
                 Ok((inner, addr)) => {
                     let _ = inner.set_nodelay(true);
+                    self.1.fetch_add(1, Ordering::Relaxed);
                     let stamp = Arc::new(AtomicU64::new(0));
                     return (StampedStream { inner, stamp }, addr);
                 }

@@ -33,6 +33,8 @@ struct AppState {
     completed: Arc<AtomicU64>,
     /// Streamed responses the client went away from before their end, for `GET /stats`.
     disconnected: Arc<AtomicU64>,
+    /// Connections accepted, for `GET /stats`.
+    connections: Arc<AtomicU64>,
 }
 
 /// A streamed response in progress: counted as a disconnect if it is dropped (its client went
@@ -95,7 +97,11 @@ impl Drop for MockServer {
     }
 }
 
-fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::Result<Router> {
+fn router(
+    config: MockConfig,
+    timing_log: Option<&std::path::Path>,
+    connections: Arc<AtomicU64>,
+) -> std::io::Result<Router> {
     let timing_log = match timing_log {
         Some(path) => Some(std::sync::Mutex::new(
             std::fs::OpenOptions::new()
@@ -113,6 +119,7 @@ fn router(config: MockConfig, timing_log: Option<&std::path::Path>) -> std::io::
         requests: AtomicU64::new(0),
         completed: Arc::new(AtomicU64::new(0)),
         disconnected: Arc::new(AtomicU64::new(0)),
+        connections,
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -144,23 +151,28 @@ async fn take_first_read(
     next.run(request).await
 }
 
-/// `GET /stats`: requests received, responses sent to the end, and streamed responses whose
-/// client went away first, so a test can compare what the client recorded with what the
-/// server saw.
+/// `GET /stats`: requests received, responses sent to the end, streamed responses whose
+/// client went away first, and connections accepted, so a test can compare what the client
+/// recorded with what the server saw.
 async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({
         "requests": state.requests.load(Ordering::Relaxed),
         "completed": state.completed.load(Ordering::Relaxed),
         "disconnected": state.disconnected.load(Ordering::Relaxed),
+        "connections": state.connections.load(Ordering::Relaxed),
     }))
 }
 
 /// Starts the server on the current runtime at `127.0.0.1:port` (0 = a free port).
 pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer> {
-    let app = router(config, None)?;
+    let connections = Arc::new(AtomicU64::new(0));
+    let app = router(config, None, connections.clone())?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(disable_nagle);
+    let listener = listener.tap_io(move |stream| {
+        disable_nagle(stream);
+        connections.fetch_add(1, Ordering::Relaxed);
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -186,13 +198,14 @@ pub async fn serve_forever(
     port: u16,
     timing_log: Option<&std::path::Path>,
 ) -> std::io::Result<()> {
-    let app = router(config, timing_log)?;
+    let connections = Arc::new(AtomicU64::new(0));
+    let app = router(config, timing_log, connections.clone())?;
     let listener = tokio::net::TcpListener::bind((host, port)).await?;
     eprintln!(
         "aiperf mock server listening on http://{}",
         listener.local_addr()?
     );
-    let listener = super::read_stamp::StampingListener(listener);
+    let listener = super::read_stamp::StampingListener(listener, connections);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<ReadStamp>(),

@@ -307,6 +307,7 @@ pub async fn run_benchmark(
             .collect(),
         streaming: spec.endpoint.streaming,
         pool_size: max_concurrency as usize,
+        reuse: spec.endpoint.connection_reuse == crate::spec::ConnectionReuse::Pooled,
     })
     .map_err(|e| AppError::config(format!("{e:#}")))?;
 
@@ -372,7 +373,13 @@ pub async fn run_benchmark(
             display,
             invocation.progress.as_ref(),
         );
-        let ahead = connections_ahead(phase, max_concurrency, open_files);
+        // Without reuse a connection opened ahead would never be used.
+        let ahead = match spec.endpoint.connection_reuse {
+            crate::spec::ConnectionReuse::Pooled => {
+                connections_ahead(phase, max_concurrency, open_files)
+            }
+            crate::spec::ConnectionReuse::Never => 0,
+        };
         if ahead > 0 {
             let opened = ctx.transport.prewarm(ahead).await;
             tracing::info!("opened {opened} of {ahead} connections ahead of the phase");

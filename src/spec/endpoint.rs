@@ -56,6 +56,26 @@ impl EndpointType {
     }
 }
 
+/// AIPerf's `--connection-reuse-strategy`.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionReuse {
+    /// Keep connections open and reuse them while the server announces keep-alive.
+    #[default]
+    Pooled,
+    /// Open a new connection for every request (`Connection: close`), as clients that do not
+    /// pool do; the connect time shows in `http_req_blocked`.
+    Never,
+}
+
+impl ConnectionReuse {
+    fn is_pooled(&self) -> bool {
+        *self == ConnectionReuse::Pooled
+    }
+}
+
 /// Where requests go and how they are shaped.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +128,10 @@ pub struct EndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub rankings_passages: Option<u32>,
+    /// How connections are reused: `pooled` (default: kept while the server allows keep-alive)
+    /// or `never` (a new connection for every request, closed after it).
+    #[serde(default, skip_serializing_if = "ConnectionReuse::is_pooled")]
+    pub connection_reuse: ConnectionReuse,
     /// Template: the request body as a JSON text with Jinja placeholders `{{ prompt|tojson }}`,
     /// `{{ model|tojson }}`, `{{ max_tokens }}` and `{{ stream|tojson }}` (rendered by minijinja).
     #[serde(default, skip_serializing_if = "Option::is_none")]

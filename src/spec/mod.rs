@@ -23,7 +23,7 @@ pub mod thresholds;
 pub mod validate;
 
 pub use distribution::TokenDistribution;
-pub use endpoint::{EndpointSpec, EndpointType, Secret};
+pub use endpoint::{ConnectionReuse, EndpointSpec, EndpointType, Secret};
 pub use failure_threshold::FailureThreshold;
 pub use goodput::{InvalidGoodput, check_slo_tag, parse_goodput};
 pub use validate::{Problem, validate};
@@ -618,6 +618,7 @@ pub mod test_support {
                 wait_for_model_timeout: 0.0,
                 rankings_passages: None,
                 template: None,
+                connection_reuse: Default::default(),
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

@@ -146,7 +146,9 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
         let kind = endpoint.endpoint_type.as_str();
         problems.push(
             "endpoint.streaming",
-            format!("--streaming does not apply to --endpoint-type {kind} ({kind} are not streamed)"),
+            format!(
+                "--streaming does not apply to --endpoint-type {kind} ({kind} are not streamed)"
+            ),
         );
     }
     match (&endpoint.template, endpoint.endpoint_type) {

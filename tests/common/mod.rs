@@ -217,10 +217,15 @@ pub fn mock_stats(base: &str) -> (u64, u64) {
 
 /// The mock server's count of streamed responses whose client went away before their end.
 pub fn mock_disconnects(base: &str) -> u64 {
+    mock_counter(base, "disconnected")
+}
+
+/// One of the mock server's `GET /stats` counters (`connections`, `disconnected`, ...).
+pub fn mock_counter(base: &str, name: &str) -> u64 {
     let response = http_get(base, "/stats");
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
     let v: Value = serde_json::from_str(body.trim()).unwrap_or_default();
-    v["disconnected"].as_u64().unwrap_or(0)
+    v[name].as_u64().unwrap_or(0)
 }
 
 /// Starts `python3 tests/fixtures/SCRIPT PORT ARGS...` on a free port and waits until it
