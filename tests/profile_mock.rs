@@ -626,3 +626,51 @@ fn ramps_rise_in_aiperf_steps_and_mark_their_requests() {
         .count();
     assert_eq!(ramped, 55, "the arrivals due in the first second");
 }
+
+/// `--per-chunk-usage` against a server that bundles its first 3 tokens into one chunk: the
+/// request asks for `continuous_usage_stats`, and each record's inter-token latency divides the
+/// decode time by the tokens after that chunk (OSL - 3), where without the flag it is OSL - 1.
+#[test]
+fn per_chunk_usage_corrects_itl_for_a_bundled_first_chunk() {
+    let run = |extra: &[&str]| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = MockProfile::new("ttft_ms=5&itl_ms=2&first_chunk_tokens=3")
+            .model("m")
+            .streaming()
+            .requests(6)
+            .tokens(10, 10)
+            .flag("--use-server-token-count")
+            .args(extra)
+            .run(tmp.path());
+        assert_exit(&out, 0);
+        let body = json(tmp.path().join("inputs.json"))["data"][0]["payloads"][0].clone();
+        let divisors: Vec<f64> = jsonl(tmp.path().join("profile_export.jsonl"))
+            .iter()
+            .map(|r| {
+                let m = &r["metrics"];
+                let decode = m["request_latency"]["value"].as_f64().unwrap()
+                    - m["time_to_first_token"]["value"].as_f64().unwrap();
+                assert_eq!(m["output_sequence_length"]["value"], 10.0);
+                (decode / m["inter_token_latency"]["value"].as_f64().unwrap()).round()
+            })
+            .collect();
+        (
+            body["stream_options"]["continuous_usage_stats"].clone(),
+            divisors,
+        )
+    };
+    let (asked, divisors) = run(&["--per-chunk-usage"]);
+    assert_eq!(asked, true);
+    assert_eq!(divisors, vec![7.0; 6]);
+    let (asked, divisors) = run(&[]);
+    assert!(asked.is_null());
+    assert_eq!(divisors, vec![9.0; 6]);
+    // It needs the server's counts, chat and streaming.
+    let o = MockProfile::new("")
+        .model("m")
+        .flag("--per-chunk-usage")
+        .requests(1)
+        .run(&std::env::temp_dir().join("aiperf-pcu-never"));
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--per-chunk-usage needs --use-server-token-count"));
+}

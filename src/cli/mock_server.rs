@@ -53,6 +53,9 @@ pub struct MockFlags {
     /// Reasoning tokens (`reasoning_content`) emitted before the answer.
     #[arg(long, default_value_t = MockConfig::default().reasoning_tokens)]
     pub reasoning_tokens: u32,
+    /// Answer tokens sent together in the first streamed chunk (1 = one per chunk).
+    #[arg(long, default_value_t = MockConfig::default().first_chunk_tokens)]
+    pub first_chunk_tokens: u32,
     /// Fraction of requests answered with an error status.
     #[arg(long, default_value_t = MockConfig::default().error_rate)]
     pub error_rate: f64,
@@ -97,6 +100,7 @@ impl From<MockFlags> for MockConfig {
             decode_ms_per_seq: f.decode_ms_per_seq,
             default_max_tokens: f.default_max_tokens,
             reasoning_tokens: f.reasoning_tokens,
+            first_chunk_tokens: f.first_chunk_tokens,
             error_rate: f.error_rate,
             error_status: f.error_status,
             rate_limit_rate: f.rate_limit_rate,

@@ -70,6 +70,11 @@ pub struct ProfileArgs {
     /// Count output tokens from the server's usage instead of the client tokenizer.
     #[arg(long, help_heading = "Endpoint")]
     pub use_server_token_count: bool,
+    /// Ask the server for usage in every chunk (continuous_usage_stats) and divide the decode
+    /// time by the tokens after the first content chunk, for servers that bundle tokens into it.
+    /// Needs --use-server-token-count, chat and --streaming.
+    #[arg(long, help_heading = "Endpoint")]
+    pub per_chunk_usage: bool,
     /// pooled (default) reuses connections while the server allows keep-alive; never opens a
     /// new connection for every request.
     #[arg(long, value_enum, default_value = "pooled", help_heading = "Endpoint")]

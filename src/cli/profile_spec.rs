@@ -255,6 +255,7 @@ impl ProfileArgs {
                 rankings_passages: self.rankings_passages,
                 template,
                 connection_reuse: self.connection_reuse_strategy,
+                per_chunk_usage: self.per_chunk_usage,
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

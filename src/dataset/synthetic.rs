@@ -190,6 +190,7 @@ mod tests {
             extra: Default::default(),
             rankings_passages: None,
             template: None,
+            per_chunk_usage: false,
         };
         generate(&SyntheticRequest {
             entries: 20,

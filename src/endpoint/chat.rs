@@ -39,6 +39,7 @@ mod tests {
             extra: Map::new(),
             rankings_passages: None,
             template: None,
+            per_chunk_usage: false,
         }
     }
 

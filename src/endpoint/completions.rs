@@ -42,6 +42,7 @@ mod tests {
             extra: Map::new(),
             rankings_passages: None,
             template: None,
+            per_chunk_usage: false,
         };
         let body = Completions.build_body("p", Some(4), &ctx);
         assert_eq!(

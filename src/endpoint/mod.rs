@@ -32,6 +32,8 @@ pub struct BodyContext {
     pub rankings_passages: Option<u32>,
     /// Template: the body template.
     pub template: Option<String>,
+    /// Ask for usage in every streamed chunk (`continuous_usage_stats`).
+    pub per_chunk_usage: bool,
 }
 
 crate::sentence_error!(
@@ -75,6 +77,7 @@ pub fn body_context(model: &str, endpoint: &EndpointSpec) -> BodyContext {
         extra: endpoint.extra.clone(),
         rankings_passages: endpoint.rankings_passages,
         template: endpoint.template.clone(),
+        per_chunk_usage: endpoint.per_chunk_usage,
     }
 }
 
@@ -93,10 +96,12 @@ fn generation_body(
         body.insert(key.into(), Value::from(n));
     }
     if ctx.streaming {
-        body.insert(
-            "stream_options".into(),
-            serde_json::json!({"include_usage": true}),
-        );
+        let options = if ctx.per_chunk_usage {
+            serde_json::json!({"include_usage": true, "continuous_usage_stats": true})
+        } else {
+            serde_json::json!({"include_usage": true})
+        };
+        body.insert("stream_options".into(), options);
     }
     merge_extra(&mut body, &ctx.extra);
     Value::Object(body)

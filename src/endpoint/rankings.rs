@@ -100,6 +100,7 @@ mod tests {
             extra: Map::new(),
             rankings_passages: passages,
             template: None,
+            per_chunk_usage: false,
         }
     }
 

@@ -65,6 +65,7 @@ mod tests {
             extra: Map::new(),
             rankings_passages: None,
             template: Some(template.into()),
+            per_chunk_usage: false,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Observation {
     pub requested_osl: Option<u32>,
     /// Server-reported usage.
     pub usage: Option<Usage>,
+    /// Tokens in the first content chunk, from the server's per-chunk usage
+    /// (`--per-chunk-usage`); `None` = one.
+    pub first_chunk_tokens: Option<u64>,
 }
 
 /// Metric values of one request.
@@ -138,8 +141,11 @@ pub fn compute(obs: &Observation) -> RequestMetrics {
         if obs.has_reasoning {
             put(MetricId::ReasoningTokenCount, reasoning as f64);
         }
-        if let (Some(ttft), true) = (ttft, osl >= 2) {
-            let itl = (latency - ttft) / (osl - 1) as f64;
+        // The decode time covers the tokens after the first chunk: one fewer than OSL, unless
+        // the server said its first chunk carried more.
+        let first = obs.first_chunk_tokens.unwrap_or(1).max(1);
+        if let (Some(ttft), true) = (ttft, osl > first) {
+            let itl = (latency - ttft) / (osl - first) as f64;
             put(MetricId::InterTokenLatency, itl);
             if itl > 0.0 {
                 put(MetricId::OutputTokenThroughputPerUser, 1e3 / itl);
@@ -242,6 +248,7 @@ mod tests {
                 reasoning_tokens: Some(1),
                 cached_prompt_tokens: None,
             }),
+            first_chunk_tokens: None,
         }
     }
 
@@ -255,6 +262,17 @@ mod tests {
         assert_eq!(get(MetricId::RequestLatency), 70.0);
         assert_eq!(get(MetricId::DecodeDuration), 20.0);
         assert_eq!(get(MetricId::InterTokenLatency), 4.0); // (70 - 50) / (6 - 1)
+        // A server that put 3 tokens in its first chunk: the decode window holds 6 - 3.
+        let bundled = compute(&Observation {
+            first_chunk_tokens: Some(3),
+            ..streamed()
+        });
+        let itl = bundled
+            .values
+            .iter()
+            .find(|(id, _)| *id == MetricId::InterTokenLatency)
+            .map(|v| v.1);
+        assert_eq!(itl, Some(20.0 / 3.0));
         assert_eq!(get(MetricId::OutputTokenThroughputPerUser), 250.0);
         assert_eq!(get(MetricId::PrefillThroughputPerUser), 2000.0); // 100 tokens / 0.05 s
         assert!((get(MetricId::E2eOutputTokenThroughput) - 6.0 / 0.07).abs() < 1e-9);

@@ -402,6 +402,9 @@ async fn generate(
         .unwrap_or(config.default_max_tokens);
     let reasoning = config.reasoning_tokens.min(max_tokens.saturating_sub(1));
     let stream = body["stream"].as_bool().unwrap_or(false);
+    let continuous_usage = body["stream_options"]["continuous_usage_stats"]
+        .as_bool()
+        .unwrap_or(false);
     let include_usage = body["stream_options"]["include_usage"]
         .as_bool()
         .unwrap_or(false);
@@ -422,6 +425,8 @@ async fn generate(
         reasoning,
         prompt_tokens,
         include_usage,
+        continuous_usage,
+        first_chunk_tokens: config.first_chunk_tokens.max(1),
     };
     if stream {
         let faults = stream_faults(config, &mut rng);
@@ -458,6 +463,10 @@ struct Job {
     reasoning: u32,
     prompt_tokens: u32,
     include_usage: bool,
+    /// vLLM's `continuous_usage_stats`: cumulative usage in every chunk.
+    continuous_usage: bool,
+    /// Answer tokens bundled into the first chunk.
+    first_chunk_tokens: u32,
 }
 
 impl Job {
@@ -520,6 +529,7 @@ fn stream_response(
             return;
         }
         let mut emitted = 0u32;
+        let mut bundled = String::new();
         while ticks.recv().await.is_some() {
             if emitted == halfway && emitted > 0 {
                 if faults.reset {
@@ -553,7 +563,22 @@ fn stream_response(
                     tokio::time::sleep(stall).await;
                 }
             }
-            let chunk = sse(&job.chunk(job.token_delta(emitted), None));
+            // The first answer tokens may go out together in one chunk.
+            if job.reasoning == 0 && emitted + 1 < job.first_chunk_tokens.min(job.max_tokens) {
+                bundled.push_str(word(emitted));
+                emitted += 1;
+                continue;
+            }
+            let mut delta = job.token_delta(emitted);
+            if !bundled.is_empty() {
+                bundled.push_str(word(emitted));
+                delta = json!({"content": std::mem::take(&mut bundled)});
+            }
+            let mut chunk = job.chunk(delta, None);
+            if job.continuous_usage {
+                chunk["usage"] = job.usage(emitted + 1);
+            }
+            let chunk = sse(&chunk);
             if let Some(timing) = timing.as_mut().filter(|t| t.first_token_ns.is_none()) {
                 timing.first_token_ns = Some(wall_ns());
             }

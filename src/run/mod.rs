@@ -321,6 +321,7 @@ pub async fn run_benchmark(
         dataset: dataset.clone(),
         clock,
         use_server_token_count: spec.endpoint.use_server_token_count,
+        per_chunk_usage: spec.endpoint.per_chunk_usage,
         produces_tokens: spec.endpoint.endpoint_type.produces_tokens(),
         warmup: RunAccumulator::new(&spec.slos),
         profiling: RunAccumulator::new(&spec.slos),

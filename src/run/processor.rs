@@ -28,6 +28,8 @@ pub struct Processor {
     pub clock: RunClock,
     /// Take output counts from server usage.
     pub use_server_token_count: bool,
+    /// Take the first chunk's token count from the server's per-chunk usage.
+    pub per_chunk_usage: bool,
     /// Whether the API generates tokens.
     pub produces_tokens: bool,
     /// Warmup results.
@@ -57,6 +59,9 @@ struct Parsed {
     reasoning: String,
     text_events: Vec<(u64, bool)>,
     usage: Option<Usage>,
+    /// The server's cumulative completion tokens at the first text event, when it reported
+    /// usage in that chunk (`--per-chunk-usage`).
+    first_chunk_tokens: Option<u64>,
 }
 
 /// Record processors running on their own threads.
@@ -122,6 +127,7 @@ impl Processor {
             dataset: self.dataset.clone(),
             clock: self.clock,
             use_server_token_count: self.use_server_token_count,
+            per_chunk_usage: self.per_chunk_usage,
             produces_tokens: self.produces_tokens,
             warmup: self.warmup.empty_like(),
             profiling: self.profiling.empty_like(),
@@ -180,6 +186,7 @@ impl Processor {
             reasoning: String::new(),
             text_events: Vec::new(),
             usage: None,
+            first_chunk_tokens: None,
         };
         let absorb = |delta: crate::endpoint::ResponseDelta, at: u64, parsed: &mut Parsed| {
             if let Some(message) = delta.error {
@@ -190,6 +197,9 @@ impl Processor {
                 });
             }
             if delta.has_text() {
+                if parsed.text_events.is_empty() {
+                    parsed.first_chunk_tokens = delta.usage.and_then(|u| u.completion_tokens);
+                }
                 parsed.text_events.push((at, !delta.content.is_empty()));
             }
             parsed.content.push_str(&delta.content);
@@ -260,6 +270,7 @@ impl Processor {
                     input_tokens: entry.input_tokens,
                     requested_osl: entry.max_tokens,
                     usage: parsed.usage,
+                    first_chunk_tokens: parsed.first_chunk_tokens.filter(|_| self.per_chunk_usage),
                 };
                 let metrics = compute(&obs);
                 acc.add_success(&metrics, rec.sent_ns, rec.end_ns);

@@ -128,6 +128,12 @@ pub struct EndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub rankings_passages: Option<u32>,
+    /// Ask for usage in every streamed chunk (vLLM's `continuous_usage_stats`) and take the
+    /// first content chunk's token count from it, so inter-token latency is right when a server
+    /// bundles several tokens into its first chunk. Needs chat, streaming and
+    /// `use_server_token_count`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_chunk_usage: bool,
     /// How connections are reused: `pooled` (default: kept while the server allows keep-alive)
     /// or `never` (a new connection for every request, closed after it).
     #[serde(default, skip_serializing_if = "ConnectionReuse::is_pooled")]

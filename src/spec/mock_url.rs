@@ -32,6 +32,9 @@ pub struct MockConfig {
     pub default_max_tokens: u32,
     /// Reasoning tokens (`reasoning_content`) emitted before the answer.
     pub reasoning_tokens: u32,
+    /// Answer tokens sent together in the first streamed chunk (as servers with a stream
+    /// interval do); 1 = one token per chunk.
+    pub first_chunk_tokens: u32,
     /// Fraction of requests answered with an error status.
     pub error_rate: f64,
     /// The status of injected errors.
@@ -66,6 +69,7 @@ impl Default for MockConfig {
             decode_ms_per_seq: 0.0,
             default_max_tokens: 32,
             reasoning_tokens: 0,
+            first_chunk_tokens: 1,
             error_rate: 0.0,
             error_status: 500,
             rate_limit_rate: 0.0,

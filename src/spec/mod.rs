@@ -619,6 +619,7 @@ pub mod test_support {
                 rankings_passages: None,
                 template: None,
                 connection_reuse: Default::default(),
+                per_chunk_usage: false,
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),

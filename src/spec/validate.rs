@@ -151,6 +151,23 @@ fn check_endpoint(spec: &BenchmarkSpec, problems: &mut Problems) {
             ),
         );
     }
+    if endpoint.per_chunk_usage {
+        for (ok, needs) in [
+            (endpoint.use_server_token_count, "--use-server-token-count"),
+            (
+                endpoint.endpoint_type == EndpointType::Chat,
+                "--endpoint-type chat",
+            ),
+            (endpoint.streaming, "--streaming"),
+        ] {
+            if !ok {
+                problems.push(
+                    "endpoint.per_chunk_usage",
+                    format!("--per-chunk-usage needs {needs} (the server's per-chunk usage counts the tokens)"),
+                );
+            }
+        }
+    }
     match (&endpoint.template, endpoint.endpoint_type) {
         (Some(template), EndpointType::Template) => {
             let sample = crate::support::body_template::TemplateValues {
