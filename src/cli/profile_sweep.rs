@@ -93,11 +93,6 @@ impl ProfileArgs {
         listed
     }
 
-    /// Whether any flag was given a comma list of two or more values.
-    pub fn has_lists(&self) -> bool {
-        !self.listed().is_empty()
-    }
-
     /// The experiment these flags describe: the benchmark, plus a sweep for comma lists or
     /// `--search-recipe`, plus repeated runs. A single run has neither.
     pub fn to_experiment(&self) -> Result<Experiment, Problems> {

@@ -98,22 +98,21 @@ impl Schedule {
                 gaps,
                 rng,
                 next_offset,
-            } => {
-                let offset = *next_offset;
-                *next_offset += gaps.sample(rng.as_mut());
-                offset
-            }
+            } => advance(gaps, rng, next_offset),
             Schedule::Gamma {
                 gaps,
                 rng,
                 next_offset,
-            } => {
-                let offset = *next_offset;
-                *next_offset += gaps.sample(rng.as_mut());
-                offset
-            }
+            } => advance(gaps, rng, next_offset),
         }
     }
+}
+
+/// The current offset of a random-gap schedule, moving it on by one drawn gap.
+fn advance(gaps: &impl Distribution<f64>, rng: &mut ChaCha8Rng, next_offset: &mut f64) -> f64 {
+    let offset = *next_offset;
+    *next_offset += gaps.sample(rng);
+    offset
 }
 
 /// How often a rate ramp raises the rate, seconds (AIPerf's 100 ms updates).
