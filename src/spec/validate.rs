@@ -359,8 +359,8 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
             problems.push(
                 at(""),
                 format!(
-                    "phase '{name}' has no stop condition: set a request count (--request-count) or a duration \
-                     (--benchmark-duration)"
+                    "phase '{name}' has no stop condition: set a request count (--warmup-request-count) or a duration \
+                     (--warmup-duration)"
                 ),
             );
         }
@@ -370,9 +370,14 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 format!("phase '{name}': the request count must be at least 1"),
             );
         }
+        // The flags that set this phase, for messages.
+        let (duration_flag, grace_flag) = match phase.kind {
+            PhaseKind::Warmup => ("--warmup-duration", "--warmup-grace-period"),
+            PhaseKind::Profiling => ("--benchmark-duration", "--benchmark-grace-period"),
+        };
         if let Some(d) = phase.duration
             && let Some(m) = check_seconds(
-                &format!("phase '{name}': the duration (--benchmark-duration)"),
+                &format!("phase '{name}': the duration ({duration_flag})"),
                 d,
                 true,
             )
@@ -381,7 +386,7 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
         }
         if let Some(g) = phase.grace_period {
             if let Some(m) = check_seconds(
-                &format!("phase '{name}': the grace period (--benchmark-grace-period)"),
+                &format!("phase '{name}': the grace period ({grace_flag})"),
                 g,
                 false,
             ) {
@@ -391,8 +396,7 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 problems.push(
                     at("grace_period"),
                     format!(
-                        "phase '{name}': a grace period (--benchmark-grace-period) only applies with a duration \
-                         (--benchmark-duration)"
+                        "phase '{name}': a grace period ({grace_flag}) only applies with a duration ({duration_flag})"
                     ),
                 );
             }

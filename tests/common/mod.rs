@@ -206,12 +206,9 @@ pub fn http_get(base: &str, path: &str) -> String {
 
 /// The mock server's `GET /stats` counters: (requests received, responses sent to the end).
 pub fn mock_stats(base: &str) -> (u64, u64) {
-    let response = http_get(base, "/stats");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
-    let v: Value = serde_json::from_str(body.trim()).unwrap_or_default();
     (
-        v["requests"].as_u64().unwrap_or(0),
-        v["completed"].as_u64().unwrap_or(0),
+        mock_counter(base, "requests"),
+        mock_counter(base, "completed"),
     )
 }
 
