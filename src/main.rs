@@ -62,7 +62,10 @@ fn main() {
                     config,
                     &args.host,
                     args.port,
-                    args.timing_log.as_deref(),
+                    aiperf::mock::MockLogs {
+                        timing: args.timing_log.as_deref(),
+                        requests: args.request_log.as_deref(),
+                    },
                 )
                 .await
                 .map_err(|e| {

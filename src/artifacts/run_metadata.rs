@@ -82,6 +82,43 @@ pub struct ClientHeadroom {
     pub processor_queue_capacity: u64,
 }
 
+/// The input file a run sent, so results name the exact trace behind them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFileInfo {
+    /// The file as given.
+    pub path: String,
+    /// Its format.
+    pub format: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+    /// Conversations it holds.
+    pub conversations: u64,
+    /// Turns over all conversations.
+    pub turns: u64,
+}
+
+/// How closely a fixed-schedule replay followed its trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplaySummary {
+    /// Trace time (ms) the replay clock started at.
+    pub origin_ms: f64,
+    /// Gaps were divided by this.
+    pub speedup: f64,
+    /// Requests sent (later turns of conversations included); a replay drops none.
+    pub sent: u64,
+    /// Send time minus the time the trace asked for, ms: median, 90th and 99th percentile and
+    /// the largest (AIPerf's `replay_sched_lag_p50/p90/p99`).
+    pub schedule_lag_p50_ms: Option<f64>,
+    /// 90th percentile, ms.
+    pub schedule_lag_p90_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub schedule_lag_p99_ms: Option<f64>,
+    /// Largest, ms.
+    pub schedule_lag_max_ms: Option<f64>,
+    /// A sentence for people.
+    pub explanation: String,
+}
+
 /// The file's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMetadata {
@@ -112,6 +149,12 @@ pub struct RunMetadata {
     /// What a person must know about this run (error rate, client limits, unstreamed
     /// responses, a server that went away), one line each.
     pub warnings: Vec<String>,
+    /// The input file sent, if the dataset is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<InputFileInfo>,
+    /// How closely a fixed-schedule replay followed its trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplaySummary>,
     /// The resolved benchmark spec.
     pub spec: serde_json::Value,
 }

@@ -16,6 +16,11 @@ pub struct MockServerArgs {
     /// check a client's measurements against (`bench/measurement_truth.sh`).
     #[arg(long, value_name = "FILE")]
     pub timing_log: Option<std::path::PathBuf>,
+    /// Append one JSON line per chat or completions request as it arrives: its body as
+    /// received, its `X-Request-ID`, and the text the answer carries, to check what a client
+    /// sent (prompt prefixes, conversation history).
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<std::path::PathBuf>,
     /// Behaviour of the server.
     #[command(flatten)]
     pub behaviour: MockFlags,

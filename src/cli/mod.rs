@@ -9,6 +9,7 @@ pub mod mock_server;
 pub mod plot;
 pub mod profile;
 pub mod profile_command;
+mod profile_dataset;
 mod profile_spec;
 pub mod profile_sweep;
 mod profile_warmup;

@@ -229,6 +229,9 @@ pub struct ProfileArgs {
     /// Warmup flags.
     #[command(flatten)]
     pub warmup: super::profile_warmup::WarmupFlags,
+    /// Input file, trace replay and shared-prefix flags.
+    #[command(flatten)]
+    pub dataset: super::profile_dataset::DatasetFlags,
 
     /// Mean prompt length in tokens (default 550). A comma list sweeps it.
     #[arg(allow_negative_numbers = true, long, visible_aliases = ["isl", "prompt-input-tokens-mean"], value_delimiter = ',', value_name = "TOKENS[,...]", help_heading = "Dataset")]

@@ -116,7 +116,18 @@ impl ProfileArgs {
         let request_rate = self.request_rate.first().copied();
         let concurrency_flag = self.concurrency.first().copied();
         let duration = self.benchmark_duration.first().copied();
+        self.dataset.check(&mut problems);
+        let replay = self.dataset.replay(&mut problems);
+        if replay.fixed && request_rate.is_some() {
+            problems.push(
+                "--request-rate does not apply to a fixed-schedule replay, which sends at the file's timestamps \
+                 (--replay-speedup scales them; --no-fixed-schedule sends at a rate instead)"
+                    .into(),
+            );
+        }
+        let seq_dist = self.dataset.seq_dist(&mut problems);
         let phase_type = match (request_rate, self.request_rate_mode) {
+            _ if replay.fixed => PhaseType::FixedSchedule,
             (None, _) => PhaseType::Concurrency,
             (Some(_), RateMode::Constant) => PhaseType::Constant,
             (Some(_), RateMode::Poisson) => PhaseType::Poisson,
@@ -133,6 +144,8 @@ impl ProfileArgs {
             // Each cell of a concurrency sweep takes AIPerf's default for its own concurrency
             // (PhaseSpec::request_limit).
             (None, None) if swept_concurrency => None,
+            // An input file is sent once through (run::workload::request_limit).
+            (None, None) if self.dataset.input_file.is_some() => None,
             (None, None) => Some((2 * concurrency.unwrap_or(1) as u64).max(10)),
         };
         // Enough distinct prompts for the largest cell's requests, at most 1000.
@@ -215,6 +228,12 @@ impl ProfileArgs {
             concurrency_ramp: self.concurrency_ramp_duration,
             prefill_ramp: self.prefill_concurrency_ramp_duration,
             rate_ramp: self.request_rate_ramp_duration,
+            auto_offset: replay
+                .fixed
+                .then_some(self.dataset.fixed_schedule_auto_offset),
+            start_offset: self.dataset.fixed_schedule_start_offset,
+            end_offset: self.dataset.fixed_schedule_end_offset,
+            speedup: self.dataset.replay_speedup,
         };
         let mut phases: Vec<PhaseSpec> = self
             .warmup
@@ -259,8 +278,16 @@ impl ProfileArgs {
             },
             datasets: vec![DatasetSpec {
                 name: "main".into(),
-                dataset_type: DatasetType::Synthetic,
+                dataset_type: if self.dataset.input_file.is_some() {
+                    DatasetType::File
+                } else {
+                    DatasetType::Synthetic
+                },
                 entries,
+                path: self.dataset.input_file.clone(),
+                format: self.dataset.custom_dataset_type,
+                sampling: self.dataset.dataset_sampling_strategy.unwrap_or_default(),
+                block_size: self.dataset.isl_block_size,
                 prompts: PromptsSpec {
                     isl: TokenDistribution {
                         mean: self
@@ -281,6 +308,10 @@ impl ProfileArgs {
                             mean,
                             stddev: self.output_tokens_stddev.first().copied().unwrap_or(0.0),
                         }),
+                    prefix_length: self.dataset.prefix_prompt_length,
+                    prefix_pool_size: self.dataset.prefix_prompt_pool_size,
+                    shared_system_length: self.dataset.shared_system_prompt_length,
+                    seq_dist,
                 },
             }],
             phases,

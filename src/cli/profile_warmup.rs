@@ -159,6 +159,10 @@ impl WarmupFlags {
             concurrency_ramp: self.warmup_concurrency_ramp_duration,
             prefill_ramp: self.warmup_prefill_concurrency_ramp_duration,
             rate_ramp: self.warmup_request_rate_ramp_duration,
+            auto_offset: None,
+            start_offset: None,
+            end_offset: None,
+            speedup: None,
         })
     }
 }

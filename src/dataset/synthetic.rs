@@ -23,7 +23,7 @@ const MAX_LENGTH_FIX_ATTEMPTS: usize = 10;
 #[derive(Debug, Clone)]
 pub struct DatasetEntry {
     /// Stable id of the conversation (written to `inputs.json` and records).
-    pub session_id: String,
+    pub session_id: Arc<str>,
     /// Input length in tokens, as counted by the tokenizer.
     pub input_tokens: u32,
     /// Requested output length (`max_tokens`), if any.
@@ -42,14 +42,24 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// The entry for the `n`-th request.
-    pub fn entry(&self, n: u64) -> &DatasetEntry {
-        &self.entries[(n % self.entries.len() as u64) as usize]
+    /// The entry for the `n`-th request (entries are used round robin), and what its record says
+    /// it sent.
+    pub fn entry(&self, n: u64) -> (&DatasetEntry, super::RequestInput) {
+        let index = (n % self.entries.len() as u64) as u32;
+        let entry = &self.entries[index as usize];
+        let input = super::RequestInput {
+            conversation: entry.session_id.clone(),
+            session_num: index,
+            turn: 0,
+            input_tokens: entry.input_tokens,
+            max_tokens: entry.max_tokens,
+        };
+        (entry, input)
     }
 }
 
 /// The corpus as token ids for a tokenizer, computed once per tokenizer per process.
-fn corpus_tokens(tokenizer: &dyn Tokenizer) -> Arc<Vec<u32>> {
+pub(crate) fn corpus_tokens(tokenizer: &dyn Tokenizer) -> Arc<Vec<u32>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<u32>>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(tokens) = cache
@@ -109,23 +119,52 @@ pub fn generate(req: &SyntheticRequest<'_>) -> anyhow::Result<Dataset> {
         req.tokenizer.name()
     );
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
+    let prompts = req.prompts;
+    // The shared texts come from their own stream, so adding a prefix does not move the prompts.
+    let mut shared_rng = ChaCha8Rng::seed_from_u64(req.seed ^ 0x7072_6566_6978);
+    let mut shared_text = |tokens: u32| {
+        let start = shared_rng.random_range(0..corpus.len());
+        prompt_of_exact_length(req.tokenizer, &corpus, start, tokens as usize)
+    };
+    let system = prompts.shared_system_length.map(&mut shared_text);
+    let prefixes: Vec<String> = match prompts.prefix_length {
+        Some(length) => (0..prompts.prefix_pool_size.unwrap_or(DEFAULT_PREFIX_POOL))
+            .map(|_| shared_text(length))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mixture = prompts.seq_dist.as_deref().map(cumulative);
     let mut entries = Vec::with_capacity(req.entries as usize);
     for _ in 0..req.entries {
-        let isl = req.prompts.isl.sample(&mut rng);
-        let max_tokens = req.prompts.osl.map(|d| d.sample(&mut rng));
+        let (isl, max_tokens) = match &mixture {
+            Some(mixture) => {
+                let u: f64 = rng.random();
+                let share = mixture
+                    .iter()
+                    .find(|(upto, _)| u < *upto)
+                    .or(mixture.last())
+                    .map(|(_, s)| *s);
+                match share {
+                    Some(s) => (s.isl, Some(s.osl)),
+                    None => (prompts.isl.sample(&mut rng), None),
+                }
+            }
+            None => (
+                prompts.isl.sample(&mut rng),
+                prompts.osl.map(|d| d.sample(&mut rng)),
+            ),
+        };
         let start = rng.random_range(0..corpus.len());
-        let prompt = prompt_of_exact_length(req.tokenizer, &corpus, start, isl as usize);
+        let mut prompt = prompt_of_exact_length(req.tokenizer, &corpus, start, isl as usize);
+        if !prefixes.is_empty() {
+            let prefix = &prefixes[rng.random_range(0..prefixes.len())];
+            prompt = format!("{prefix} {prompt}");
+        }
         let session_id = uuid::Builder::from_random_bytes(rng.random())
             .into_uuid()
-            .to_string();
-        let payload = req.endpoint.build_body(&prompt, max_tokens, req.body);
-        // What the body sends is what is counted (a rankings body cuts the prompt in pieces).
-        let input_tokens = req
-            .endpoint
-            .input_texts(&prompt, &payload)
-            .iter()
-            .map(|t| req.tokenizer.count(t))
-            .sum::<usize>() as u32;
+            .to_string()
+            .into();
+        let (payload, input_tokens) = body_with_system(req, &prompt, max_tokens, system.as_deref());
         let body = Bytes::from(serde_json::to_vec(&payload)?);
         entries.push(DatasetEntry {
             session_id,
@@ -138,13 +177,66 @@ pub fn generate(req: &SyntheticRequest<'_>) -> anyhow::Result<Dataset> {
     Ok(Dataset { entries })
 }
 
+/// Prefixes in a pool when only their length is given (AIPerf's default).
+pub const DEFAULT_PREFIX_POOL: u32 = 100;
+
+/// A mixture as (cumulative probability up to and including the share, share).
+fn cumulative(shares: &[crate::spec::SequenceShare]) -> Vec<(f64, crate::spec::SequenceShare)> {
+    let total: f64 = shares.iter().map(|s| s.probability).sum();
+    let mut upto = 0.0;
+    shares
+        .iter()
+        .filter(|s| s.probability > 0.0)
+        .map(|s| {
+            upto += s.probability / total;
+            (upto, *s)
+        })
+        .collect()
+}
+
+/// The body for `prompt`, with the shared system prompt as a system message (chat) or before
+/// the prompt (other APIs), and the input tokens it carries: what the body sends is what is
+/// counted (a rankings body cuts the prompt in pieces).
+fn body_with_system(
+    req: &SyntheticRequest<'_>,
+    prompt: &str,
+    max_tokens: Option<u32>,
+    system: Option<&str>,
+) -> (serde_json::Value, u32) {
+    let count_texts = |prompt: &str, payload: &serde_json::Value| {
+        req.endpoint
+            .input_texts(prompt, payload)
+            .iter()
+            .map(|t| req.tokenizer.count(t))
+            .sum::<usize>()
+    };
+    let Some(system) = system else {
+        let payload = req.endpoint.build_body(prompt, max_tokens, req.body);
+        let tokens = count_texts(prompt, &payload);
+        return (payload, tokens as u32);
+    };
+    let mut payload = req.endpoint.build_body(prompt, max_tokens, req.body);
+    if let Some(messages) = payload
+        .get_mut("messages")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        messages.insert(0, serde_json::json!({"role": "system", "content": system}));
+        let tokens = count_texts(prompt, &payload) + req.tokenizer.count(system);
+        return (payload, tokens as u32);
+    }
+    let joined = format!("{system} {prompt}");
+    let payload = req.endpoint.build_body(&joined, max_tokens, req.body);
+    let tokens = count_texts(&joined, &payload);
+    (payload, tokens as u32)
+}
+
 /// `n` corpus tokens starting at `start`, wrapping around the end.
-fn window(corpus: &[u32], start: usize, n: usize) -> Vec<u32> {
+pub(crate) fn window(corpus: &[u32], start: usize, n: usize) -> Vec<u32> {
     corpus.iter().cycle().skip(start).take(n).copied().collect()
 }
 
 /// Decodes a window and adjusts it until the text re-encodes to exactly `target` tokens.
-fn prompt_of_exact_length(
+pub(crate) fn prompt_of_exact_length(
     tokenizer: &dyn Tokenizer,
     corpus: &[u32],
     start: usize,
@@ -179,10 +271,7 @@ mod tests {
 
     fn make(seed: u64, isl: TokenDistribution) -> Dataset {
         let tokenizer = builtin();
-        let prompts = PromptsSpec {
-            isl,
-            osl: Some(TokenDistribution::fixed(32.0)),
-        };
+        let prompts = PromptsSpec::of_length(isl, Some(TokenDistribution::fixed(32.0)));
         let body = BodyContext {
             model: "m".into(),
             streaming: true,

@@ -98,18 +98,17 @@ pub fn write_record_line(
     out: &mut impl Write,
     rec: &RawRecord,
     clock: &RunClock,
-    conversation_id: &str,
     metrics: Option<&RequestMetrics>,
     error: Option<RecordError<'_>>,
 ) -> std::io::Result<()> {
     let cancelled = rec.outcome == Outcome::Cancelled;
     let request_id = uuid::Uuid::from_u128(rec.request_id).to_string();
     let metadata = Metadata {
-        session_num: rec.entry,
+        session_num: rec.input.session_num,
         x_correlation_id: request_id.clone(),
         x_request_id: request_id,
-        conversation_id,
-        turn_index: 0,
+        conversation_id: &rec.input.conversation,
+        turn_index: rec.input.turn,
         credit_issued_ns: clock.wall_ns(rec.intended_ns),
         request_start_ns: clock.wall_ns(rec.sent_ns),
         request_ack_ns: rec.response_start_ns.map(|t| clock.wall_ns(t)),
@@ -158,7 +157,13 @@ mod tests {
     #[test]
     fn the_line_is_serde_json_compact_form() {
         let clock = RunClock::start();
-        let mut rec = RawRecord::new(PhaseKind::Profiling, 7, 3, 1_000);
+        let input = crate::load::record::RequestInput {
+            conversation: "conv".into(),
+            session_num: 3,
+            turn: 1,
+            ..Default::default()
+        };
+        let mut rec = RawRecord::new(PhaseKind::Profiling, 7, input, 1_000);
         rec.sent_ns = 2_000;
         rec.end_ns = 9_500_123;
         rec.status = Some(200);
@@ -200,8 +205,11 @@ mod tests {
             let error_value = error
                 .as_ref()
                 .map(|e| serde_json::json!({"code": e.code, "type": e.kind, "message": e.message}));
-            write_record_line(&mut line, &rec, &clock, "conv", metrics, error).unwrap();
+            write_record_line(&mut line, &rec, &clock, metrics, error).unwrap();
             let parsed: serde_json::Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(parsed["metadata"]["conversation_id"], "conv");
+            assert_eq!(parsed["metadata"]["turn_index"], 1);
+            assert_eq!(parsed["metadata"]["session_num"], 3);
             let mut expected_metrics = serde_json::Map::new();
             if let Some(m) = metrics {
                 for &(id, value) in &m.values {

@@ -7,10 +7,12 @@
 //! kept so the lag is measured.
 
 use super::clock::RunClock;
+use super::record::RequestInput;
 use super::record::{ErrorKind, Outcome, RawRecord, RequestError};
 use super::schedule::Schedule;
 use super::transport::Transport;
 use crate::dataset::Dataset;
+use crate::dataset::conversations::{Builder, Feed, Order, PreparedConversation};
 use crate::spec::PhaseKind;
 use bytes::Bytes;
 use std::future::Future;
@@ -105,6 +107,9 @@ pub struct SendControl {
     pub cancel_after: Option<Duration>,
     /// A prefill slot, given back when the first token arrives (or the request ends).
     pub prefill_slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Send to this target (taken modulo the number of URLs) instead of the next in turn: a
+    /// conversation's turns all go to one server.
+    pub url: Option<usize>,
 }
 
 impl SendRequest for Transport {
@@ -172,8 +177,8 @@ pub struct LoadContext<T: SendRequest = Transport> {
     pub transport: Arc<T>,
     /// How the open-loop pacer waits.
     pub pacing: Arc<dyn Pacing>,
-    /// Request bodies.
-    pub dataset: Arc<Dataset>,
+    /// What requests send.
+    pub workload: Workload,
     /// The run clock.
     pub clock: RunClock,
     /// Finished records go here (bounded: a slow consumer slows the client, never loses data).
@@ -188,6 +193,15 @@ pub struct LoadContext<T: SendRequest = Transport> {
     pub health: ServerHealth,
 }
 
+/// What a run's requests send.
+#[derive(Clone)]
+pub enum Workload {
+    /// Single-turn bodies built before the run, used round robin (synthetic prompts).
+    Prebuilt(Arc<Dataset>),
+    /// Conversations built while the run goes (input files): each phase starts its own feed.
+    Conversations(Arc<Builder>),
+}
+
 /// How arrivals are generated.
 #[derive(Debug, Clone)]
 pub enum LoadMode {
@@ -197,6 +211,16 @@ pub enum LoadMode {
     Rate {
         /// Arrival offsets.
         schedule: Schedule,
+        /// In-flight cap.
+        cap: Option<u32>,
+    },
+    /// Trace replay: each conversation starts at its timestamp, `(t - origin_ms) / speedup`
+    /// after the phase starts.
+    Replay {
+        /// Trace time (ms) of the phase start.
+        origin_ms: f64,
+        /// Gaps are divided by this.
+        speedup: f64,
         /// In-flight cap.
         cap: Option<u32>,
     },
@@ -228,6 +252,10 @@ pub struct PhasePlan {
     pub prefill_ramp: Option<Duration>,
     /// When the phase's last ramp (the rate's included) ends, from its start.
     pub ramp_end: Option<Duration>,
+    /// Which conversations a conversation workload sends, in which order.
+    pub order: Order,
+    /// Seed of the order's draws.
+    pub draw_seed: u64,
 }
 
 /// When step `k` (1-based) of a ramp from 1 to `target` in even steps over `ramp` comes: the
@@ -334,6 +362,15 @@ pub struct PhaseResult {
 /// Runs a phase to completion (or interruption) and returns once every issued request has a record.
 pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePlan) -> PhaseResult {
     ctx.progress.reset();
+    // Conversations are built ahead of the phase clock: the first ones are never late.
+    let feed = match &ctx.workload {
+        Workload::Prebuilt(_) => None,
+        Workload::Conversations(builder) => {
+            let feed = Arc::new(builder.start(plan.order, plan.draw_seed));
+            feed.primed().await;
+            Some(feed)
+        }
+    };
     let phase_cancel = ctx.interrupt.child_token();
     let tracker = TaskTracker::new();
     let start_ns = ctx.clock.now_ns();
@@ -343,33 +380,60 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
     let prefill = plan
         .prefill_concurrency
         .map(|n| ramped_semaphore(n, plan.prefill_ramp, start, &ramps_stop));
-    let issued = match &plan.mode {
+    let phase = PhaseShared {
+        start_ns,
+        next_index: Arc::new(AtomicU64::new(0)),
+        limit: plan.requests,
+        end_ns: plan.duration.map(|d| start_ns + d.as_nanos() as u64),
+        rules: plan.rules(start_ns),
+        feed: feed.clone(),
+    };
+    let cap_slots = |cap: &Option<u32>| Slots {
+        in_flight: cap.map(|c| ramped_semaphore(c, plan.concurrency_ramp, start, &ramps_stop)),
+        prefill: prefill.clone(),
+    };
+    match &plan.mode {
         LoadMode::Concurrency(n) => {
             let slots = Slots {
                 in_flight: None,
-                prefill,
+                prefill: prefill.clone(),
             };
-            spawn_closed_loop(ctx, plan, *n, start_ns, &tracker, &phase_cancel, slots);
-            None
+            spawn_closed_loop(ctx, plan, *n, &phase, &tracker, &phase_cancel, slots);
         }
         LoadMode::Rate { schedule, cap } => {
-            let slots = Slots {
-                in_flight: cap
-                    .map(|c| ramped_semaphore(c, plan.concurrency_ramp, start, &ramps_stop)),
-                prefill,
+            let arrivals = Arrivals::Schedule(schedule.clone());
+            let pacer = spawn_pacer(
+                ctx,
+                plan,
+                arrivals,
+                &phase,
+                &tracker,
+                &phase_cancel,
+                cap_slots(cap),
+            );
+            let _ = pacer.await;
+        }
+        LoadMode::Replay {
+            origin_ms,
+            speedup,
+            cap,
+        } => {
+            let arrivals = Arrivals::Trace {
+                origin_ms: *origin_ms,
+                speedup: *speedup,
             };
             let pacer = spawn_pacer(
                 ctx,
                 plan,
-                schedule.clone(),
-                start_ns,
+                arrivals,
+                &phase,
                 &tracker,
                 &phase_cancel,
-                slots,
+                cap_slots(cap),
             );
-            Some(pacer.await.unwrap_or(0))
+            let _ = pacer.await;
         }
-    };
+    }
     tracker.close();
     let mut grace_expired = false;
     let mut deadline = plan
@@ -397,8 +461,14 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
             }
         }
     }
+    if let Some(feed) = &feed
+        && let Ok(failure) = feed.failure.lock()
+        && let Some(why) = failure.as_ref()
+    {
+        tracing::error!("the input file could not be read to the end: {why}");
+    }
     PhaseResult {
-        issued: issued.unwrap_or_else(|| ctx.progress.issued.load(Ordering::Relaxed)),
+        issued: ctx.progress.issued.load(Ordering::Relaxed),
         start_ns,
         end_ns: ctx.clock.now_ns(),
         interrupted: ctx.interrupt.is_cancelled(),
@@ -416,25 +486,51 @@ async fn sleep_until_or_never(deadline: Option<std::time::Instant>) {
     }
 }
 
+/// What every request of a phase shares: its clock origin, the request numbers, its limits,
+/// its rules and (for a conversation workload) its feed.
+#[derive(Clone)]
+struct PhaseShared {
+    start_ns: u64,
+    /// The next request number; a number at or past `limit` is never sent.
+    next_index: Arc<AtomicU64>,
+    limit: Option<u64>,
+    /// Requests due at or after this run-clock time are not sent (duration phases).
+    end_ns: Option<u64>,
+    rules: RequestRules,
+    feed: Option<Arc<Feed>>,
+}
+
+impl PhaseShared {
+    /// A request number, or `None` once the phase's request limit is reached.
+    fn take_index(&self) -> Option<u64> {
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        self.limit.is_none_or(|l| index < l).then_some(index)
+    }
+
+    /// Whether the phase still issues requests.
+    fn issuing<T: SendRequest>(&self, ctx: &LoadContext<T>, cancel: &CancellationToken) -> bool {
+        !(cancel.is_cancelled()
+            || ctx.health.is_gone()
+            || too_many_failures(self.rules.failures, &ctx.progress))
+    }
+}
+
 fn spawn_closed_loop<T: SendRequest>(
     ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
     concurrency: u32,
-    start_ns: u64,
+    phase: &PhaseShared,
     tracker: &TaskTracker,
     phase_cancel: &CancellationToken,
     slots: Slots,
 ) {
-    let next_index = Arc::new(AtomicU64::new(0));
-    let end_ns = plan.duration.map(|d| start_ns + d.as_nanos() as u64);
     for worker in 0..concurrency {
         let ctx = ctx.clone();
-        let next_index = next_index.clone();
         let cancel = phase_cancel.clone();
-        let (rules, limit, slots) = (plan.rules(start_ns), plan.requests, slots.clone());
+        let (phase, slots) = (phase.clone(), slots.clone());
         // Along a ramp, worker k joins at ramp x k / (concurrency - 1).
         let joins = plan.concurrency_ramp.map(|ramp| {
-            ctx.clock.instant_at(start_ns) + ramp_step_offset(ramp, concurrency, worker)
+            ctx.clock.instant_at(phase.start_ns) + ramp_step_offset(ramp, concurrency, worker)
         });
         tracker.spawn(async move {
             if let Some(at) = joins {
@@ -443,71 +539,147 @@ fn spawn_closed_loop<T: SendRequest>(
                     _ = cancel.cancelled() => return,
                 }
             }
-            loop {
-                if cancel.is_cancelled()
-                    || ctx.health.is_gone()
-                    || too_many_failures(rules.failures, &ctx.progress)
-                {
+            // A worker is one user: one request, or one conversation, at a time.
+            while phase.issuing(&ctx, &cancel) {
+                let Some(index) = phase.take_index() else {
                     break;
-                }
-                let index = next_index.fetch_add(1, Ordering::Relaxed);
-                if limit.is_some_and(|l| index >= l) {
-                    break;
-                }
+                };
                 let now = ctx.clock.now_ns();
-                if end_ns.is_some_and(|end| now >= end) {
+                if phase.end_ns.is_some_and(|end| now >= end) {
                     break;
                 }
-                send_one(&ctx, &cancel, rules, index, now, slots.clone()).await;
+                match (&ctx.workload, &phase.feed) {
+                    (Workload::Conversations(builder), Some(feed)) => {
+                        let Some(conversation) = feed.next().await else {
+                            break;
+                        };
+                        let first = FirstTurn {
+                            index,
+                            due_ns: ctx.clock.now_ns(),
+                        };
+                        run_conversation(
+                            &ctx,
+                            builder,
+                            &cancel,
+                            &phase,
+                            &conversation,
+                            first,
+                            None,
+                            &slots,
+                        )
+                        .await;
+                    }
+                    _ => {
+                        send_prebuilt(&ctx, &cancel, phase.rules, index, now, slots.clone()).await;
+                    }
+                }
             }
         });
     }
 }
 
+/// Where open-loop arrivals come from.
+enum Arrivals {
+    /// A schedule of offsets from the phase start.
+    Schedule(Schedule),
+    /// The conversations' own timestamps.
+    Trace { origin_ms: f64, speedup: f64 },
+}
+
 fn spawn_pacer<T: SendRequest>(
     ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
-    mut schedule: Schedule,
-    start_ns: u64,
+    mut arrivals: Arrivals,
+    phase: &PhaseShared,
     tracker: &TaskTracker,
     phase_cancel: &CancellationToken,
     slots: Slots,
-) -> tokio::task::JoinHandle<u64> {
+) -> tokio::task::JoinHandle<()> {
     let handle = tokio::runtime::Handle::current();
-    let (ctx, tracker, cancel) = (ctx.clone(), tracker.clone(), phase_cancel.clone());
-    let (rules, limit, duration) = (
-        plan.rules(start_ns),
-        plan.requests,
-        plan.duration.map(|d| d.as_secs_f64()),
+    let (ctx, tracker, cancel, phase) = (
+        ctx.clone(),
+        tracker.clone(),
+        phase_cancel.clone(),
+        phase.clone(),
     );
+    let duration = plan.duration.map(|d| d.as_secs_f64());
     tokio::task::spawn_blocking(move || {
-        let mut index = 0u64;
-        while limit.is_none_or(|l| index < l) {
-            let offset = schedule.next_offset();
+        loop {
+            // A conversation is taken before its deadline, so building it is never lag.
+            let conversation = match &phase.feed {
+                Some(feed) => match feed.blocking_next() {
+                    Some(c) => Some(c),
+                    None => break,
+                },
+                None => None,
+            };
+            let offset = match &mut arrivals {
+                Arrivals::Schedule(schedule) => schedule.next_offset(),
+                Arrivals::Trace { origin_ms, speedup } => {
+                    let at = conversation
+                        .as_ref()
+                        .and_then(PreparedConversation::timestamp_ms)
+                        .unwrap_or(*origin_ms);
+                    ((at - *origin_ms) / *speedup / 1e3).max(0.0)
+                }
+            };
             if duration.is_some_and(|d| offset >= d) {
                 break;
             }
-            let intended_ns = start_ns + Duration::from_secs_f64(offset).as_nanos() as u64;
-            let stop = || {
-                cancel.is_cancelled()
-                    || ctx.health.is_gone()
-                    || too_many_failures(rules.failures, &ctx.progress)
+            let Some(index) = phase.take_index() else {
+                break;
             };
+            let intended_ns = phase.start_ns + Duration::from_secs_f64(offset).as_nanos() as u64;
+            let stop = || !phase.issuing(&ctx, &cancel);
             if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
                 break;
             }
-            let (ctx, cancel, slots) = (ctx.clone(), cancel.clone(), slots.clone());
+            let (ctx, cancel, slots, phase) =
+                (ctx.clone(), cancel.clone(), slots.clone(), phase.clone());
+            let trace = match arrivals {
+                Arrivals::Trace { origin_ms, speedup } => Some((origin_ms, speedup)),
+                Arrivals::Schedule(_) => None,
+            };
             tracker.spawn_on(
-                async move { send_one(&ctx, &cancel, rules, index, intended_ns, slots).await },
+                async move {
+                    match (&ctx.workload, conversation) {
+                        (Workload::Conversations(builder), Some(conversation)) => {
+                            let first = FirstTurn {
+                                index,
+                                due_ns: intended_ns,
+                            };
+                            run_conversation(
+                                &ctx,
+                                builder,
+                                &cancel,
+                                &phase,
+                                &conversation,
+                                first,
+                                trace,
+                                &slots,
+                            )
+                            .await;
+                        }
+                        _ => {
+                            send_prebuilt(&ctx, &cancel, phase.rules, index, intended_ns, slots)
+                                .await
+                        }
+                    }
+                },
                 &handle,
             );
-            index += 1;
         }
-        index
     })
 }
 
-async fn send_one<T: SendRequest>(
+/// The first turn of a conversation: its request number and when it was due.
+struct FirstTurn {
+    index: u64,
+    due_ns: u64,
+}
+
+/// Sends a synthetic request: entry `index` of the prebuilt dataset, round robin.
+async fn send_prebuilt<T: SendRequest>(
     ctx: &LoadContext<T>,
     cancel: &CancellationToken,
     rules: RequestRules,
@@ -515,10 +687,143 @@ async fn send_one<T: SendRequest>(
     intended_ns: u64,
     slots: Slots,
 ) {
+    let Workload::Prebuilt(dataset) = &ctx.workload else {
+        return;
+    };
+    let (entry, input) = dataset.entry(index);
+    let request = Request {
+        index,
+        intended_ns,
+        input,
+        body: entry.body.clone(),
+        url: None,
+        wants_reply: false,
+    };
+    send_one(ctx, cancel, rules, request, slots).await;
+}
+
+/// Sends a conversation's turns in order: each after the previous one's response and its
+/// delay (and, in a replay, not before its own timestamp), with the conversation so far
+/// (earlier messages and the replies the server actually gave) before it, all to one server.
+/// A turn whose predecessor failed is not sent: its history would not be the real one.
+#[allow(clippy::too_many_arguments)]
+async fn run_conversation<T: SendRequest>(
+    ctx: &LoadContext<T>,
+    builder: &Builder,
+    cancel: &CancellationToken,
+    phase: &PhaseShared,
+    conversation: &PreparedConversation,
+    first: FirstTurn,
+    trace: Option<(f64, f64)>,
+    slots: &Slots,
+) {
+    let mut history: Vec<serde_json::Value> = Vec::new();
+    let mut history_tokens = 0u32;
+    let last = conversation.turns.len().saturating_sub(1);
+    for (k, turn) in conversation.turns.iter().enumerate() {
+        let (index, due_ns) = if k == 0 {
+            (first.index, first.due_ns)
+        } else {
+            if let Some(delay) = turn.delay {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+            let mut due_ns = ctx.clock.now_ns();
+            if let (Some((origin_ms, speedup)), Some(at_ms)) = (trace, turn.timestamp_ms) {
+                let at_ns =
+                    phase.start_ns + (((at_ms - origin_ms) / speedup).max(0.0) * 1e6) as u64;
+                if at_ns > due_ns {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(ctx.clock.instant_at(at_ns).into()) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    due_ns = at_ns;
+                }
+            }
+            if !phase.issuing(ctx, cancel) || phase.end_ns.is_some_and(|end| due_ns >= end) {
+                return;
+            }
+            let Some(index) = phase.take_index() else {
+                return;
+            };
+            (index, due_ns)
+        };
+        let input = RequestInput {
+            conversation: conversation.id.clone(),
+            session_num: conversation.number,
+            turn: k as u32,
+            input_tokens: turn.input_tokens.saturating_add(if turn.takes_history {
+                history_tokens
+            } else {
+                0
+            }),
+            max_tokens: turn.max_tokens,
+        };
+        let request = Request {
+            index,
+            intended_ns: due_ns,
+            input,
+            body: turn.body_with(&history),
+            url: Some(conversation.number as usize),
+            wants_reply: k < last,
+        };
+        let Some(reply) = send_one(ctx, cancel, phase.rules, request, slots.clone()).await else {
+            return;
+        };
+        history_tokens = history_tokens
+            .saturating_add(turn.input_tokens)
+            .saturating_add(builder.tokenizer.count(&reply) as u32);
+        history.extend(turn.messages().iter().cloned());
+        history.push(serde_json::json!({"role": "assistant", "content": reply}));
+    }
+}
+
+/// One request to send.
+struct Request {
+    index: u64,
+    intended_ns: u64,
+    input: RequestInput,
+    body: Bytes,
+    url: Option<usize>,
+    /// Read the reply's text for the next turn.
+    wants_reply: bool,
+}
+
+/// The text a successful response carried, read as the record processor reads it.
+fn reply_text(endpoint: &dyn crate::endpoint::Endpoint, rec: &RawRecord) -> Option<String> {
+    let mut text = String::new();
+    if rec.streamed {
+        for (_, data) in rec.event_payloads() {
+            text.push_str(&endpoint.parse_event(data).ok()?.content);
+        }
+    } else {
+        text = endpoint.parse_body(&rec.payload).ok()?.content;
+    }
+    Some(text)
+}
+
+/// Sends one request and hands its record to the processors; for a request that wants its
+/// reply, returns the reply's text when it succeeded.
+async fn send_one<T: SendRequest>(
+    ctx: &LoadContext<T>,
+    cancel: &CancellationToken,
+    rules: RequestRules,
+    request: Request,
+    slots: Slots,
+) -> Option<String> {
+    let Request {
+        index,
+        intended_ns,
+        input,
+        body,
+        url,
+        wants_reply,
+    } = request;
     let kind = rules.kind;
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
-    let entry = (index % ctx.dataset.entries.len() as u64) as u32;
-    let mut rec = RawRecord::new(kind, index, entry, intended_ns);
+    let mut rec = RawRecord::new(kind, index, input, intended_ns);
     rec.in_ramp = rules.ramp_end_ns.is_some_and(|end| intended_ns < end);
     // In-flight slot first, then a prefill slot: waiting for either is schedule lag.
     let _permit = acquire(slots.in_flight, cancel).await;
@@ -528,10 +833,10 @@ async fn send_one<T: SendRequest>(
         rec.sent_ns = ctx.clock.now_ns();
         Outcome::Cancelled
     } else {
-        let body = ctx.dataset.entries[entry as usize].body.clone();
         let control = SendControl {
             cancel_after: rules.cancellation.and_then(|c| c.cancel_after(index)),
             prefill_slot,
+            url,
         };
         tokio::select! {
             biased;
@@ -554,9 +859,16 @@ async fn send_one<T: SendRequest>(
         Outcome::Success => 0,
     };
     ctx.health.observe(&outcome);
+    let reply = match (&outcome, &ctx.workload) {
+        (Outcome::Success, Workload::Conversations(builder)) if wants_reply => {
+            reply_text(builder.endpoint, &rec)
+        }
+        _ => None,
+    };
     rec.outcome = outcome;
     ctx.progress.finished.fetch_add(1, Ordering::Relaxed);
     ctx.records.send(rec).await;
+    reply
 }
 
 #[cfg(test)]

@@ -126,9 +126,9 @@ fn harness(server: &Arc<FakeServer>, pacing: Arc<dyn Pacing>) -> Harness {
     let ctx = Arc::new(LoadContext {
         transport: server.clone(),
         pacing,
-        dataset: Arc::new(Dataset {
+        workload: Workload::Prebuilt(Arc::new(Dataset {
             entries: vec![entry],
-        }),
+        })),
         clock: RunClock::start(),
         records: tx,
         interrupt: CancellationToken::new(),
@@ -164,6 +164,11 @@ fn phase(mode: LoadMode, requests: Option<u64>, duration_ms: Option<u64>) -> Pha
         concurrency_ramp: None,
         prefill_ramp: None,
         ramp_end: None,
+        order: Order::Drawn {
+            strategy: Default::default(),
+            once: false,
+        },
+        draw_seed: 0,
     }
 }
 

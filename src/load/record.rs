@@ -2,6 +2,7 @@
 //!
 //! Parsing and token counting happen later, off the timing path, in the record processor.
 
+pub use crate::dataset::RequestInput;
 use crate::spec::PhaseKind;
 
 /// How a request ended, as far as the transport can tell.
@@ -71,8 +72,8 @@ pub struct RawRecord {
     pub phase: PhaseKind,
     /// Request number within the phase, in issue order.
     pub index: u64,
-    /// Index of the dataset entry sent.
-    pub entry: u32,
+    /// What was sent.
+    pub input: RequestInput,
     /// A random (v4) UUID sent as the `X-Request-ID` header and written as the record's
     /// `x_request_id`, so a server's own logs can be joined to aiperf's records.
     pub request_id: u128,
@@ -108,11 +109,11 @@ pub struct RawRecord {
 
 impl RawRecord {
     /// A record for a request about to be sent.
-    pub fn new(phase: PhaseKind, index: u64, entry: u32, intended_ns: u64) -> Self {
+    pub fn new(phase: PhaseKind, index: u64, input: RequestInput, intended_ns: u64) -> Self {
         Self {
             phase,
             index,
-            entry,
+            input,
             request_id: uuid::Uuid::new_v4().as_u128(),
             intended_ns,
             sent_ns: intended_ns,

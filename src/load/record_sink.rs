@@ -81,7 +81,12 @@ mod tests {
     use super::*;
 
     fn record(index: u64) -> RawRecord {
-        RawRecord::new(crate::spec::PhaseKind::Profiling, index, 0, 0)
+        RawRecord::new(
+            crate::spec::PhaseKind::Profiling,
+            index,
+            Default::default(),
+            0,
+        )
     }
 
     #[tokio::test]

@@ -208,8 +208,10 @@ impl Transport {
         let super::dispatch::SendControl {
             cancel_after,
             mut prefill_slot,
+            url,
         } = control;
-        let url_index = self.next_url.fetch_add(1, Ordering::Relaxed) % self.targets.len();
+        let url_index = url.unwrap_or_else(|| self.next_url.fetch_add(1, Ordering::Relaxed))
+            % self.targets.len();
         let target = &self.targets[url_index];
         let asked_ns = clock.now_ns();
         rec.sent_ns = asked_ns;

@@ -12,4 +12,4 @@ mod server;
 mod words;
 
 pub use crate::spec::mock_url::MockConfig;
-pub use server::{MockServer, serve_forever, spawn};
+pub use server::{MockLogs, MockServer, serve_forever, spawn};

@@ -26,6 +26,8 @@ struct AppState {
     config: MockConfig,
     /// `--timing-log`: one line per streamed response with the server's own wall-clock times.
     timing_log: Option<std::sync::Mutex<std::fs::File>>,
+    /// `--request-log`: one line per generation request with its body and the reply's text.
+    request_log: Option<std::sync::Mutex<std::fs::File>>,
     engine: EngineHandle,
     tokenizer: Arc<dyn Tokenizer>,
     requests: AtomicU64,
@@ -97,24 +99,50 @@ impl Drop for MockServer {
     }
 }
 
+/// Files the mock server appends to as it serves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MockLogs<'a> {
+    /// One line per streamed response with the server's own wall-clock times.
+    pub timing: Option<&'a std::path::Path>,
+    /// One line per generation request: what it received and what it answered.
+    pub requests: Option<&'a std::path::Path>,
+}
+
+fn append_log(
+    path: Option<&std::path::Path>,
+) -> std::io::Result<Option<std::sync::Mutex<std::fs::File>>> {
+    path.map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(std::sync::Mutex::new)
+    })
+    .transpose()
+}
+
+/// Appends one line to a log: one write per line on an append-only file, so lines never
+/// interleave.
+fn write_log_line(log: &std::sync::Mutex<std::fs::File>, value: &Value) {
+    let mut line = value.to_string();
+    line.push('\n');
+    if let Ok(mut file) = log.lock() {
+        let _ = std::io::Write::write_all(&mut *file, line.as_bytes());
+    }
+}
+
 fn router(
     config: MockConfig,
-    timing_log: Option<&std::path::Path>,
+    logs: MockLogs<'_>,
     connections: Arc<AtomicU64>,
 ) -> std::io::Result<Router> {
-    let timing_log = match timing_log {
-        Some(path) => Some(std::sync::Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?,
-        )),
-        None => None,
-    };
+    let timing_log = append_log(logs.timing)?;
+    let request_log = append_log(logs.requests)?;
     let state = Arc::new(AppState {
         engine: EngineHandle::start(&config)?,
         config,
         timing_log,
+        request_log,
         tokenizer: builtin(),
         requests: AtomicU64::new(0),
         completed: Arc::new(AtomicU64::new(0)),
@@ -166,7 +194,7 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// Starts the server on the current runtime at `127.0.0.1:port` (0 = a free port).
 pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer> {
     let connections = Arc::new(AtomicU64::new(0));
-    let app = router(config, None, connections.clone())?;
+    let app = router(config, MockLogs::default(), connections.clone())?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let listener = listener.tap_io(move |stream| {
@@ -191,15 +219,18 @@ pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer>
 /// streamed response: `{"request_id", "first_read_ns", "received_ns", "first_token_ns",
 /// "end_ns"}`, wall-clock nanoseconds taken when the server first read the request's bytes,
 /// when the request reached the handler, when the first token's chunk was handed to the
-/// connection, and after the last; `request_id` is the `X-Request-ID` header.
+/// connection, and after the last; `request_id` is the `X-Request-ID` header. With
+/// `logs.requests`, appends one line per chat or completions request as it arrives:
+/// `{"received_ns", "request_id", "body", "reply"}`, the body as received and the text the
+/// answer will carry (reasoning excluded), to check what a client sent.
 pub async fn serve_forever(
     config: MockConfig,
     host: &str,
     port: u16,
-    timing_log: Option<&std::path::Path>,
+    logs: MockLogs<'_>,
 ) -> std::io::Result<()> {
     let connections = Arc::new(AtomicU64::new(0));
-    let app = router(config, timing_log, connections.clone())?;
+    let app = router(config, logs, connections.clone())?;
     let listener = tokio::net::TcpListener::bind((host, port)).await?;
     eprintln!(
         "aiperf mock server listening on http://{}",
@@ -355,19 +386,14 @@ impl Timing {
         let Some(log) = &self.state.timing_log else {
             return;
         };
-        let mut line = json!({
+        let line = json!({
             "request_id": self.request_id,
             "first_read_ns": self.first_read_ns,
             "received_ns": self.received_ns,
             "first_token_ns": self.first_token_ns,
             "end_ns": wall_ns(),
-        })
-        .to_string();
-        line.push('\n');
-        // One write per line on an append-only file: lines never interleave.
-        if let Ok(mut file) = log.lock() {
-            let _ = std::io::Write::write_all(&mut *file, line.as_bytes());
-        }
+        });
+        write_log_line(log, &line);
     }
 }
 
@@ -401,6 +427,16 @@ async fn generate(
         .map(|n| n.min(u32::MAX as u64) as u32)
         .unwrap_or(config.default_max_tokens);
     let reasoning = config.reasoning_tokens.min(max_tokens.saturating_sub(1));
+    if let Some(log) = &state.request_log {
+        let reply: String = (reasoning..max_tokens).map(word).collect();
+        let line = json!({
+            "received_ns": wall_ns(),
+            "request_id": headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            "body": body,
+            "reply": reply,
+        });
+        write_log_line(log, &line);
+    }
     let stream = body["stream"].as_bool().unwrap_or(false);
     let continuous_usage = body["stream_options"]["continuous_usage_stats"]
         .as_bool()

@@ -8,9 +8,9 @@ mod limits;
 mod processor;
 pub mod progress_ui;
 pub mod targets;
+pub mod workload;
 
 use crate::artifacts::run_metadata::*;
-use crate::dataset::synthetic::{self, SyntheticRequest};
 use crate::dataset::tokenizer::{self, Resolution};
 use crate::endpoint::{body_context, endpoint_for};
 use crate::error::AppError;
@@ -83,8 +83,14 @@ fn io_error(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> AppError 
 }
 
 /// The load plan of a phase.
-fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
+fn plan_for(
+    spec: &BenchmarkSpec,
+    phase: &PhaseSpec,
+    seed: u64,
+    file: Option<&crate::dataset::input_file::InputFile>,
+) -> PhasePlan {
     let mode = match phase.phase_type {
+        PhaseType::FixedSchedule => workload::replay_mode(phase, file),
         PhaseType::Concurrency => LoadMode::Concurrency(phase.concurrency.unwrap_or(1)),
         PhaseType::Constant => LoadMode::Rate {
             schedule: Schedule::constant(phase.rate.unwrap_or(1.0)),
@@ -113,7 +119,7 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
     PhasePlan {
         kind: phase.kind,
         mode,
-        requests: phase.request_limit(),
+        requests: workload::request_limit(spec, phase),
         duration: phase.duration.map(Duration::from_secs_f64),
         grace: Duration::from_secs_f64(phase.grace_period_or_default()),
         // A rate is judged once max(concurrency, 10) requests finished, as AIPerf does.
@@ -133,6 +139,8 @@ fn plan_for(phase: &PhaseSpec, seed: u64) -> PhasePlan {
         ramp_end: Some(phase.ramp_seconds())
             .filter(|&s| s > 0.0)
             .map(Duration::from_secs_f64),
+        order: workload::order(spec, phase),
+        draw_seed: seed ^ 0x6472_6177, // "draw": not the arrival stream's seed
     }
 }
 
@@ -160,6 +168,7 @@ fn capacity_warning(
                  says at the end whether it was client-bound"
             ))
         }
+        PhaseType::FixedSchedule => None,
         PhaseType::Constant | PhaseType::Poisson | PhaseType::Gamma => {
             let rate = phase.rate?;
             (rate > calibration.max_request_rate).then(|| {
@@ -186,6 +195,8 @@ fn connections_ahead(phase: &PhaseSpec, pool_size: u32, open_files: Option<u64>)
         PhaseType::Constant | PhaseType::Poisson | PhaseType::Gamma => {
             (phase.rate.unwrap_or(1.0) * CONNECTIONS_AHEAD_SECONDS).ceil()
         }
+        // A trace's rate is its own; a few connections cover its first requests.
+        PhaseType::FixedSchedule => f64::from(phase.concurrency.unwrap_or(8).min(8)),
     };
     let cap = phase.concurrency.unwrap_or(pool_size).min(pool_size);
     let by_files = open_files.map_or(u64::MAX, |n| n.saturating_sub(64) / 4);
@@ -251,19 +262,17 @@ pub async fn run_benchmark(
 
     let endpoint = endpoint_for(spec.endpoint.endpoint_type);
     let body = body_context(&model, &spec.endpoint);
-    let dataset_spec = spec.dataset().clone();
-    let dataset = synthetic::generate(&SyntheticRequest {
-        entries: dataset_spec.entries,
-        prompts: &dataset_spec.prompts,
-        seed,
-        tokenizer: tokenizer.as_ref(),
+    let prepared = workload::prepare(workload::Inputs {
+        spec: &spec,
+        tokenizer: tokenizer.clone(),
         endpoint,
         body: &body,
-    })
-    .map_err(|e| AppError::failure(format!("cannot generate prompts: {e:#}")))?;
-    let dataset = Arc::new(dataset);
-    export::write_inputs(&dir.join(export::INPUTS_JSON), &dataset)
-        .map_err(io_error("write", &dir.join(export::INPUTS_JSON)))?;
+        seed,
+    })?;
+    if let crate::load::dispatch::Workload::Prebuilt(dataset) = &prepared.workload {
+        export::write_inputs(&dir.join(export::INPUTS_JSON), dataset)
+            .map_err(io_error("write", &dir.join(export::INPUTS_JSON)))?;
+    }
 
     // Keep as many idle connections as requests can be in flight: the concurrency, or for an
     // uncapped open-loop phase enough that high rates reuse connections instead of reconnecting.
@@ -318,7 +327,6 @@ pub async fn run_benchmark(
     let processor = Processor {
         endpoint,
         tokenizer: tokenizer.clone(),
-        dataset: dataset.clone(),
         clock,
         use_server_token_count: spec.endpoint.use_server_token_count,
         per_chunk_usage: spec.endpoint.per_chunk_usage,
@@ -343,7 +351,7 @@ pub async fn run_benchmark(
     let ctx = Arc::new(LoadContext {
         transport: Arc::new(transport),
         pacing: Arc::new(crate::load::dispatch::ThreadPacing),
-        dataset: dataset.clone(),
+        workload: prepared.workload.clone(),
         clock,
         records: records_tx,
         interrupt: interrupt.clone(),
@@ -356,15 +364,22 @@ pub async fn run_benchmark(
     let mut server_gone = false;
     let mut too_many_failures = None;
     let mut client_headroom = ClientHeadroom::default();
+    let mut profiling_mode = None;
+    let mut profiling_scheduled = 0;
     for (i, phase) in spec.phases.iter().enumerate() {
-        let plan = plan_for(phase, seed.wrapping_add(i as u64 + 1));
+        let plan = plan_for(
+            &spec,
+            phase,
+            seed.wrapping_add(i as u64 + 1),
+            prepared.file.as_deref(),
+        );
         let display = progress_ui::PhaseDisplay {
             name: if phase.kind == PhaseKind::Warmup {
                 "warmup"
             } else {
                 "profiling"
             },
-            total_requests: phase.request_limit(),
+            total_requests: plan.requests,
             duration: plan.duration,
         };
         tracing::info!("phase '{}' starting: {:?}", phase.name, plan.mode);
@@ -394,6 +409,10 @@ pub async fn run_benchmark(
             )
         });
         let result = run_phase(&ctx, &plan).await;
+        if phase.kind == PhaseKind::Profiling {
+            profiling_mode = Some(plan.mode.clone());
+            profiling_scheduled = result.issued;
+        }
         if let Some(monitor) = monitor {
             client_headroom = monitor.finish();
         }
@@ -458,6 +477,9 @@ pub async fn run_benchmark(
         judgement.client_resource_errors,
         client_headroom,
     );
+    let replay = profiling_mode
+        .as_ref()
+        .and_then(|mode| workload::replay_summary(mode, &summary, profiling_scheduled));
     let json = export::json_export::export_json(
         &summary,
         Some(&warmup),
@@ -518,6 +540,8 @@ pub async fn run_benchmark(
         },
         load_verdict: verdict.clone(),
         warnings: judgement.warnings.clone(),
+        input_file: prepared.file.as_deref().map(workload::file_info),
+        replay: replay.clone(),
         spec: input_config,
     };
     let metadata_path = dir.join(export::RUN_METADATA_JSON);
@@ -527,6 +551,9 @@ pub async fn run_benchmark(
     );
     for warning in &judgement.warnings {
         tracing::warn!("{warning}");
+    }
+    if let Some(replay) = &replay {
+        tracing::info!("{}", replay.explanation);
     }
     // `aiperf calibrate` reports client-bound points in its own table.
     if verdict.client_bound && !invocation.calibrating {

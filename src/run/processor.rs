@@ -4,7 +4,6 @@
 //! When the phase is over the processors' accumulators are merged, which gives exactly what one
 //! processor would have computed from all the records (see [`RunAccumulator::merge`]).
 
-use crate::dataset::Dataset;
 use crate::dataset::tokenizer::Tokenizer;
 use crate::endpoint::{Endpoint, Usage};
 use crate::export::line_file::LineFile;
@@ -22,8 +21,6 @@ pub struct Processor {
     pub endpoint: &'static dyn Endpoint,
     /// Counts output tokens.
     pub tokenizer: Arc<dyn Tokenizer>,
-    /// Prompts (for input lengths and requested output lengths).
-    pub dataset: Arc<Dataset>,
     /// Converts times for the JSONL.
     pub clock: RunClock,
     /// Take output counts from server usage.
@@ -124,7 +121,6 @@ impl Processor {
         Self {
             endpoint: self.endpoint,
             tokenizer: self.tokenizer.clone(),
-            dataset: self.dataset.clone(),
             clock: self.clock,
             use_server_token_count: self.use_server_token_count,
             per_chunk_usage: self.per_chunk_usage,
@@ -230,7 +226,6 @@ impl Processor {
     }
 
     fn process(&mut self, rec: &RawRecord) -> std::io::Result<()> {
-        let entry = self.dataset.entry(rec.entry as u64);
         let outcome = match &rec.outcome {
             Outcome::Success => match self.parse(rec) {
                 Ok(parsed) => Ok(parsed),
@@ -267,8 +262,8 @@ impl Processor {
                     ),
                     has_reasoning: !parsed.reasoning.is_empty(),
                     text_events: parsed.text_events,
-                    input_tokens: entry.input_tokens,
-                    requested_osl: entry.max_tokens,
+                    input_tokens: rec.input.input_tokens,
+                    requested_osl: rec.input.max_tokens,
                     usage: parsed.usage,
                     first_chunk_tokens: parsed.first_chunk_tokens.filter(|_| self.per_chunk_usage),
                 };
@@ -295,16 +290,8 @@ impl Processor {
                 message: &e.message,
             });
             let clock = &self.clock;
-            self.jsonl.push(|out| {
-                write_record_line(
-                    out,
-                    rec,
-                    clock,
-                    &entry.session_id,
-                    metrics.as_ref(),
-                    record_error,
-                )
-            })?;
+            self.jsonl
+                .push(|out| write_record_line(out, rec, clock, metrics.as_ref(), record_error))?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! `artifacts`, `slos`, `tokenizer`, `runtime`), which is also what `input_config` in
 //! `profile_export_aiperf.json` shows. This module only describes and checks; it never runs anything.
 
+pub mod dataset;
 mod distribution;
 mod endpoint;
 pub mod experiment;
@@ -22,6 +23,7 @@ pub mod schema;
 pub mod thresholds;
 pub mod validate;
 
+pub use dataset::{FileFormat, SamplingStrategy, SequenceShare};
 pub use distribution::TokenDistribution;
 pub use endpoint::{ConnectionReuse, EndpointSpec, EndpointType, Secret};
 pub use failure_threshold::FailureThreshold;
@@ -176,22 +178,42 @@ pub struct ModelItem {
     pub name: String,
 }
 
-/// A source of prompts.
+/// A source of prompts: synthetic prompts from the embedded corpus, or an input file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     /// Dataset name (AIPerf names the single dataset `main`).
     #[serde(default = "default_dataset_name")]
     pub name: String,
-    /// Dataset kind; only synthetic prompts exist today.
+    /// `synthetic` (generated prompts) or `file` (an input file: `path` and `format`).
     #[serde(rename = "type", default = "default_dataset_type")]
     pub dataset_type: DatasetType,
-    /// Number of distinct prompts generated; requests cycle through them.
+    /// Synthetic: number of distinct prompts generated; requests cycle through them.
     #[serde(default = "default_entries")]
     #[schemars(range(min = 1))]
     pub entries: u32,
-    /// Prompt and output length distributions.
+    /// Prompt and output length distributions and shared prefixes (synthetic); for a file,
+    /// `osl` is the output length of lines without `output_length`, and `isl` is unused.
+    #[serde(default = "default_prompts")]
     pub prompts: PromptsSpec,
+    /// File: the JSONL input file (relative to the experiment file, or to the working
+    /// directory for `aiperf profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// File: its format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FileFormat>,
+    /// File: how entries are drawn when the run needs more requests than the file holds.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sampling: SamplingStrategy,
+    /// File: tokens per `hash_ids` block (default 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub block_size: Option<u32>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// Without a dataset: synthetic prompts of 550 tokens (the `--isl` default), server-chosen length.
@@ -200,11 +222,16 @@ fn default_datasets() -> Vec<DatasetSpec> {
         name: default_dataset_name(),
         dataset_type: DatasetType::Synthetic,
         entries: default_entries(),
-        prompts: PromptsSpec {
-            isl: TokenDistribution::fixed(550.0),
-            osl: None,
-        },
+        prompts: default_prompts(),
+        path: None,
+        format: None,
+        sampling: SamplingStrategy::default(),
+        block_size: None,
     }]
+}
+
+fn default_prompts() -> PromptsSpec {
+    PromptsSpec::of_length(TokenDistribution::fixed(550.0), None)
 }
 
 fn default_dataset_name() -> String {
@@ -225,17 +252,89 @@ fn default_entries() -> u32 {
 pub enum DatasetType {
     /// Generated from the shipped corpus with exact token counts.
     Synthetic,
+    /// Read from a JSONL input file (single_turn, multi_turn or mooncake_trace).
+    File,
 }
 
-/// Input and output lengths in tokens.
+/// Input and output lengths in tokens, and the prefixes synthetic prompts share.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PromptsSpec {
-    /// Input sequence length distribution.
+    /// Input sequence length distribution (the prompt after any prefix and system prompt).
     pub isl: TokenDistribution,
     /// Requested output length distribution (sent as `max_tokens`); absent = server decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub osl: Option<TokenDistribution>,
+    /// Tokens of a shared prefix put before every prompt, drawn from a pool of
+    /// `prefix_pool_size` prefixes (`--prefix-prompt-length`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub prefix_length: Option<u32>,
+    /// Distinct prefixes of `prefix_length` tokens (default 100), each prompt taking one at
+    /// random (`--prefix-prompt-pool-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub prefix_pool_size: Option<u32>,
+    /// Tokens of one system prompt every request shares (`--shared-system-prompt-length`): a
+    /// system message for chat, text before the prompt otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub shared_system_length: Option<u32>,
+    /// A mixture of (ISL, OSL) pairs instead of `isl`/`osl`: `"256,128:0.7;1024,512:0.3"` or
+    /// a list of `{isl, osl, probability}` (`--seq-dist`).
+    #[serde(
+        default,
+        deserialize_with = "dataset_forms::opt_seq_dist",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<dataset_forms::SeqDistForm>")]
+    pub seq_dist: Option<Vec<SequenceShare>>,
+}
+
+impl PromptsSpec {
+    /// Prompts of these lengths with no shared prefix.
+    pub fn of_length(isl: TokenDistribution, osl: Option<TokenDistribution>) -> Self {
+        Self {
+            isl,
+            osl,
+            prefix_length: None,
+            prefix_pool_size: None,
+            shared_system_length: None,
+            seq_dist: None,
+        }
+    }
+}
+
+/// How `seq_dist` may be written.
+mod dataset_forms {
+    use super::SequenceShare;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Deserializer};
+
+    /// AIPerf's text, or the list.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(untagged)]
+    pub enum SeqDistForm {
+        /// `ISL,OSL:p;ISL,OSL:p`.
+        Text(String),
+        /// `[{isl, osl, probability}]`.
+        List(Vec<SequenceShare>),
+    }
+
+    pub fn opt_seq_dist<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<SequenceShare>>, D::Error> {
+        let shares = match SeqDistForm::deserialize(d)? {
+            SeqDistForm::Text(text) => {
+                super::dataset::parse_seq_dist(&text).map_err(serde::de::Error::custom)?
+            }
+            SeqDistForm::List(list) => {
+                super::dataset::check_shares(&list).map_err(serde::de::Error::custom)?;
+                list
+            }
+        };
+        Ok(Some(shares))
+    }
 }
 
 /// Whether a phase's records count toward results.
@@ -262,6 +361,9 @@ pub enum PhaseType {
     /// 1/sqrt(smoothness)): vLLM's `--burstiness`. Smoothness 1 is Poisson, below 1 burstier,
     /// above 1 more regular.
     Gamma,
+    /// Trace replay: each request is sent at its input file line's `timestamp` (ms), scaled by
+    /// `speedup`, from absolute deadlines; the phase ends when the trace (or its window) does.
+    FixedSchedule,
 }
 
 impl PhaseType {
@@ -318,6 +420,18 @@ pub struct PhaseSpec {
     /// Seconds over which the rate rises from rate x 0.1 s / ramp to its value, every 100 ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_ramp: Option<f64>,
+    /// Fixed schedule: shift the trace so its first request is sent at once (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_offset: Option<bool>,
+    /// Fixed schedule: replay from this trace time (ms, inclusive); the replay starts there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset: Option<f64>,
+    /// Fixed schedule: replay up to this trace time (ms, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offset: Option<f64>,
+    /// Fixed schedule: divide every gap of the trace by this (2 = twice as fast).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<f64>,
 }
 
 /// Requests a phase cancels on purpose (AIPerf's `cancellation`, `--request-cancellation-*`).
@@ -402,6 +516,22 @@ struct PhaseForm {
     #[serde(default, deserialize_with = "forms::opt_ramp")]
     #[schemars(with = "Option<forms::RampForm>")]
     rate_ramp: Option<f64>,
+    /// `fixed_schedule`: shift the trace so its first request goes at once (default true;
+    /// not with `start_offset`/`end_offset`).
+    #[serde(default, alias = "autoOffset")]
+    auto_offset: Option<bool>,
+    /// `fixed_schedule`: replay only requests at or after this trace time, in ms.
+    #[serde(default, alias = "startOffset")]
+    #[schemars(range(min = 0))]
+    start_offset: Option<f64>,
+    /// `fixed_schedule`: replay only requests at or before this trace time, in ms.
+    #[serde(default, alias = "endOffset")]
+    #[schemars(range(min = 0))]
+    end_offset: Option<f64>,
+    /// `fixed_schedule`: divide every gap of the trace by this (`--replay-speedup`; 2 = twice
+    /// as fast, 0.5 = half as fast).
+    #[serde(default)]
+    speedup: Option<f64>,
 }
 
 fn default_phase_name() -> String {
@@ -432,6 +562,10 @@ impl From<PhaseForm> for PhaseSpec {
             concurrency_ramp: f.concurrency_ramp,
             prefill_ramp: f.prefill_ramp,
             rate_ramp: f.rate_ramp,
+            auto_offset: f.auto_offset,
+            start_offset: f.start_offset,
+            end_offset: f.end_offset,
+            speedup: f.speedup,
         }
     }
 }
@@ -460,10 +594,33 @@ impl PhaseSpec {
             .fold(0.0, f64::max)
     }
 
+    /// The replay window and speed of a `fixed_schedule` phase.
+    pub fn replay(&self) -> ReplayWindow {
+        ReplayWindow {
+            auto_offset: self.auto_offset.unwrap_or(self.start_offset.is_none()),
+            start_ms: self.start_offset,
+            end_ms: self.end_offset,
+            speedup: self.speedup.unwrap_or(1.0),
+        }
+    }
+
     /// The gamma shape of a `gamma` phase (1 = Poisson when unset).
     pub fn smoothness_or_default(&self) -> f64 {
         self.smoothness.unwrap_or(1.0)
     }
+}
+
+/// Which part of a trace a fixed-schedule phase replays, and how fast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayWindow {
+    /// The replay starts at the first replayed request (its time is the origin).
+    pub auto_offset: bool,
+    /// Requests before this trace time (ms) are skipped; with it the origin is this time.
+    pub start_ms: Option<f64>,
+    /// Requests after this trace time (ms) are skipped.
+    pub end_ms: Option<f64>,
+    /// Gaps are divided by this.
+    pub speedup: f64,
 }
 
 /// Output settings.
@@ -625,10 +782,14 @@ pub mod test_support {
                 name: "main".into(),
                 dataset_type: DatasetType::Synthetic,
                 entries: 10,
-                prompts: PromptsSpec {
-                    isl: TokenDistribution::fixed(100.0),
-                    osl: Some(TokenDistribution::fixed(16.0)),
-                },
+                prompts: PromptsSpec::of_length(
+                    TokenDistribution::fixed(100.0),
+                    Some(TokenDistribution::fixed(16.0)),
+                ),
+                path: None,
+                format: None,
+                sampling: SamplingStrategy::default(),
+                block_size: None,
             }],
             phases: vec![PhaseSpec {
                 name: "profiling".into(),
@@ -646,6 +807,10 @@ pub mod test_support {
                 concurrency_ramp: None,
                 prefill_ramp: None,
                 rate_ramp: None,
+                auto_offset: None,
+                start_offset: None,
+                end_offset: None,
+                speedup: None,
             }],
             artifacts: ArtifactsSpec::default(),
             slos: BTreeMap::new(),

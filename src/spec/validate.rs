@@ -3,7 +3,7 @@
 //! Every problem is reported (not just the first), each as one sentence that names the setting
 //! and says how to fix it, with the key path it concerns.
 
-use super::{BenchmarkSpec, EndpointType, PhaseKind, PhaseType};
+use super::{BenchmarkSpec, DatasetType, EndpointType, PhaseKind, PhaseType, SamplingStrategy};
 use crate::spec::goodput::check_slo_tag;
 
 /// The longest duration any setting may take: 30 days. Beyond this no benchmark is meaningful,
@@ -266,6 +266,7 @@ fn check_dataset(spec: &BenchmarkSpec, problems: &mut Problems) {
         return;
     }
     let dataset = &spec.datasets[0];
+    check_dataset_kind(dataset, problems);
     if dataset.entries == 0 {
         problems.push(
             "datasets[0].entries",
@@ -322,6 +323,119 @@ fn check_dataset(spec: &BenchmarkSpec, problems: &mut Problems) {
                 osl.mean, osl.stddev
             ),
         );
+    }
+}
+
+/// A file dataset has a path and a format; a synthetic one none of the file settings, and
+/// prefix settings that can be built.
+fn check_dataset_kind(dataset: &super::DatasetSpec, problems: &mut Problems) {
+    let prompts = &dataset.prompts;
+    match dataset.dataset_type {
+        DatasetType::File => {
+            if dataset.path.is_none() {
+                problems.push(
+                    "datasets[0].path",
+                    "a file dataset needs a path (--input-file)",
+                );
+            }
+            if dataset.format.is_none() {
+                problems.push(
+                    "datasets[0].format",
+                    "a file dataset needs a format: single_turn, multi_turn or mooncake_trace (--custom-dataset-type)",
+                );
+            }
+            for (key, set) in [
+                ("prefix_length", prompts.prefix_length.is_some()),
+                (
+                    "shared_system_length",
+                    prompts.shared_system_length.is_some(),
+                ),
+                ("seq_dist", prompts.seq_dist.is_some()),
+            ] {
+                if set {
+                    problems.push(
+                        format!("datasets[0].prompts.{key}"),
+                        format!(
+                            "prompts.{key} shapes synthetic prompts; an input file brings its own"
+                        ),
+                    );
+                }
+            }
+        }
+        DatasetType::Synthetic => {
+            for (key, set) in [
+                ("path", dataset.path.is_some()),
+                ("format", dataset.format.is_some()),
+                ("sampling", dataset.sampling != SamplingStrategy::default()),
+                ("block_size", dataset.block_size.is_some()),
+            ] {
+                if set {
+                    problems.push(
+                        format!("datasets[0].{key}"),
+                        format!("{key} applies to a file dataset (type: file, --input-file)"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(b) = dataset.block_size
+        && !(1..=1_000_000).contains(&b)
+    {
+        problems.push(
+            "datasets[0].block_size",
+            format!("the block size (--isl-block-size) must be from 1 to 1000000 tokens, got {b}"),
+        );
+    }
+    for (key, flag, value, max) in [
+        (
+            "prefix_length",
+            "--prefix-prompt-length",
+            prompts.prefix_length,
+            1_000_000,
+        ),
+        (
+            "prefix_pool_size",
+            "--prefix-prompt-pool-size",
+            prompts.prefix_pool_size,
+            100_000,
+        ),
+        (
+            "shared_system_length",
+            "--shared-system-prompt-length",
+            prompts.shared_system_length,
+            1_000_000,
+        ),
+    ] {
+        if let Some(v) = value
+            && !(1..=max).contains(&v)
+        {
+            problems.push(
+                format!("datasets[0].prompts.{key}"),
+                format!("{flag} must be from 1 to {max}, got {v}"),
+            );
+        }
+    }
+    if prompts.prefix_pool_size.is_some() && prompts.prefix_length.is_none() {
+        problems.push(
+            "datasets[0].prompts.prefix_pool_size",
+            "a prefix pool (--prefix-prompt-pool-size) needs a prefix length (--prefix-prompt-length)",
+        );
+    }
+    let prefix_tokens = f64::from(prompts.prefix_length.unwrap_or(0))
+        * f64::from(prompts.prefix_pool_size.unwrap_or(100));
+    if prefix_tokens > MAX_DATASET_TOKENS {
+        problems.push(
+            "datasets[0].prompts.prefix_length",
+            format!(
+                "a pool of prefixes would be {prefix_tokens:.0} tokens to generate; at most {MAX_DATASET_TOKENS} \
+                 (lower --prefix-prompt-length or --prefix-prompt-pool-size)"
+            ),
+        );
+    }
+    if let Some(shares) = &prompts.seq_dist
+        && let Err(why) = super::dataset::check_shares(shares)
+    {
+        problems.push("datasets[0].prompts.seq_dist", format!("--seq-dist: {why}"));
     }
 }
 
@@ -431,6 +545,24 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                     format!("phase '{name}': a rate phase needs --request-rate"),
                 ),
             },
+            PhaseType::FixedSchedule => check_replay(spec, phase, &at, problems),
+        }
+        if phase.phase_type != PhaseType::FixedSchedule {
+            for (key, set) in [
+                ("auto_offset", phase.auto_offset.is_some()),
+                ("start_offset", phase.start_offset.is_some()),
+                ("end_offset", phase.end_offset.is_some()),
+                ("speedup", phase.speedup.is_some()),
+            ] {
+                if set {
+                    problems.push(
+                        at(key),
+                        format!(
+                            "phase '{name}': {key} applies to a fixed_schedule phase (trace replay)"
+                        ),
+                    );
+                }
+            }
         }
         if let Some(p) = phase.prefill_concurrency {
             if !(1..=MAX_CONCURRENCY).contains(&p) {
@@ -495,6 +627,93 @@ fn check_phases(spec: &BenchmarkSpec, problems: &mut Problems) {
                 ),
             ),
         }
+    }
+}
+
+/// The most a replay may be sped up or slowed down.
+const MAX_SPEEDUP: f64 = 1e6;
+
+/// A fixed-schedule phase: the profiling phase of a file dataset, no rate, a window whose start
+/// is not after its end, offsets or an auto offset (not both), a positive speedup.
+fn check_replay(
+    spec: &BenchmarkSpec,
+    phase: &super::PhaseSpec,
+    at: &dyn Fn(&str) -> String,
+    problems: &mut Problems,
+) {
+    let name = &phase.name;
+    if phase.kind == PhaseKind::Warmup {
+        problems.push(
+            at("type"),
+            format!("phase '{name}': a warmup phase cannot replay a trace (fixed_schedule); warm up by concurrency or rate"),
+        );
+    }
+    if spec
+        .datasets
+        .first()
+        .is_some_and(|d| d.dataset_type != DatasetType::File)
+    {
+        problems.push(
+            at("type"),
+            format!(
+                "phase '{name}': a fixed-schedule replay needs an input file with timestamps (--input-file, a dataset of type file)"
+            ),
+        );
+    }
+    if phase.rate.is_some() {
+        problems.push(
+            at("rate"),
+            format!("phase '{name}': a fixed-schedule replay sends at the file's timestamps and takes no rate"),
+        );
+    }
+    for (key, flag, value) in [
+        (
+            "start_offset",
+            "--fixed-schedule-start-offset",
+            phase.start_offset,
+        ),
+        (
+            "end_offset",
+            "--fixed-schedule-end-offset",
+            phase.end_offset,
+        ),
+    ] {
+        if let Some(v) = value
+            && !(v.is_finite() && (0.0..=1e15).contains(&v))
+        {
+            problems.push(
+                at(key),
+                format!("phase '{name}': {flag} is a trace time in ms, 0 or more, got {v}"),
+            );
+        }
+    }
+    if let (Some(start), Some(end)) = (phase.start_offset, phase.end_offset)
+        && start > end
+    {
+        problems.push(
+            at("start_offset"),
+            format!(
+                "phase '{name}': the replay window starts at {start} ms, after its end at {end} ms \
+                 (--fixed-schedule-start-offset must not be above --fixed-schedule-end-offset)"
+            ),
+        );
+    }
+    if phase.auto_offset == Some(true) && phase.start_offset.is_some() {
+        problems.push(
+            at("auto_offset"),
+            format!(
+                "phase '{name}': auto_offset (--fixed-schedule-auto-offset) and start_offset \
+                 (--fixed-schedule-start-offset) both set where the replay starts: give one"
+            ),
+        );
+    }
+    if let Some(x) = phase.speedup
+        && !(x.is_finite() && x > 0.0 && x <= MAX_SPEEDUP)
+    {
+        problems.push(
+            at("speedup"),
+            format!("phase '{name}': --replay-speedup must be above 0 and at most {MAX_SPEEDUP}, got {x}"),
+        );
     }
 }
 

@@ -118,6 +118,13 @@ pub fn run_content(
     if let Some(p) = parameters {
         config.insert("parameters".into(), p.clone());
     }
+    // The trace behind the numbers: its name and the hash of its bytes.
+    if let Some(file) = metadata.as_ref().and_then(|m| m.input_file.as_ref()) {
+        config.insert(
+            "aiperf.input_file".into(),
+            json!({"path": file.path, "format": file.format, "sha256": file.sha256}),
+        );
+    }
     let mut tags = vec![
         format!("aiperf-{}", crate::VERSION),
         format!("benchmark-{id}"),
