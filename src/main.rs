@@ -52,6 +52,7 @@ fn main() {
             Command::Plot(plot_args) => aiperf::cli::plot::run(&plot_args),
             Command::Calibrate(args) => aiperf::cli::calibrate::run(&args).await,
             Command::Compare(args) => aiperf::cli::compare::run(&args).await,
+            Command::Dataset(command) => aiperf::cli::dataset::run(&command),
             Command::Export(aiperf::cli::ExportCommand::Wandb(args)) => {
                 aiperf::cli::export::wandb(&args).await
             }

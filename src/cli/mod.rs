@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod compare;
+pub mod dataset;
 pub mod export;
 pub mod flags;
 pub mod mock_server;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Compare a candidate's results with a baseline's: regressions, with noise taken into
     /// account (exit 10 on a regression).
     Compare(compare::CompareArgs),
+    /// Look into input files.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 /// The schemas `aiperf schema` prints.

@@ -114,9 +114,21 @@ fn print_summary(plan: &Plan) {
     println!("results in {}", plan.base_dir.display());
 }
 
+/// Reads every input file the plan's trials name, each once: a bad file stops the command
+/// before anything runs.
+fn check_input_files(plan: &Plan) -> Result<(), AppError> {
+    crate::run::workload::check_files(
+        plan.trials
+            .iter()
+            .map(|t| &t.spec)
+            .chain(plan.adaptive.as_ref().map(|a| &a.base)),
+    )
+}
+
 /// `aiperf validate FILE`.
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode, AppError> {
     let (_, plan) = load_and_expand(&args.file)?;
+    check_input_files(&plan)?;
     println!("{}: valid", args.file.display());
     print_summary(&plan);
     Ok(ExitCode::SUCCESS)
@@ -132,6 +144,7 @@ pub async fn run(args: &RunArgs, command_line: String, verbose: u8) -> Result<Ex
         }
         return experiment::dry_run(&plan, verbose > 0).await;
     }
+    check_input_files(&plan)?;
     let options = RunOptions {
         resume: args.resume.clone(),
         force: args.force,

@@ -90,6 +90,8 @@ pub(super) fn resolve_cell(
     if seed.is_some() {
         spec.random_seed = seed;
     }
+    // An input file is named relative to the experiment file, like a plot configuration.
+    spec.resolve_input_paths(loaded.file.parent().unwrap_or(std::path::Path::new(".")));
     crate::spec::validate(&spec).map_err(|problems| {
         problems
             .into_iter()

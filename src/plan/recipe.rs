@@ -163,6 +163,14 @@ pub(super) fn adaptive_plan(
     for (p, v) in &draft.fixed {
         let _ = paths::set(&mut base_json, p, v.clone());
     }
+    // Points are built from this JSON: it names the input file as the base spec does.
+    if let Some(path) = &base.dataset().path {
+        let _ = paths::set(
+            &mut base_json,
+            "datasets.0.path",
+            Value::from(path.display().to_string()),
+        );
+    }
     Ok(AdaptivePlan {
         slas: crate::plan::recipe_catalogue::resolve_constraints(&recipe, &sweep.sla),
         dims,

@@ -237,3 +237,23 @@ pub fn replay_summary(
         explanation,
     })
 }
+
+/// Checks every input file the specs name, each once, before anything runs: a bad file is a
+/// configuration error of the experiment, not a failure of its first trial.
+pub fn check_files<'a>(specs: impl IntoIterator<Item = &'a BenchmarkSpec>) -> Result<(), AppError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for spec in specs {
+        let dataset = spec.dataset();
+        let (Some(path), Some(format)) = (&dataset.path, dataset.format) else {
+            continue;
+        };
+        let rules = rules(spec);
+        if !seen.insert((path.clone(), format.as_str(), rules.block_size, rules.chat)) {
+            continue;
+        }
+        let file =
+            InputFile::index(path, format, rules).map_err(|e| AppError::config(e.to_string()))?;
+        check_against_run(&file, spec)?;
+    }
+    Ok(())
+}

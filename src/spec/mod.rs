@@ -733,6 +733,18 @@ impl BenchmarkSpec {
             .unwrap_or("")
     }
 
+    /// Makes relative input-file paths relative to `base` (the experiment file's directory).
+    pub fn resolve_input_paths(&mut self, base: &std::path::Path) {
+        for dataset in &mut self.datasets {
+            if let Some(path) = &dataset.path
+                && path.is_relative()
+                && !base.as_os_str().is_empty()
+            {
+                dataset.path = Some(base.join(path));
+            }
+        }
+    }
+
     /// The single dataset.
     pub fn dataset(&self) -> &DatasetSpec {
         &self.datasets[0]

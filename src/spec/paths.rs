@@ -20,6 +20,36 @@ const PHASE_FIELDS: &[&str] = &[
     "concurrency_ramp",
     "prefill_ramp",
     "rate_ramp",
+    "speedup",
+    "start_offset",
+    "end_offset",
+];
+
+/// Bare names that mean a field of the dataset (AIPerf's flag names where they differ).
+const DATASET_FIELDS: &[(&str, &str)] = &[
+    ("input_file", "datasets.main.path"),
+    ("replay_speedup", "phases.profiling.speedup"),
+    ("prefix_length", "datasets.main.prompts.prefix_length"),
+    (
+        "prefix_prompt_length",
+        "datasets.main.prompts.prefix_length",
+    ),
+    ("prefix_pool_size", "datasets.main.prompts.prefix_pool_size"),
+    (
+        "prefix_prompt_pool_size",
+        "datasets.main.prompts.prefix_pool_size",
+    ),
+    (
+        "shared_system_length",
+        "datasets.main.prompts.shared_system_length",
+    ),
+    (
+        "shared_system_prompt_length",
+        "datasets.main.prompts.shared_system_length",
+    ),
+    ("seq_dist", "datasets.main.prompts.seq_dist"),
+    ("block_size", "datasets.main.block_size"),
+    ("isl_block_size", "datasets.main.block_size"),
 ];
 
 /// The full path of a parameter name (bare names expanded, camelCase segments snake_cased).
@@ -28,6 +58,11 @@ pub fn canonical_path(name: &str) -> String {
     let joined = snake.join(".");
     if snake.len() == 1 && PHASE_FIELDS.contains(&joined.as_str()) {
         return format!("phases.profiling.{joined}");
+    }
+    if snake.len() == 1
+        && let Some((_, path)) = DATASET_FIELDS.iter().find(|(name, _)| *name == joined)
+    {
+        return (*path).to_string();
     }
     // `isl`, `osl`, and their `.mean` / `.stddev` parts.
     if matches!(snake[0].as_str(), "isl" | "osl")
@@ -336,6 +371,12 @@ mod tests {
             "phases.profiling.grace_period"
         );
         assert_eq!(canonical_path("isl"), "datasets.main.prompts.isl");
+        assert_eq!(canonical_path("replaySpeedup"), "phases.profiling.speedup");
+        assert_eq!(canonical_path("input_file"), "datasets.main.path");
+        assert_eq!(
+            canonical_path("prefix_prompt_length"),
+            "datasets.main.prompts.prefix_length"
+        );
         let mut b = bench();
         set(&mut b, &canonical_path("concurrency"), json!(8)).unwrap();
         assert_eq!(
