@@ -212,3 +212,86 @@ proptest! {
         }
     }
 }
+
+/// JSONL-ish lines of the input formats: real keys with hostile values, and junk.
+fn input_file_lines() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("1e308".to_string()),
+        Just("4294967296".to_string()),
+        Just("null".to_string()),
+        Just("\"x\"".to_string()),
+        Just("[]".to_string()),
+        Just("[1, 2, 99999999]".to_string()),
+        Just("{}".to_string()),
+        Just("[{\"text\": \"t\"}]".to_string()),
+        "[0-9]{1,6}",
+    ];
+    let key = prop_oneof![
+        Just("text"),
+        Just("texts"),
+        Just("timestamp"),
+        Just("delay"),
+        Just("session_id"),
+        Just("input_length"),
+        Just("output_length"),
+        Just("hash_ids"),
+        Just("text_input"),
+        Just("messages"),
+        Just("payload"),
+        Just("turns"),
+        Just("extra"),
+        Just("image"),
+    ];
+    let line = prop_oneof![
+        proptest::collection::vec((key, value), 0..5).prop_map(|fields| {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{{}}}", body.join(", "))
+        }),
+        "\\PC{0,40}",
+    ];
+    proptest::collection::vec(line, 0..8).prop_map(|l| l.join("\n"))
+}
+
+proptest! {
+    // Each case writes a file, indexes it and reads every conversation back.
+    #![proptest_config(config(600))]
+
+    #[test]
+    fn input_file_reader_never_panics_and_reads_back_what_it_indexed(
+        text in input_file_lines(),
+        format in prop_oneof![
+            Just(aiperf::spec::FileFormat::SingleTurn),
+            Just(aiperf::spec::FileFormat::MultiTurn),
+            Just(aiperf::spec::FileFormat::MooncakeTrace),
+        ],
+        block_size in 1u32..600,
+    ) {
+        use aiperf::dataset::input_file::{IndexRules, InputFile};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        std::fs::write(&path, &text).unwrap();
+        let rules = IndexRules { block_size, chat: true };
+        if let Ok(file) = InputFile::index(&path, format, rules) {
+            let mut reader = file.reader().unwrap();
+            let mut turns = 0;
+            for n in 0..file.conversation_count() {
+                let conversation = file.read(&mut reader, n, rules);
+                prop_assert!(conversation.is_ok(), "{:?}", conversation);
+                turns += conversation.unwrap().turns.len() as u64;
+            }
+            prop_assert_eq!(turns, file.stats.turns);
+        }
+    }
+
+    #[test]
+    fn seq_dist_parser_never_panics(text in "[0-9,:;%. a-z-]{0,40}") {
+        if let Ok(shares) = aiperf::spec::dataset::parse_seq_dist(&text) {
+            prop_assert!(aiperf::spec::dataset::check_shares(&shares).is_ok());
+        }
+    }
+}

@@ -181,3 +181,73 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod hf_tests {
+    use super::*;
+
+    /// A byte-level BPE tokenizer.json (GPT-2's layout) trained on the corpus, as a model's
+    /// own tokenizer would be.
+    fn trained_tokenizer(dir: &std::path::Path) -> Arc<dyn Tokenizer> {
+        use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+        use tokenizers::normalizers::NormalizerWrapper;
+        use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+        use tokenizers::processors::PostProcessorWrapper;
+        use tokenizers::{Model, TokenizerBuilder};
+        let corpus = dir.join("corpus.txt");
+        std::fs::write(&corpus, &crate::dataset::synthetic::CORPUS[..200_000]).unwrap();
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(3000)
+            .show_progress(false)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build();
+        let mut tokenizer = TokenizerBuilder::<
+            BPE,
+            NormalizerWrapper,
+            ByteLevel,
+            PostProcessorWrapper,
+            ByteLevel,
+        >::new()
+        .with_model(BPE::default())
+        .with_pre_tokenizer(Some(ByteLevel::default()))
+        .with_decoder(Some(ByteLevel::default()))
+        .build()
+        .unwrap();
+        tokenizer
+            .train_from_files(&mut trainer, vec![corpus.display().to_string()])
+            .unwrap();
+        assert!(tokenizer.get_model().get_vocab_size() > 1000);
+        let path = dir.join("tokenizer.json");
+        tokenizer.save(&path, false).unwrap();
+        crate::dataset::tokenizer::resolve(Some(path.to_str().unwrap()), "")
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn exact_lengths_and_shared_prefixes_with_a_tokenizer_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokenizer = trained_tokenizer(dir.path());
+        let mut blocks = BlockPrompts::new(tokenizer.clone(), 32, 3).unwrap();
+        for (length, ids) in [
+            (100u32, vec![1u32, 2, 3, 4]),
+            (97, vec![1, 2, 3, 9]),
+            (10, vec![1]),
+            (64, vec![]),
+        ] {
+            let prompt = blocks.prompt(length, &ids, 0);
+            assert_eq!(
+                tokenizer.count(&prompt),
+                length as usize,
+                "{length} {ids:?}"
+            );
+        }
+        let a = blocks.prompt(100, &[1, 2, 3, 4], 0);
+        let b = blocks.prompt(97, &[1, 2, 3, 9], 0);
+        let shared: usize = [1, 2, 3]
+            .iter()
+            .map(|&id| blocks.block_text(id).len())
+            .sum();
+        assert_eq!(a[..shared], b[..shared]);
+    }
+}

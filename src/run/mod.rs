@@ -247,6 +247,16 @@ pub async fn run_benchmark(
     )
     .await?;
 
+    // A bad input file is a configuration error: found before anything is written.
+    let endpoint = endpoint_for(spec.endpoint.endpoint_type);
+    let body = body_context(&model, &spec.endpoint);
+    let prepared = workload::prepare(workload::Inputs {
+        spec: &spec,
+        tokenizer: tokenizer.clone(),
+        endpoint,
+        body: &body,
+        seed,
+    })?;
     let dir = spec.artifacts.dir.clone();
     std::fs::create_dir_all(&dir).map_err(io_error("create the artifact directory", &dir))?;
     crate::crash::set_results_dir(&dir);
@@ -259,16 +269,17 @@ pub async fn run_benchmark(
         targets.display().join(", "),
         tokenizer.name()
     );
+    if let Some(file) = &prepared.file {
+        tracing::info!(
+            "input file {} ({}): {} conversations, {} requests per pass, sha256 {}",
+            file.path.display(),
+            file.format.as_str(),
+            file.conversation_count(),
+            file.stats.turns,
+            file.sha256
+        );
+    }
 
-    let endpoint = endpoint_for(spec.endpoint.endpoint_type);
-    let body = body_context(&model, &spec.endpoint);
-    let prepared = workload::prepare(workload::Inputs {
-        spec: &spec,
-        tokenizer: tokenizer.clone(),
-        endpoint,
-        body: &body,
-        seed,
-    })?;
     if let crate::load::dispatch::Workload::Prebuilt(dataset) = &prepared.workload {
         export::write_inputs(&dir.join(export::INPUTS_JSON), dataset)
             .map_err(io_error("write", &dir.join(export::INPUTS_JSON)))?;

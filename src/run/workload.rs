@@ -66,7 +66,7 @@ pub fn prepare(inputs: Inputs<'_>) -> Result<Prepared, AppError> {
                 .map_err(|e| AppError::config(e.to_string()))?;
             check_against_run(&file, inputs.spec)?;
             let file = Arc::new(file);
-            tracing::info!(
+            tracing::debug!(
                 "input file {} ({}): {} conversations, {} turns, sha256 {}",
                 path.display(),
                 format.as_str(),
