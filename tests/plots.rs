@@ -86,6 +86,7 @@ fn a_single_run_auto_plots_every_per_request_plot() {
     }
     // No timeslices in this run: their plots are skipped, never drawn empty.
     assert!(!names.iter().any(|n| n.starts_with("timeslices_")));
+    assert!(!names.contains(&"replay_schedule.png".to_string()));
     let summary = std::fs::read_to_string(dir.join("plots/summary.txt")).unwrap();
     assert!(
         summary.contains("timeslices_ttft: the run has no timeslices"),

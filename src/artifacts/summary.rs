@@ -144,6 +144,15 @@ impl RunSummaryFile {
         }
     }
 
+    /// Whether the profiling phase replayed a trace on its fixed schedule.
+    pub fn is_replay(&self) -> bool {
+        self.input_config
+            .get("phases")
+            .and_then(Value::as_array)
+            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"))
+            .is_some_and(|p| p["type"] == "fixed_schedule")
+    }
+
     /// One value of the settings the run was made with, by JSON pointer
     /// (`/endpoint/streaming`); `Null` when absent.
     pub fn setting(&self, pointer: &str) -> &Value {

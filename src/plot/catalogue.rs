@@ -157,6 +157,11 @@ pub const PRESETS: &[Preset] = &[
         draw: Draw::Single(single::request_timeline),
     },
     Preset {
+        name: "replay_schedule",
+        description: "a trace replay: how long after its timestamp each request was sent, over the trace",
+        draw: Draw::Single(single::replay_schedule),
+    },
+    Preset {
         name: "latency_distribution",
         description: "histogram of request latency (log scale when it spans more than 20x)",
         draw: Draw::Single(|ctx, run, png| {

@@ -20,6 +20,9 @@ pub const STANDARD_COLUMNS: &[&str] = &[
 pub struct Records {
     /// Seconds from the first request's send to this request's send.
     pub start_s: Vec<f64>,
+    /// Seconds from the first request's send to when the schedule wanted it sent (negative
+    /// when the first request itself went late); the send time when the record has none.
+    pub intended_s: Vec<f64>,
     /// Seconds from the first request's send to this request's end.
     pub end_s: Vec<f64>,
     /// Whether the request succeeded.
@@ -58,6 +61,7 @@ impl Records {
 
 struct Raw {
     start_ns: u64,
+    intended_ns: u64,
     end_ns: u64,
     ok: bool,
     values: Vec<Option<f64>>,
@@ -97,6 +101,7 @@ pub fn read_records(path: &Path, extra: &[String]) -> Result<Records> {
         let values = tags.iter().map(|t| record.value(t)).collect();
         raw.push(Raw {
             start_ns,
+            intended_ns: record.metadata.credit_issued_ns.unwrap_or(start_ns),
             end_ns: end_ns.max(start_ns),
             ok: record.succeeded(),
             values,
@@ -105,8 +110,10 @@ pub fn read_records(path: &Path, extra: &[String]) -> Result<Records> {
     raw.sort_by_key(|r| r.start_ns);
     let origin = raw.first().map_or(0, |r| r.start_ns);
     let seconds = |ns: u64| (ns - origin) as f64 / 1e9;
+    let signed_seconds = |ns: u64| (ns as f64 - origin as f64) / 1e9;
     let mut records = Records {
         start_s: raw.iter().map(|r| seconds(r.start_ns)).collect(),
+        intended_s: raw.iter().map(|r| signed_seconds(r.intended_ns)).collect(),
         end_s: raw.iter().map(|r| seconds(r.end_ns)).collect(),
         ok: raw.iter().map(|r| r.ok).collect(),
         columns: BTreeMap::new(),

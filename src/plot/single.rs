@@ -196,6 +196,79 @@ pub(super) fn scatter(
     Ok(Drawn::File(path.to_path_buf()))
 }
 
+/// A replay against its trace: for every request, how long after the trace's time it was sent
+/// (schedule lag), over the trace's time; a line at the largest lag. Skipped for a run that did
+/// not replay a trace.
+pub(super) fn replay_schedule(
+    ctx: &PlotContext<'_>,
+    run: &SingleRun,
+    path: &Path,
+) -> Result<Drawn> {
+    if !run.summary.is_replay() {
+        return Ok(Drawn::Skipped(
+            "the run did not replay a trace (fixed_schedule)".into(),
+        ));
+    }
+    let records = &run.records;
+    if records.is_empty() {
+        return Ok(Drawn::Skipped("no requests".into()));
+    }
+    let origin = records
+        .intended_s
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let points: Vec<(f64, f64)> = records
+        .intended_s
+        .iter()
+        .zip(&records.start_s)
+        .map(|(&intended, &sent)| (intended - origin, ((sent - intended) * 1e3).max(0.0)))
+        .collect();
+    let worst = points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let x = Axis::linear(
+        "Trace time of the request, from the first (s)",
+        points.iter().map(|p| p.0),
+        true,
+    );
+    let y = Axis::linear(
+        "Sent after its timestamp (ms)",
+        points.iter().map(|p| p.1),
+        true,
+    );
+    let radius = if points.len() > 2_000 { 2 } else { 3 };
+    canvas::xy_plot(
+        path,
+        ctx.theme,
+        "Replay: send time against the trace",
+        Some(&run.subtitle()),
+        &x,
+        &y,
+        Some(SeriesLabelPosition::UpperRight),
+        |chart, palette| {
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, radius, palette.series(0).mix(0.7).filled())),
+                )
+                .map_err(canvas::drawing)?
+                .label(format!("{} requests", points.len()))
+                .legend(legend_dot(palette.series(0)));
+            let (x0, x1) = (x.range.start, x.range.end);
+            chart
+                .draw_series(LineSeries::new(
+                    [(x0, worst), (x1, worst)],
+                    palette.series(1).stroke_width(2),
+                ))
+                .map_err(canvas::drawing)?
+                .label(format!("largest lag {} ms", format_value(worst)))
+                .legend(legend_line(palette.series(1)));
+            Ok(())
+        },
+    )?;
+    Ok(Drawn::File(path.to_path_buf()))
+}
+
 /// Output tokens per second in time buckets, each request's tokens spread evenly between its
 /// first token and its end (the client sees no per-token times in the records).
 fn dispersed_throughput(records: &Records) -> (f64, Vec<(f64, f64)>) {
