@@ -584,3 +584,73 @@ fn dataset_inspect_reports_what_a_trace_holds() {
     assert_eq!(report["token_reuse_ratio"], 950.0 / 2000.0);
     assert_eq!(report["rate_over_time"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn a_search_finds_the_fastest_replay_of_a_trace_that_meets_an_sla() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace: String = (0..40)
+        .map(|i| format!("{{\"timestamp\": {}, \"input_length\": 64, \"output_length\": 16, \"hash_ids\": [1]}}\n", i * 20))
+        .collect();
+    write(tmp.path(), "t.jsonl", &trace);
+    // Four decode slots: a faster replay queues requests, and TTFT grows with the speedup.
+    let experiment = write(
+        tmp.path(),
+        "search.yaml",
+        "benchmark:\n  model: m\n  endpoint: {url: \"mock://?ttft_ms=5&itl_ms=2&max_batch=4&decode_ms_per_seq=1\", streaming: true}\n  \
+         dataset: {type: file, path: t.jsonl, format: mooncake_trace, block_size: 64}\n  \
+         phases: {type: fixed_schedule}\n  artifacts: {dir: results}\n\
+         sweep:\n  type: adaptive_search\n  recipe:\n    name: fastest-replay\n    \
+         description: The fastest replay whose TTFT p95 stays under 60 ms.\n    \
+         knobs: [{path: replay_speedup, lo: 0.5, hi: 32, kind: real, scale: log}]\n    \
+         objective: {metric: request_throughput, stat: avg, direction: maximize}\n    \
+         constraints: [{metric: time_to_first_token, stat: p95, op: lt, threshold: 60}]\n    \
+         planner: {type: boundary, precision: 0.1, max_iterations: 8}\n",
+    );
+    let out = aiperf()
+        .arg("run")
+        .arg(&experiment)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let history = json(tmp.path().join("results/search_history.json"));
+    let points: Vec<(f64, bool)> = history["iterations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["variation_values"]["phases.profiling.speedup"]
+                    .as_f64()
+                    .unwrap(),
+                i["feasible"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let passing = points
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .fold(0.0, f64::max);
+    let failing = points
+        .iter()
+        .filter(|p| !p.1)
+        .map(|p| p.0)
+        .fold(f64::INFINITY, f64::min);
+    assert!(passing >= 0.5 && failing <= 32.0, "{points:?}");
+    assert!(
+        passing < failing,
+        "the boundary separates passes from failures: {points:?}"
+    );
+    // Every point replayed the whole trace.
+    for i in history["iterations"].as_array().unwrap() {
+        let run = i["runs"][0].as_str().unwrap();
+        let recs = jsonl(
+            tmp.path()
+                .join("results")
+                .join(run)
+                .join("profile_export.jsonl"),
+        );
+        assert_eq!(recs.len(), 40);
+    }
+}
