@@ -85,6 +85,8 @@ pub enum MetricId {
     HttpReqBlocked,
     EffectiveRequestLatency,
     EffectiveTimeToFirstToken,
+    SessionDuration,
+    SessionTurns,
     RequestCount,
     ErrorRequestCount,
     CancelledRequestCount,
@@ -438,6 +440,24 @@ pub const REGISTRY: &[MetricDef] = &[
         Record,
         STREAM,
         "TTFT measured from the intended send time (coordinated-omission corrected)"
+    ),
+    metric!(
+        SessionDuration,
+        "session_duration",
+        "Session Duration",
+        Ms,
+        Record,
+        NONE,
+        "a conversation of several turns (input files): from its first turn's intended send time to its last turn's end, think times included; on the last turn's record"
+    ),
+    metric!(
+        SessionTurns,
+        "session_turns",
+        "Turns Per Session",
+        Requests,
+        Record,
+        NONE,
+        "a conversation of several turns (input files): the turns it sent, on the last turn's record"
     ),
     metric!(
         RequestCount,

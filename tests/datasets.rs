@@ -284,6 +284,18 @@ fn a_conversation_carries_the_servers_real_replies_and_stays_on_one_server() {
         })
         .collect();
     assert_eq!(by_turn.len(), 18);
+    // The last turn of each conversation has the conversation's duration (a 30 ms think
+    // time at least) and its turns; the summary counts one per conversation.
+    for r in recs.iter().filter(|r| r["metadata"]["turn_index"] == 2) {
+        assert_eq!(r["metrics"]["session_turns"]["value"], 3.0);
+        assert!(r["metrics"]["session_duration"]["value"].as_f64().unwrap() >= 30.0);
+    }
+    assert!(
+        recs.iter()
+            .filter(|r| r["metadata"]["turn_index"] != 2)
+            .all(|r| r["metrics"].get("session_turns").is_none())
+    );
+    assert_eq!(summary(&out_dir)["session_duration"]["count"], 6);
     assert!(by_turn[&("chat-0".to_string(), 2)] > by_turn[&("chat-0".to_string(), 1)]);
     assert!(by_turn[&("chat-0".to_string(), 1)] > by_turn[&("chat-0".to_string(), 0)]);
 }

@@ -25,7 +25,8 @@ const PREPARED_AHEAD: usize = 256;
 /// One turn, ready to send.
 #[derive(Debug, Clone)]
 pub struct PreparedTurn {
-    /// The body as JSON: for a turn that takes history, without it.
+    /// The body as JSON, without history (`Null` for a conversation of one turn, which needs
+    /// no history).
     pub payload: Value,
     /// The body serialized, for a turn sent as it is.
     pub body: Bytes,
@@ -259,6 +260,7 @@ impl Builder {
         blocks: &mut BlockPrompts,
         rng: &mut ChaCha8Rng,
     ) -> PreparedConversation {
+        let several = conversation.turns.len() > 1;
         let turns = conversation
             .turns
             .iter()
@@ -331,7 +333,9 @@ impl Builder {
                 };
                 let body = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
                 PreparedTurn {
-                    payload,
+                    // Only a conversation's history needs the body as JSON; a single turn is
+                    // sent as its bytes, and the queue ahead holds half the memory.
+                    payload: if several { payload } else { Value::Null },
                     body,
                     takes_history,
                     input_tokens: u32::try_from(input_tokens).unwrap_or(u32::MAX),

@@ -27,6 +27,17 @@ pub struct RequestInput {
     pub input_tokens: u32,
     /// Requested output tokens, if any.
     pub max_tokens: Option<u32>,
+    /// Set on the last turn of a conversation of several turns.
+    pub session_end: Option<SessionEnd>,
+}
+
+/// What the last turn of a conversation knows of the whole conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// Run-clock time its first turn was due.
+    pub started_ns: u64,
+    /// Turns it sent.
+    pub turns: u32,
 }
 
 impl Default for RequestInput {
@@ -37,6 +48,7 @@ impl Default for RequestInput {
             turn: 0,
             input_tokens: 0,
             max_tokens: None,
+            session_end: None,
         }
     }
 }

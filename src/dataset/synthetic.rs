@@ -53,6 +53,7 @@ impl Dataset {
             turn: 0,
             input_tokens: entry.input_tokens,
             max_tokens: entry.max_tokens,
+            session_end: None,
         };
         (entry, input)
     }

@@ -760,6 +760,10 @@ async fn run_conversation<T: SendRequest>(
                 0
             }),
             max_tokens: turn.max_tokens,
+            session_end: (k == last && k > 0).then_some(crate::dataset::SessionEnd {
+                started_ns: first.due_ns,
+                turns: k as u32 + 1,
+            }),
         };
         let request = Request {
             index,

@@ -2,7 +2,7 @@
 //!
 //! Parsing and token counting happen later, off the timing path, in the record processor.
 
-pub use crate::dataset::RequestInput;
+pub use crate::dataset::{RequestInput, SessionEnd};
 use crate::spec::PhaseKind;
 
 /// How a request ended, as far as the transport can tell.

@@ -37,6 +37,8 @@ pub struct Observation {
     /// Tokens in the first content chunk, from the server's per-chunk usage
     /// (`--per-chunk-usage`); `None` = one.
     pub first_chunk_tokens: Option<u64>,
+    /// The last turn of a conversation of several: when its first turn was due, and its turns.
+    pub session_end: Option<crate::load::record::SessionEnd>,
 }
 
 /// Metric values of one request.
@@ -96,6 +98,13 @@ pub fn compute(obs: &Observation) -> RequestMetrics {
         ms(obs.intended_ns, latency_end),
     );
     put(MetricId::InputSequenceLength, obs.input_tokens as f64);
+    if let Some(session) = obs.session_end {
+        put(
+            MetricId::SessionDuration,
+            ms(session.started_ns, latency_end),
+        );
+        put(MetricId::SessionTurns, f64::from(session.turns));
+    }
 
     let osl = obs
         .output_tokens
@@ -249,6 +258,7 @@ mod tests {
                 cached_prompt_tokens: None,
             }),
             first_chunk_tokens: None,
+            session_end: None,
         }
     }
 
@@ -290,6 +300,20 @@ mod tests {
         assert_eq!(m.inter_chunk_latency, vec![5.0, 5.0, 10.0]);
         assert!(m.osl_mismatch, "1 token over 5 exceeds 5% of 5");
         assert!(!m.usage_discrepancy);
+    }
+
+    #[test]
+    fn the_last_turn_of_a_conversation_carries_its_duration_and_turns() {
+        let get = |obs: &Observation, id| compute(obs).get(id);
+        let mut obs = streamed();
+        assert_eq!(get(&obs, MetricId::SessionDuration), None);
+        obs.session_end = Some(crate::load::record::SessionEnd {
+            started_ns: 2 * MS,
+            turns: 3,
+        });
+        // From the first turn's due time to this turn's last token (80 ms).
+        assert_eq!(get(&obs, MetricId::SessionDuration), Some(78.0));
+        assert_eq!(get(&obs, MetricId::SessionTurns), Some(3.0));
     }
 
     #[test]

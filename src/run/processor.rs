@@ -266,6 +266,7 @@ impl Processor {
                     requested_osl: rec.input.max_tokens,
                     usage: parsed.usage,
                     first_chunk_tokens: parsed.first_chunk_tokens.filter(|_| self.per_chunk_usage),
+                    session_end: rec.input.session_end,
                 };
                 let metrics = compute(&obs);
                 acc.add_success(&metrics, rec.sent_ns, rec.end_ns);
