@@ -801,3 +801,35 @@ sweep: {{parameters: {{concurrency: [1, 2]}}}}
     assert_eq!(gate["baseline"], from.as_str());
     server.verify(KEY);
 }
+
+#[test]
+fn a_replayed_trace_uploads_with_its_file_name_and_hash() {
+    let server = WandbServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trace: String = (0..6)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\": {}, \"input_length\": 20, \"output_length\": 2}}\n",
+                i * 5
+            )
+        })
+        .collect();
+    let file = write(tmp.path(), "trace.jsonl", &trace);
+    let dir = tmp.path().join("run");
+    let mut cmd = MockProfile::at(FAST)
+        .streaming()
+        .arg("--input-file", file.display())
+        .arg("--custom-dataset-type", "mooncake_trace")
+        .args(&["--wandb-project", "bench"])
+        .command(&dir);
+    with_server(&mut cmd, &server.url);
+    let o = cmd.output().unwrap();
+    assert_exit(&o, 0);
+    let runs = server.verify(KEY);
+    let input = &runs[0].config["aiperf.input_file"]["value"];
+    assert_eq!(input["format"], "mooncake_trace");
+    assert_eq!(input["path"], file.display().to_string());
+    let metadata = json(dir.join("run_metadata.json"));
+    assert_eq!(input["sha256"], metadata["input_file"]["sha256"]);
+    assert_eq!(runs[0].config["datasets"]["value"][0]["type"], "file");
+}
