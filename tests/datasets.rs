@@ -22,6 +22,21 @@ fn request_log(path: &Path) -> Vec<Value> {
     jsonl(path.to_path_buf())
 }
 
+/// A mock server (fast) that logs every request to `log`.
+fn logged_mock(log: &Path, timing: &[&str]) -> (ServerProcess, String) {
+    let mut args = timing.to_vec();
+    args.extend(["--request-log", log.to_str().unwrap()]);
+    start_mock_server(&args)
+}
+
+/// The conversations the records sent, in request order.
+fn session_order(dir: &Path) -> Vec<u64> {
+    records(dir)
+        .iter()
+        .map(|r| r["metadata"]["session_num"].as_u64().unwrap())
+        .collect()
+}
+
 /// A message's content in a logged body.
 fn contents(body: &Value) -> Vec<(String, String)> {
     body["messages"]
@@ -115,12 +130,7 @@ fn a_replay_window_keeps_the_requests_inside_it_and_starts_at_its_start() {
         .arg("--fixed-schedule-end-offset", 120)
         .run(&out_dir);
     assert_exit(&out, 0);
-    let recs = records(&out_dir);
-    let sessions: Vec<u64> = recs
-        .iter()
-        .map(|r| r["metadata"]["session_num"].as_u64().unwrap())
-        .collect();
-    assert_eq!(sessions, vec![2, 3, 4, 5, 6]);
+    assert_eq!(session_order(&out_dir), vec![2, 3, 4, 5, 6]);
     let metadata = json(out_dir.join("run_metadata.json"));
     assert_eq!(metadata["replay"]["origin_ms"], 40.0);
     assert_eq!(metadata["spec"]["phases"][0]["type"], "fixed_schedule");
@@ -130,14 +140,7 @@ fn a_replay_window_keeps_the_requests_inside_it_and_starts_at_its_start() {
 fn shared_hash_ids_reach_the_server_as_byte_identical_prefixes() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("requests.log");
-    let (_server, url) = start_mock_server(&[
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--request-log",
-        log.to_str().unwrap(),
-    ]);
+    let (_server, url) = logged_mock(&log, &["--ttft-ms", "1", "--itl-ms", "1"]);
     let trace = [
         json!({"input_length": 200, "output_length": 2, "hash_ids": [7, 8, 9, 10]}),
         json!({"input_length": 190, "output_length": 2, "hash_ids": [7, 8, 9, 55]}),
@@ -185,16 +188,7 @@ fn shared_hash_ids_reach_the_server_as_byte_identical_prefixes() {
 fn a_conversation_carries_the_servers_real_replies_and_stays_on_one_server() {
     let tmp = tempfile::tempdir().unwrap();
     let (log1, log2) = (tmp.path().join("one.log"), tmp.path().join("two.log"));
-    let server = |log: &Path| {
-        start_mock_server(&[
-            "--ttft-ms",
-            "2",
-            "--itl-ms",
-            "1",
-            "--request-log",
-            log.to_str().unwrap(),
-        ])
-    };
+    let server = |log: &Path| logged_mock(log, &["--ttft-ms", "2", "--itl-ms", "1"]);
     let ((_s1, url1), (_s2, url2)) = (server(&log1), server(&log2));
     let conversations: Vec<Value> = (0..6)
         .map(|i| {
@@ -313,14 +307,7 @@ fn single_turn_sessions_wait_for_each_other_and_files_repeat_in_the_chosen_order
         ],
     );
     let log = tmp.path().join("requests.log");
-    let (_server, url) = start_mock_server(&[
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--request-log",
-        log.to_str().unwrap(),
-    ]);
+    let (_server, url) = logged_mock(&log, &["--ttft-ms", "1", "--itl-ms", "1"]);
     let out_dir = tmp.path().join("seq");
     let out = MockProfile::at(&url)
         .streaming()
@@ -329,10 +316,7 @@ fn single_turn_sessions_wait_for_each_other_and_files_repeat_in_the_chosen_order
         .arg("--custom-dataset-type", "single_turn")
         .run(&out_dir);
     assert_exit(&out, 0);
-    let order: Vec<u64> = records(&out_dir)
-        .iter()
-        .map(|r| r["metadata"]["session_num"].as_u64().unwrap())
-        .collect();
+    let order = session_order(&out_dir);
     assert_eq!(order, vec![0, 1, 2, 0, 1, 2, 0]);
     let sent = request_log(&log);
     assert_eq!(sent[1]["body"]["temperature"], 0.5, "extra is merged");
@@ -347,10 +331,7 @@ fn single_turn_sessions_wait_for_each_other_and_files_repeat_in_the_chosen_order
         .arg("--dataset-sampling-strategy", "shuffle")
         .run(&out_dir);
     assert_exit(&out, 0);
-    let order: Vec<u64> = records(&out_dir)
-        .iter()
-        .map(|r| r["metadata"]["session_num"].as_u64().unwrap())
-        .collect();
+    let order = session_order(&out_dir);
     for pass in order.chunks(3) {
         assert_eq!(pass.iter().collect::<BTreeSet<_>>().len(), 3, "{order:?}");
     }
@@ -360,14 +341,7 @@ fn single_turn_sessions_wait_for_each_other_and_files_repeat_in_the_chosen_order
 fn synthetic_prompts_share_a_pool_of_prefixes_and_a_system_prompt() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("requests.log");
-    let (_server, url) = start_mock_server(&[
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--request-log",
-        log.to_str().unwrap(),
-    ]);
+    let (_server, url) = logged_mock(&log, &["--ttft-ms", "1", "--itl-ms", "1"]);
     let out = MockProfile::at(&url)
         .streaming()
         .requests(12)

@@ -392,47 +392,32 @@ pub async fn run_phase<T: SendRequest>(ctx: &Arc<LoadContext<T>>, plan: &PhasePl
         in_flight: cap.map(|c| ramped_semaphore(c, plan.concurrency_ramp, start, &ramps_stop)),
         prefill: prefill.clone(),
     };
-    match &plan.mode {
+    let open_loop = match &plan.mode {
         LoadMode::Concurrency(n) => {
             let slots = Slots {
                 in_flight: None,
                 prefill: prefill.clone(),
             };
             spawn_closed_loop(ctx, plan, *n, &phase, &tracker, &phase_cancel, slots);
+            None
         }
-        LoadMode::Rate { schedule, cap } => {
-            let arrivals = Arrivals::Schedule(schedule.clone());
-            let pacer = spawn_pacer(
-                ctx,
-                plan,
-                arrivals,
-                &phase,
-                &tracker,
-                &phase_cancel,
-                cap_slots(cap),
-            );
-            let _ = pacer.await;
-        }
+        LoadMode::Rate { schedule, cap } => Some((Arrivals::Schedule(schedule.clone()), *cap)),
         LoadMode::Replay {
             origin_ms,
             speedup,
             cap,
-        } => {
-            let arrivals = Arrivals::Trace {
+        } => Some((
+            Arrivals::Trace {
                 origin_ms: *origin_ms,
                 speedup: *speedup,
-            };
-            let pacer = spawn_pacer(
-                ctx,
-                plan,
-                arrivals,
-                &phase,
-                &tracker,
-                &phase_cancel,
-                cap_slots(cap),
-            );
-            let _ = pacer.await;
-        }
+            },
+            *cap,
+        )),
+    };
+    if let Some((arrivals, cap)) = open_loop {
+        let slots = cap_slots(&cap);
+        let pacer = spawn_pacer(ctx, plan, arrivals, &phase, &tracker, &phase_cancel, slots);
+        let _ = pacer.await;
     }
     tracker.close();
     let mut grace_expired = false;
