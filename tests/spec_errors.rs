@@ -42,7 +42,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
                 "name: profiling, type: concurrrency",
             ),
             vec![
-                ":9:25: benchmark.phases[1].type: must be one of 'concurrency', 'constant', 'poisson', 'gamma', got 'concurrrency' (did you mean 'concurrency'?)",
+                ":9:25: benchmark.phases[1].type: must be one of 'concurrency', 'constant', 'poisson', 'gamma', 'fixed_schedule', got 'concurrrency' (did you mean 'concurrency'?)",
             ],
         ),
         (
