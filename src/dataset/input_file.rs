@@ -632,9 +632,15 @@ fn check_time(name: &str, value: Option<f64>) -> Result<Option<f64>, String> {
     }
 }
 
+/// The longest prompt or output a line may ask for, in tokens (as `--isl`/`--osl` allow).
+pub const MAX_LINE_TOKENS: u32 = 1_000_000;
+
 fn check_output_length(value: Option<u32>) -> Result<Option<u32>, String> {
     match value {
         Some(0) => Err("'output_length' is 0: ask for at least one token".into()),
+        Some(n) if n > MAX_LINE_TOKENS => Err(format!(
+            "'output_length' is {n}: at most {MAX_LINE_TOKENS} tokens"
+        )),
         other => Ok(other),
     }
 }
@@ -713,6 +719,11 @@ fn mooncake_turn(form: MooncakeForm, rules: IndexRules) -> Result<Turn, String> 
         };
         if input_length == 0 {
             return Err("'input_length' is 0: a prompt needs at least one token".into());
+        }
+        if input_length > MAX_LINE_TOKENS {
+            return Err(format!(
+                "'input_length' is {input_length}: at most {MAX_LINE_TOKENS} tokens"
+            ));
         }
         if hash_ids.len() > MAX_TURNS {
             return Err(format!("more than {MAX_TURNS} hash_ids"));
@@ -937,6 +948,27 @@ mod tests {
                 MooncakeTrace,
                 "'output_length' is 0",
             ),
+            (
+                "{\"input_length\": 4000000000}\n",
+                MooncakeTrace,
+                "'input_length' is 4000000000: at most 1000000",
+            ),
+            (
+                "{\"input_length\": 5000000000}\n",
+                MooncakeTrace,
+                "F:1: invalid entry",
+            ),
+            (
+                "{\"text\": \"a\", \"output_length\": 2000000}\n",
+                SingleTurn,
+                "'output_length' is 2000000",
+            ),
+            (
+                "{\"text\": \"a\", \"timestamp\": 1e300}\n",
+                SingleTurn,
+                "too far in the future",
+            ),
+            ("\u{0}\u{ff}\n", SingleTurn, "F:1:"),
         ];
         for (lines, format, expected) in cases {
             let e = index(lines, *format).unwrap_err();

@@ -533,31 +533,25 @@ fn spawn_closed_loop<T: SendRequest>(
                 if phase.end_ns.is_some_and(|end| now >= end) {
                     break;
                 }
-                match (&ctx.workload, &phase.feed) {
-                    (Workload::Conversations(builder), Some(feed)) => {
-                        let Some(conversation) = feed.next().await else {
-                            break;
-                        };
-                        let first = FirstTurn {
-                            index,
-                            due_ns: ctx.clock.now_ns(),
-                        };
-                        run_conversation(
-                            &ctx,
-                            builder,
-                            &cancel,
-                            &phase,
-                            &conversation,
-                            first,
-                            None,
-                            &slots,
-                        )
-                        .await;
-                    }
-                    _ => {
-                        send_prebuilt(&ctx, &cancel, phase.rules, index, now, slots.clone()).await;
-                    }
-                }
+                let conversation = match &phase.feed {
+                    Some(feed) => match feed.next().await {
+                        Some(c) => Some(c),
+                        None => break,
+                    },
+                    None => None,
+                };
+                let due_ns = ctx.clock.now_ns();
+                issue(
+                    &ctx,
+                    &cancel,
+                    &phase,
+                    index,
+                    due_ns,
+                    conversation,
+                    None,
+                    &slots,
+                )
+                .await;
             }
         });
     }
@@ -627,34 +621,54 @@ fn spawn_pacer<T: SendRequest>(
             };
             tracker.spawn_on(
                 async move {
-                    match (&ctx.workload, conversation) {
-                        (Workload::Conversations(builder), Some(conversation)) => {
-                            let first = FirstTurn {
-                                index,
-                                due_ns: intended_ns,
-                            };
-                            run_conversation(
-                                &ctx,
-                                builder,
-                                &cancel,
-                                &phase,
-                                &conversation,
-                                first,
-                                trace,
-                                &slots,
-                            )
-                            .await;
-                        }
-                        _ => {
-                            send_prebuilt(&ctx, &cancel, phase.rules, index, intended_ns, slots)
-                                .await
-                        }
-                    }
+                    issue(
+                        &ctx,
+                        &cancel,
+                        &phase,
+                        index,
+                        intended_ns,
+                        conversation,
+                        trace,
+                        &slots,
+                    )
+                    .await
                 },
                 &handle,
             );
         }
     })
+}
+
+/// Issues request `index`, due at `due_ns`: a conversation from the feed (turn by turn), or
+/// the next prebuilt body.
+#[allow(clippy::too_many_arguments)]
+async fn issue<T: SendRequest>(
+    ctx: &LoadContext<T>,
+    cancel: &CancellationToken,
+    phase: &PhaseShared,
+    index: u64,
+    due_ns: u64,
+    conversation: Option<PreparedConversation>,
+    trace: Option<(f64, f64)>,
+    slots: &Slots,
+) {
+    match (&ctx.workload, conversation) {
+        (Workload::Conversations(builder), Some(conversation)) => {
+            let first = FirstTurn { index, due_ns };
+            run_conversation(
+                ctx,
+                builder,
+                cancel,
+                phase,
+                &conversation,
+                first,
+                trace,
+                slots,
+            )
+            .await;
+        }
+        _ => send_prebuilt(ctx, cancel, phase.rules, index, due_ns, slots.clone()).await,
+    }
 }
 
 /// The first turn of a conversation: its request number and when it was due.
