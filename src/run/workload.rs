@@ -66,14 +66,6 @@ pub fn prepare(inputs: Inputs<'_>) -> Result<Prepared, AppError> {
                 .map_err(|e| AppError::config(e.to_string()))?;
             check_against_run(&file, inputs.spec)?;
             let file = Arc::new(file);
-            tracing::debug!(
-                "input file {} ({}): {} conversations, {} turns, sha256 {}",
-                path.display(),
-                format.as_str(),
-                file.conversation_count(),
-                file.stats.turns,
-                file.sha256
-            );
             let builder = Builder {
                 file: file.clone(),
                 rules,
@@ -238,22 +230,26 @@ pub fn replay_summary(
     })
 }
 
-/// Checks every input file the specs name, each once, before anything runs: a bad file is a
-/// configuration error of the experiment, not a failure of its first trial.
+/// Checks every input file the specs name before anything runs (each file read once, each
+/// spec's window and endpoint checked against it): a bad file is a configuration error of the
+/// experiment, not a failure of one of its trials.
 pub fn check_files<'a>(specs: impl IntoIterator<Item = &'a BenchmarkSpec>) -> Result<(), AppError> {
-    let mut seen = std::collections::BTreeSet::new();
+    let mut read = std::collections::BTreeMap::new();
     for spec in specs {
         let dataset = spec.dataset();
         let (Some(path), Some(format)) = (&dataset.path, dataset.format) else {
             continue;
         };
         let rules = rules(spec);
-        if !seen.insert((path.clone(), format.as_str(), rules.block_size, rules.chat)) {
-            continue;
-        }
-        let file =
-            InputFile::index(path, format, rules).map_err(|e| AppError::config(e.to_string()))?;
-        check_against_run(&file, spec)?;
+        let key = (path.clone(), format.as_str(), rules.block_size, rules.chat);
+        let file = match read.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                InputFile::index(path, format, rules)
+                    .map_err(|e| AppError::config(e.to_string()))?,
+            ),
+        };
+        check_against_run(file, spec)?;
     }
     Ok(())
 }
