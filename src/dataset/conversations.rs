@@ -144,7 +144,12 @@ impl Feed {
         self.receiver.lock().await.recv().await
     }
 
-    /// The same, for a blocking thread (the open-loop pacer).
+    /// The next conversation if one is ready now, without waiting (for a blocking thread).
+    pub fn try_next(&self) -> Option<PreparedConversation> {
+        self.receiver.try_lock().ok()?.try_recv().ok()
+    }
+
+    /// The same as [`Feed::next`], for a blocking thread (the open-loop pacer).
     pub fn blocking_next(&self) -> Option<PreparedConversation> {
         self.receiver.blocking_lock().blocking_recv()
     }

@@ -2,7 +2,8 @@
 //! grace period and cancellation.
 //!
 //! Open-loop arrivals are paced from absolute deadlines on a dedicated thread (finer than the
-//! async timer wheel's millisecond), and never dropped: an arrival that cannot be sent on time
+//! async timer wheel's millisecond), handed to the runtime in batches of those due together
+//! (at most one wake-up per [`PACER_MIN_WAKE`]), and never dropped: an arrival that cannot be sent on time
 //! (the concurrency cap is full, or the client is behind) is sent late, and its `intended` time is
 //! kept so the lag is measured.
 
@@ -565,6 +566,27 @@ enum Arrivals {
     Trace { origin_ms: f64, speedup: f64 },
 }
 
+/// The pacer's thread wakes at most once per this interval: arrivals due closer together
+/// than this are handed to the runtime in one batch, at the later wake-up. Each hand-off from
+/// the pacer's thread is a cross-thread wake of a runtime worker (a futex or eventfd write, a
+/// context switch); one per arrival cost more than the request itself above about 15,000
+/// req/s on two cores, and at 28,000 req/s the runtime fell behind and the schedule lag grew
+/// without bound. An arrival waits at most this long for its wake-up, well under the 1 ms a
+/// schedule-lag p99 may take; below 10,000 arrivals per second nearly every arrival still
+/// gets a wake-up at its own deadline. (200 us measured the same tails at 28,000 req/s and a
+/// median lag of 0.19 ms against 0.11 ms.)
+pub const PACER_MIN_WAKE: Duration = Duration::from_micros(100);
+
+/// The most arrivals handed to the runtime at once.
+const MAX_BATCH: usize = 256;
+
+/// An arrival the pacer has woken for, not yet handed to the runtime.
+struct Due {
+    index: u64,
+    intended_ns: u64,
+    conversation: Option<PreparedConversation>,
+}
+
 fn spawn_pacer<T: SendRequest>(
     ctx: &Arc<LoadContext<T>>,
     plan: &PhasePlan,
@@ -582,13 +604,34 @@ fn spawn_pacer<T: SendRequest>(
         phase.clone(),
     );
     let duration = plan.duration.map(|d| d.as_secs_f64());
+    let trace = match arrivals {
+        Arrivals::Trace { origin_ms, speedup } => Some((origin_ms, speedup)),
+        Arrivals::Schedule(_) => None,
+    };
+    let min_wake_ns = PACER_MIN_WAKE.as_nanos() as u64;
     tokio::task::spawn_blocking(move || {
+        let hand_off = |batch: &mut Vec<Due>| {
+            hand_off(
+                &handle, &ctx, &tracker, &cancel, &phase, &slots, trace, batch,
+            )
+        };
+        let mut batch: Vec<Due> = Vec::new();
+        // The deadline of the last wake-up (not the clock after it), so the spacing of
+        // wake-ups does not depend on how late the thread was woken.
+        let mut last_wake_ns: Option<u64> = None;
         loop {
-            // A conversation is taken before its deadline, so building it is never lag.
+            // A conversation is taken before its deadline, so building it is never lag; what
+            // is due is handed over before waiting for the producer.
             let conversation = match &phase.feed {
-                Some(feed) => match feed.blocking_next() {
+                Some(feed) => match feed.try_next() {
                     Some(c) => Some(c),
-                    None => break,
+                    None => {
+                        hand_off(&mut batch);
+                        match feed.blocking_next() {
+                            Some(c) => Some(c),
+                            None => break,
+                        }
+                    }
                 },
                 None => None,
             };
@@ -609,34 +652,99 @@ fn spawn_pacer<T: SendRequest>(
                 break;
             };
             let intended_ns = phase.start_ns + Duration::from_secs_f64(offset).as_nanos() as u64;
-            let stop = || !phase.issuing(&ctx, &cancel);
-            if !ctx.pacing.wait_until(&ctx.clock, intended_ns, &stop) {
+            if intended_ns > ctx.clock.now_ns() {
+                // Not due yet: send what is, then sleep until it is (or, when the last wake-up
+                // was less than the interval ago, until the interval has passed).
+                hand_off(&mut batch);
+                let wake_ns = last_wake_ns.map_or(intended_ns, |last| {
+                    intended_ns.max(last.saturating_add(min_wake_ns))
+                });
+                let stop = || !phase.issuing(&ctx, &cancel);
+                if !ctx.pacing.wait_until(&ctx.clock, wake_ns, &stop) {
+                    break;
+                }
+                last_wake_ns = Some(wake_ns);
+            } else if !phase.issuing(&ctx, &cancel) {
                 break;
             }
-            let (ctx, cancel, slots, phase) =
-                (ctx.clone(), cancel.clone(), slots.clone(), phase.clone());
-            let trace = match arrivals {
-                Arrivals::Trace { origin_ms, speedup } => Some((origin_ms, speedup)),
-                Arrivals::Schedule(_) => None,
-            };
-            tracker.spawn_on(
-                async move {
+            batch.push(Due {
+                index,
+                intended_ns,
+                conversation,
+            });
+            // A pacer that never catches up (a rate beyond what it can even count) still
+            // hands arrivals over as it goes.
+            if batch.len() >= MAX_BATCH {
+                hand_off(&mut batch);
+            }
+        }
+        hand_off(&mut batch);
+    })
+}
+
+/// Hands the due arrivals to the runtime: one spawn from the pacer's thread per batch. The
+/// batch's task spawns each request as a task of its own on its worker (a local queue the
+/// other workers steal from), so requests still run in parallel.
+#[allow(clippy::too_many_arguments)]
+fn hand_off<T: SendRequest>(
+    handle: &tokio::runtime::Handle,
+    ctx: &Arc<LoadContext<T>>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    phase: &PhaseShared,
+    slots: &Slots,
+    trace: Option<(f64, f64)>,
+    batch: &mut Vec<Due>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let due = std::mem::take(batch);
+    let (ctx, cancel, slots, phase, spawner) = (
+        ctx.clone(),
+        cancel.clone(),
+        slots.clone(),
+        phase.clone(),
+        tracker.clone(),
+    );
+    tracker.spawn_on(
+        async move {
+            let mut due = due.into_iter();
+            // The batch's first request runs in this task, the others in tasks of their own.
+            let first = due.next();
+            for d in due {
+                let (ctx, cancel, slots, phase) =
+                    (ctx.clone(), cancel.clone(), slots.clone(), phase.clone());
+                spawner.spawn(async move {
                     issue(
                         &ctx,
                         &cancel,
                         &phase,
-                        index,
-                        intended_ns,
-                        conversation,
+                        d.index,
+                        d.intended_ns,
+                        d.conversation,
                         trace,
                         &slots,
                     )
                     .await
-                },
-                &handle,
-            );
-        }
-    })
+                });
+            }
+            if let Some(d) = first {
+                issue(
+                    &ctx,
+                    &cancel,
+                    &phase,
+                    d.index,
+                    d.intended_ns,
+                    d.conversation,
+                    trace,
+                    &slots,
+                )
+                .await;
+            }
+        },
+        handle,
+    );
 }
 
 /// Issues request `index`, due at `due_ns`: a conversation from the feed (turn by turn), or

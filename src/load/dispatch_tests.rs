@@ -203,19 +203,72 @@ async fn open_loop_paces_from_absolute_deadlines_without_drift() {
     let records = h.drain();
     let deadlines = pacing.0.lock().unwrap().clone();
     assert_eq!(result.issued, 50);
-    assert_eq!(deadlines.len(), 50);
+    // The first arrival is due at the start and needs no wake-up.
+    assert_eq!(deadlines.len(), 49);
     for (i, deadline) in deadlines.iter().enumerate() {
         // Deadline i is start + i/rate, not the previous deadline plus a period: no drift.
-        let exact = result.start_ns + i as u64 * 10_000_000;
+        let exact = result.start_ns + (i as u64 + 1) * 10_000_000;
         assert!(
             deadline.abs_diff(exact) <= 1,
             "arrival {i}: {deadline} vs {exact}"
         );
     }
     let intended: Vec<u64> = records.iter().map(|r| r.intended_ns).collect();
+    assert_eq!(intended[0], result.start_ns);
     assert_eq!(
-        intended, deadlines,
+        intended[1..],
+        deadlines[..],
         "each record keeps its arrival's deadline"
+    );
+}
+
+/// Real pacing that also records the deadlines it was asked to wake at.
+#[derive(Default)]
+struct RecordedThreadPacing(Mutex<Vec<u64>>);
+
+impl Pacing for RecordedThreadPacing {
+    fn wait_until(&self, clock: &RunClock, deadline_ns: u64, stop: &dyn Fn() -> bool) -> bool {
+        self.0.lock().unwrap().push(deadline_ns);
+        ThreadPacing.wait_until(clock, deadline_ns, stop)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_closer_than_the_pacers_wake_interval_share_a_wake_up_and_keep_their_times() {
+    let server = FakeServer::new(Answer::Soon);
+    let pacing = Arc::new(RecordedThreadPacing::default());
+    let mut h = harness(&server, pacing.clone());
+    // 50,000/s: an arrival every 20 us, five per wake-up interval.
+    let mode = LoadMode::Rate {
+        schedule: Schedule::constant(50_000.0),
+        cap: None,
+    };
+    let result = run_phase(&h.ctx, &phase(mode, Some(400), None)).await;
+    let records = h.drain();
+    assert_eq!(indices(&records), (0..400).collect::<Vec<_>>());
+    for r in &records {
+        let exact = result.start_ns + r.index * 20_000;
+        assert!(
+            r.intended_ns.abs_diff(exact) <= 1,
+            "arrival {} moved",
+            r.index
+        );
+        assert!(r.sent_ns >= r.intended_ns, "{} was sent early", r.index);
+    }
+    let wakes = pacing.0.lock().unwrap().clone();
+    for pair in wakes.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= PACER_MIN_WAKE.as_nanos() as u64,
+            "wake-ups {pair:?} closer than the interval"
+        );
+    }
+    // 8 ms of arrivals: at most one wake-up per interval, however the thread was scheduled.
+    let span = records[399].intended_ns - records[0].intended_ns;
+    let most = span / PACER_MIN_WAKE.as_nanos() as u64 + 1;
+    assert!(
+        (wakes.len() as u64) <= most,
+        "{} wake-ups for {span} ns",
+        wakes.len()
     );
 }
 
