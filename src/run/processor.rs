@@ -13,7 +13,19 @@ use crate::metrics::RunAccumulator;
 use crate::metrics::record_metrics::{Observation, compute};
 use crate::spec::PhaseKind;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How long a processor whose queue ran empty naps before looking again, instead of
+/// parking until a request task wakes it. A parked processor costs every record a
+/// cross-thread wake-up (a futex call on the request's worker and a context switch here):
+/// about a seventh of the workers' time in an open loop at 28,000 req/s on two cores. Records
+/// carry their own timestamps, so the nap delays only their accounting.
+const EMPTY_NAP: Duration = Duration::from_millis(1);
+
+/// Naps in a row with nothing arriving, after which the processor parks (the run is idle or
+/// slow enough that a wake-up per record costs nothing worth saving).
+const NAPS_BEFORE_PARKING: u32 = 4;
 
 /// What the processor needs.
 pub struct Processor {
@@ -156,11 +168,23 @@ impl Processor {
                 *result = Err(e);
             }
         };
+        let mut naps = 0;
         loop {
             let rec = match records.try_recv() {
-                Ok(rec) => rec,
+                Ok(rec) => {
+                    naps = 0;
+                    rec
+                }
                 Err(TryRecvError::Empty) => {
-                    keep(self.jsonl.flush(), &mut result);
+                    if naps == 0 {
+                        keep(self.jsonl.flush(), &mut result);
+                    }
+                    if naps < NAPS_BEFORE_PARKING {
+                        naps += 1;
+                        std::thread::sleep(EMPTY_NAP);
+                        continue;
+                    }
+                    naps = 0;
                     match records.blocking_recv() {
                         Some(rec) => rec,
                         None => break,
