@@ -13,8 +13,12 @@
 //! - keeps an idle connection no longer than 80% of the server's announced `Keep-Alive:
 //!   timeout`, and never longer than [`DEFAULT_IDLE_TIMEOUT`] (below the 5 s of uvicorn and
 //!   cpp-httplib);
-//! - learns when a server closes connections after streamed responses (two such closes seen)
-//!   and from then on opens a fresh connection after each stream instead of racing the close;
+//! - learns when a server closes connections after streamed responses (two such closes seen,
+//!   and no fewer closes than connections reused after a stream) and from then on opens a
+//!   fresh connection after each stream instead of racing the close. The ratio matters: a
+//!   server short of connections (nginx past its `worker_connections`) closes a few idle ones
+//!   among thousands it keeps, and learning from those would make every later request
+//!   connect anew;
 //! - tells the caller whether a connection was reused, so a request that failed on a reused
 //!   connection before any response byte can be sent again once on a fresh one.
 
@@ -22,6 +26,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -50,10 +55,31 @@ pub enum ConnectError {
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long a new connection may take (TCP, then TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Connections opened at once when warming a pool before a phase.
-pub const PREWARM_PARALLELISM: usize = 64;
-/// Closes seen right after streamed responses before the pool stops reusing after streams.
+/// Connections a pool opens at once, ahead of a phase or during it; more requests needing a
+/// new connection wait their turn (the wait is their blocked time, `http_req_blocked`). A
+/// connect completes in the kernel before the server accepts it, so a burst of hundreds fills
+/// a server's accept queue at once (nginx listens with a backlog of 511 and, with one busy
+/// worker, accepts slowly); past it the kernel drops the handshakes and TCP retries them only
+/// after a second. Seen at 28,000 req/s against nginx on two cores: a burst of 256 connects
+/// lost 256 handshakes; with 64 at once a saturated server still loses some, fewer.
+pub const CONNECTS_AT_ONCE: usize = 64;
+/// Every this many checkouts take the oldest idle connection instead of the newest. Taking the
+/// newest keeps the connections in use few and warm; taking the oldest now and then keeps the
+/// rest from passing their idle time, as many as the arrival rate can keep alive (at 16,000
+/// checkouts a second, all of 1,024 opened ahead; at 100 a second, about 25). Without it, the
+/// spare connections opened ahead expired unused after [`DEFAULT_IDLE_TIMEOUT`], and the next
+/// burst of arrivals (a stall of a few milliseconds at 28,000 req/s is hundreds) had to open
+/// connections while they were due.
+const OLDEST_EVERY: u64 = 16;
+/// Closes seen right after streamed responses before the pool stops reusing after streams
+/// (and only if they are at least as many as the connections reused after a stream).
 const STREAM_CLOSES_TO_LEARN: u32 = 2;
+
+/// Whether `closes` connections found closed after a streamed response, against `reused`
+/// connections reused after one, say the server closes after every stream.
+fn closes_after_streams_learned(closes: u32, reused: u64) -> bool {
+    closes >= STREAM_CLOSES_TO_LEARN && u64::from(closes) >= reused
+}
 
 /// Where connections go: host, port and whether TLS is used.
 #[derive(Debug, Clone)]
@@ -183,11 +209,18 @@ impl KeepAlive {
 /// The connections to one origin.
 pub struct Pool {
     origin: Origin,
-    idle: Mutex<Vec<Idle>>,
+    /// Oldest first.
+    idle: Mutex<VecDeque<Idle>>,
+    /// Checkouts so far; every [`OLDEST_EVERY`]th takes the oldest idle connection.
+    checkouts: AtomicU64,
     max_idle: usize,
     idle_timeout_ms: AtomicU64,
     closes_after_stream: AtomicU32,
+    /// Connections whose last response was a stream that were found open and reused.
+    reused_after_stream: AtomicU64,
     no_reuse_after_stream: AtomicBool,
+    /// [`CONNECTS_AT_ONCE`] permits, one held by each connect in progress.
+    connecting: tokio::sync::Semaphore,
 }
 
 impl Pool {
@@ -195,11 +228,14 @@ impl Pool {
     pub fn new(origin: Origin, max_idle: usize) -> Self {
         Self {
             origin,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
+            checkouts: AtomicU64::new(0),
             max_idle: max_idle.max(1),
             idle_timeout_ms: AtomicU64::new(DEFAULT_IDLE_TIMEOUT.as_millis() as u64),
             closes_after_stream: AtomicU32::new(0),
+            reused_after_stream: AtomicU64::new(0),
             no_reuse_after_stream: AtomicBool::new(false),
+            connecting: tokio::sync::Semaphore::new(CONNECTS_AT_ONCE),
         }
     }
 
@@ -209,9 +245,11 @@ impl Pool {
 
     /// Notes that a connection whose last response was a stream turned out closed.
     fn note_closed_after(&self, last_was_stream: bool) {
-        if last_was_stream
-            && self.closes_after_stream.fetch_add(1, Ordering::Relaxed) + 1
-                >= STREAM_CLOSES_TO_LEARN
+        if !last_was_stream {
+            return;
+        }
+        let closes = self.closes_after_stream.fetch_add(1, Ordering::Relaxed) + 1;
+        if closes_after_streams_learned(closes, self.reused_after_stream.load(Ordering::Relaxed))
             && !self.no_reuse_after_stream.swap(true, Ordering::Relaxed)
         {
             tracing::info!(
@@ -259,7 +297,7 @@ impl Pool {
     }
 
     /// Opens up to `count` connections (fewer if the idle list would pass its limit),
-    /// [`PREWARM_PARALLELISM`] at a
+    /// [`CONNECTS_AT_ONCE`] at a
     /// time, and keeps them idle, so a phase starts on open connections instead of opening
     /// them while arrivals are due. Returns how many were opened; a failure stops the warming
     /// quietly (the requests then connect, and report, themselves).
@@ -268,7 +306,7 @@ impl Pool {
         let mut remaining = count.min(self.max_idle.saturating_sub(idle_now));
         let mut opened = 0;
         while remaining > 0 {
-            let batch = remaining.min(PREWARM_PARALLELISM);
+            let batch = remaining.min(CONNECTS_AT_ONCE);
             let results = futures_util::future::join_all((0..batch).map(|_| self.connect())).await;
             let mut failed = None;
             for result in results {
@@ -276,7 +314,7 @@ impl Pool {
                     Ok(conn) => {
                         opened += 1;
                         if let Ok(mut idle) = self.idle.lock() {
-                            idle.push(Idle {
+                            idle.push_back(Idle {
                                 conn,
                                 since: Instant::now(),
                             });
@@ -294,8 +332,15 @@ impl Pool {
         opened
     }
 
+    /// The most recently used idle connection, or every [`OLDEST_EVERY`]th time the oldest.
     fn pop_idle(&self) -> Option<Idle> {
-        self.idle.lock().ok()?.pop()
+        let oldest = self.checkouts.fetch_add(1, Ordering::Relaxed) % OLDEST_EVERY == 0;
+        let mut idle = self.idle.lock().ok()?;
+        if oldest {
+            idle.pop_front()
+        } else {
+            idle.pop_back()
+        }
     }
 
     /// Returns a connection after its response was read to the end, unless the server said (or
@@ -306,6 +351,9 @@ impl Pool {
             self.idle_timeout_ms.fetch_min(limit, Ordering::Relaxed);
         }
         conn.uses += 1;
+        if conn.reused && conn.last_was_stream {
+            self.reused_after_stream.fetch_add(1, Ordering::Relaxed);
+        }
         let at_max = keep_alive.max.is_some_and(|m| conn.uses >= m);
         if keep_alive.close
             || at_max
@@ -319,7 +367,7 @@ impl Pool {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < self.max_idle
         {
-            idle.push(Idle {
+            idle.push_back(Idle {
                 conn,
                 since: Instant::now(),
             });
@@ -352,6 +400,8 @@ impl Pool {
                 }
             }
         };
+        // The semaphore is never closed; without a permit the connect still goes ahead.
+        let _permit = self.connecting.acquire().await.ok();
         let (sender, driver) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| {
@@ -402,7 +452,19 @@ pub fn tls_config() -> std::io::Result<Arc<tokio_rustls::rustls::ClientConfig>> 
 
 #[cfg(test)]
 mod tests {
-    use super::KeepAlive;
+    use super::{KeepAlive, closes_after_streams_learned};
+
+    #[test]
+    fn a_server_is_taken_to_close_after_streams_only_when_most_reuses_fail() {
+        // llama-server: every connection closed after its stream, none reused.
+        assert!(!closes_after_streams_learned(1, 0));
+        assert!(closes_after_streams_learned(2, 0));
+        // nginx past its worker_connections: a few idle connections closed among thousands
+        // reused.
+        assert!(!closes_after_streams_learned(2, 5_000));
+        assert!(!closes_after_streams_learned(40, 5_000));
+        assert!(closes_after_streams_learned(5_000, 5_000));
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> hyper::HeaderMap {
         let mut map = hyper::HeaderMap::new();
