@@ -715,36 +715,37 @@ fn hand_off<T: SendRequest>(
             for d in due {
                 let (ctx, cancel, slots, phase) =
                     (ctx.clone(), cancel.clone(), slots.clone(), phase.clone());
-                spawner.spawn(async move {
-                    issue(
-                        &ctx,
-                        &cancel,
-                        &phase,
-                        d.index,
-                        d.intended_ns,
-                        d.conversation,
-                        trace,
-                        &slots,
-                    )
-                    .await
-                });
+                spawner
+                    .spawn(async move { issue_due(&ctx, &cancel, &phase, &slots, trace, d).await });
             }
             if let Some(d) = first {
-                issue(
-                    &ctx,
-                    &cancel,
-                    &phase,
-                    d.index,
-                    d.intended_ns,
-                    d.conversation,
-                    trace,
-                    &slots,
-                )
-                .await;
+                issue_due(&ctx, &cancel, &phase, &slots, trace, d).await;
             }
         },
         handle,
     );
+}
+
+/// Issues an arrival the pacer handed over.
+async fn issue_due<T: SendRequest>(
+    ctx: &LoadContext<T>,
+    cancel: &CancellationToken,
+    phase: &PhaseShared,
+    slots: &Slots,
+    trace: Option<(f64, f64)>,
+    d: Due,
+) {
+    issue(
+        ctx,
+        cancel,
+        phase,
+        d.index,
+        d.intended_ns,
+        d.conversation,
+        trace,
+        slots,
+    )
+    .await
 }
 
 /// Issues request `index`, due at `due_ns`: a conversation from the feed (turn by turn), or
