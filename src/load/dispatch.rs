@@ -569,13 +569,16 @@ enum Arrivals {
 /// The pacer's thread wakes at most once per this interval: arrivals due closer together
 /// than this are handed to the runtime in one batch, at the later wake-up. Each hand-off from
 /// the pacer's thread is a cross-thread wake of a runtime worker (a futex or eventfd write, a
-/// context switch); one per arrival cost more than the request itself above about 15,000
-/// req/s on two cores, and at 28,000 req/s the runtime fell behind and the schedule lag grew
-/// without bound. An arrival waits at most this long for its wake-up, well under the 1 ms a
-/// schedule-lag p99 may take; below 10,000 arrivals per second nearly every arrival still
-/// gets a wake-up at its own deadline. (200 us measured the same tails at 28,000 req/s and a
-/// median lag of 0.19 ms against 0.11 ms.)
-pub const PACER_MIN_WAKE: Duration = Duration::from_micros(100);
+/// context switch), and each wake-up of the pacer a timer interrupt: one of each per arrival
+/// cost more than the request itself above about 15,000 req/s on two cores, and at 28,000
+/// req/s the runtime fell behind and the schedule lag grew without bound. An arrival waits at
+/// most this long for its wake-up (its schedule lag includes the wait), a quarter of the 1 ms a
+/// schedule-lag p99 may take; below 4,000 arrivals per second nearly every arrival still gets
+/// a wake-up at its own deadline. Measured at 28,000 req/s against nginx on two cores, three
+/// runs each: 100 us cost the client 0.98 cores and gave TTFT p99 8-24 ms with no cap on
+/// requests in flight; 250 us cost 0.75-0.8 cores and gave 3.9-5.7 ms (1.0-1.4 ms with 64 in
+/// flight), for a median lag of 0.20 ms instead of 0.11 ms; 400 us saved little more.
+pub const PACER_MIN_WAKE: Duration = Duration::from_micros(250);
 
 /// The most arrivals handed to the runtime at once.
 const MAX_BATCH: usize = 256;

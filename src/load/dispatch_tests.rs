@@ -238,7 +238,7 @@ async fn arrivals_closer_than_the_pacers_wake_interval_share_a_wake_up_and_keep_
     let server = FakeServer::new(Answer::Soon);
     let pacing = Arc::new(RecordedThreadPacing::default());
     let mut h = harness(&server, pacing.clone());
-    // 50,000/s: an arrival every 20 us, five per wake-up interval.
+    // 50,000/s: an arrival every 20 us, several per wake-up interval.
     let mode = LoadMode::Rate {
         schedule: Schedule::constant(50_000.0),
         cap: None,
