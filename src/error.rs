@@ -11,6 +11,8 @@ pub enum FailureKind {
     Unreachable,
     /// `aiperf plot` could not draw the plots it was asked for.
     PlotFailed,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the command before it measured anything.
+    Interrupted,
     /// Anything else: an I/O error writing results, an internal error.
     Other,
 }
@@ -46,6 +48,11 @@ impl AppError {
     /// Plots that could not be drawn.
     pub fn plot_failed(message: impl std::fmt::Display) -> Self {
         Self::new(FailureKind::PlotFailed, message)
+    }
+
+    /// Stopped by a signal before anything was measured (exit 128 + the signal's number).
+    pub fn interrupted(message: impl std::fmt::Display) -> Self {
+        Self::new(FailureKind::Interrupted, message)
     }
 
     /// Any other failure.

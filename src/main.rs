@@ -99,6 +99,7 @@ fn exit_code(kind: FailureKind) -> ExitCode {
         FailureKind::InvalidConfig => ExitCode::INVALID_CONFIG,
         FailureKind::Unreachable => ExitCode::SERVER_UNREACHABLE,
         FailureKind::PlotFailed => ExitCode::PLOT_FAILED,
+        FailureKind::Interrupted => aiperf::signals::interrupted_exit_code(),
         FailureKind::Other => ExitCode::FAILURE,
     }
 }

@@ -512,3 +512,55 @@ fn a_closed_stdout_stops_quietly() {
     assert_exit(&out, 141);
     assert!(!stderr(&out).contains("internal error"), "{}", stderr(&out));
 }
+
+#[test]
+fn sigterm_during_a_baseline_download_removes_what_was_downloaded_and_exits_143() {
+    // A W&B server that accepts and never answers: the download waits for its budget.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (connected, waiting) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = connected.send(());
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    let mut cmd = MockProfile::at("mock://").command(&tmp.path().join("run"));
+    cmd.args(["--baseline", "wandb:team/proj/run1"])
+        .env("WANDB_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("WANDB_API_KEY", "k".repeat(40))
+        .env("TMPDIR", &scratch)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    waiting
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the download reaches the server");
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        1,
+        "the download's directory"
+    );
+    kill(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGTERM while downloading the baseline"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        !tmp.path().join("run").join("profile_export.jsonl").exists(),
+        "nothing was run"
+    );
+}

@@ -2,6 +2,7 @@
 //! results are downloaded (`wandb:ENTITY/PROJECT/RUN`) into a temporary directory that lives
 //! as long as the command, checked file by file against the artifact's manifest.
 
+use crate::error::AppError;
 use crate::gate::comparison::CompareOptions;
 use crate::track::wandb::download::{self, RunRef};
 use std::path::{Path, PathBuf};
@@ -36,11 +37,12 @@ impl BaselineSource {
     }
 
     /// The baseline on disk: the directory itself, or the W&B run downloaded (saying so on
-    /// stderr). The error says why the baseline cannot be had.
-    pub async fn fetch(&self) -> Result<Baseline, String> {
+    /// stderr). The error says why the baseline cannot be had (a configuration error), or that
+    /// a signal stopped the download (its partial files are removed).
+    pub async fn fetch(&self) -> Result<Baseline, AppError> {
         match self {
             BaselineSource::Dir(dir) => {
-                crate::gate::inputs::check_result_dir(dir)?;
+                crate::gate::inputs::check_result_dir(dir).map_err(AppError::config)?;
                 Ok(Baseline {
                     dir: dir.clone(),
                     label: dir.display().to_string(),
@@ -56,7 +58,7 @@ impl BaselineSource {
 /// now, so one that cannot be had fails before the benchmark starts).
 pub async fn fetch_comparison(
     comparison: Option<(BaselineSource, CompareOptions)>,
-) -> Result<Option<(Baseline, CompareOptions)>, String> {
+) -> Result<Option<(Baseline, CompareOptions)>, AppError> {
     match comparison {
         Some((source, options)) => Ok(Some((source.fetch().await?, options))),
         None => Ok(None),
@@ -88,6 +90,11 @@ impl Baseline {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// The temporary directory a W&B baseline was downloaded into, if it was.
+    pub fn download_dir(&self) -> Option<PathBuf> {
+        self._download.as_ref().map(|t| t.path().to_path_buf())
+    }
 }
 
 /// The time budget of a baseline download (`AIPERF_WANDB_DOWNLOAD_TIMEOUT_SECONDS`, default
@@ -101,7 +108,22 @@ fn download_budget() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-async fn fetch_wandb(run: &RunRef) -> Result<Baseline, String> {
+async fn fetch_wandb(run: &RunRef) -> Result<Baseline, AppError> {
+    // The listener is installed first, so a signal during the download unwinds through here
+    // and the temporary directory is removed, instead of the default action killing the
+    // process and leaving it behind.
+    let shutdown = crate::signals::shutdown_token();
+    let temp = fetch_wandb_into(run);
+    tokio::select! {
+        fetched = temp => fetched.map_err(AppError::config),
+        _ = shutdown.cancelled() => Err(AppError::interrupted(format!(
+            "interrupted by {} while downloading the baseline {run}; nothing was run",
+            crate::signals::received_name()
+        ))),
+    }
+}
+
+async fn fetch_wandb_into(run: &RunRef) -> Result<Baseline, String> {
     // The server and key come from the same places as for uploads.
     let spec = crate::spec::WandbSpec {
         project: Some(run.project.clone()),

@@ -131,7 +131,18 @@ pub async fn run(args: &CompareArgs) -> Result<ExitCode, AppError> {
     // Inputs that are wrong locally fail before anything is downloaded.
     options.check().map_err(|e| AppError::config(e.0))?;
     crate::gate::inputs::check_result_dir(&candidate).map_err(AppError::config)?;
-    let baseline = source.fetch().await.map_err(AppError::config)?;
+    let baseline = source.fetch().await?;
+    if let Some(download) = baseline.download_dir() {
+        // The download installed the signal listener, and nothing here watches its token: a
+        // signal now ends the command at once, as the default action would have, without
+        // leaving the downloaded baseline behind.
+        let shutdown = crate::signals::shutdown_token();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            let _ = std::fs::remove_dir_all(&download);
+            std::process::exit(crate::signals::interrupted_exit_code().0);
+        });
+    }
     let mut file =
         compare_results(baseline.dir(), &candidate, &options).map_err(|e| AppError::config(e.0))?;
     file.baseline.clone_from(&baseline.label);

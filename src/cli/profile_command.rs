@@ -69,8 +69,7 @@ pub async fn run(profile: &ProfileArgs, command_line: String) -> Result<ExitCode
             .comparison(None)
             .map_err(AppError::config)?,
     )
-    .await
-    .map_err(AppError::config)?;
+    .await?;
     let compare = crate::after_run::CompareStep(compare);
     let code = run_benchmark(spec, &invocation).await?.exit_code;
     let finished = Finished {

@@ -204,7 +204,12 @@ pub async fn run_experiment(
     // A W&B baseline is downloaded now: one that cannot be had fails before any trial runs.
     let compare = crate::after_run::baseline::fetch_comparison(compare)
         .await
-        .map_err(|e| AppError::config(format!("{}: {e}", loaded.file.display())))?;
+        .map_err(|e| match e.kind {
+            crate::error::FailureKind::InvalidConfig => {
+                AppError::config(format!("{}: {}", loaded.file.display(), e.message))
+            }
+            _ => e,
+        })?;
     let gate = crate::after_run::ThresholdStep::cells(
         thresholds,
         plan.layout(),
