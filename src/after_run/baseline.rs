@@ -113,9 +113,9 @@ async fn fetch_wandb(run: &RunRef) -> Result<Baseline, AppError> {
     // and the temporary directory is removed, instead of the default action killing the
     // process and leaving it behind.
     let shutdown = crate::signals::shutdown_token();
-    let temp = fetch_wandb_into(run);
+    let fetching = fetch_wandb_into(run);
     tokio::select! {
-        fetched = temp => fetched.map_err(AppError::config),
+        fetched = fetching => fetched.map_err(AppError::config),
         _ = shutdown.cancelled() => Err(AppError::interrupted(format!(
             "interrupted by {} while downloading the baseline {run}; nothing was run",
             crate::signals::received_name()

@@ -632,8 +632,8 @@ fn check_time(name: &str, value: Option<f64>) -> Result<Option<f64>, String> {
     }
 }
 
-/// The longest prompt or output a line may ask for, in tokens (as `--isl`/`--osl` allow).
-pub const MAX_LINE_TOKENS: u32 = 1_000_000;
+/// The longest prompt or output a line may ask for, in tokens (what `--isl`/`--osl` allow).
+pub const MAX_LINE_TOKENS: u32 = crate::spec::validate::MAX_TOKENS as u32;
 
 fn check_output_length(value: Option<u32>) -> Result<Option<u32>, String> {
     match value {
