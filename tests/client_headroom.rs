@@ -19,7 +19,9 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
     let light = tmp.path().join("light");
     let out = MockProfile::new("ttft_ms=20&itl_ms=5")
         .streaming()
-        .requests(12)
+        // 40 requests (about 2.4 s): long enough that one ordinary scheduling hiccup of a busy
+        // test machine stays below the host-stall share that flags a run.
+        .requests(40)
         .concurrency(1)
         .tokens(16, 8)
         .run(&light);
@@ -30,6 +32,10 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
     assert!(h.cores >= 1);
     assert!(h.cpu_utilization.unwrap() < 0.5, "{h:?}");
     assert_eq!(h.processor_queue_capacity, 2048);
+    assert!(
+        h.host_stall_max_ms.is_some(),
+        "the sampler measured its own wake-ups: {h:?}"
+    );
     assert!(!meta.load_verdict.client_bound, "{:?}", meta.load_verdict);
     let summary: RunSummaryFile =
         aiperf::artifacts::io::read(&light.join("profile_export_aiperf.json")).unwrap();
@@ -97,5 +103,50 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("the client, not the server, limited candidate run")
+    );
+}
+
+/// A host that runs none of aiperf for a while (here: the process stopped with SIGSTOP for
+/// 400 ms, as a descheduled vCPU or a busy hypervisor would) makes every latency of that moment
+/// the host's. The run says so instead of reporting a slow server.
+#[test]
+fn a_host_that_stops_the_client_is_named_as_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stopped");
+    let child = MockProfile::new("ttft_ms=5&itl_ms=2")
+        .streaming()
+        .concurrency(4)
+        .duration(4.0)
+        .tokens(16, 8)
+        .command(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id() as i32;
+    // SAFETY: `pid` is our own child, still running (its phase lasts 4 s).
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 0);
+    let meta = metadata(&dir);
+    let h = &meta.load_verdict.client_headroom;
+    assert!(h.host_stalls >= 1, "{h:?}");
+    assert!(h.host_stall_max_ms.unwrap() >= 350.0, "{h:?}");
+    assert!(h.host_stalled_fraction.unwrap() >= 0.05, "{h:?}");
+    assert!(meta.load_verdict.client_bound, "{:?}", meta.load_verdict);
+    assert!(
+        meta.load_verdict
+            .explanation
+            .contains("the host stalled it"),
+        "{}",
+        meta.load_verdict.explanation
+    );
+    assert!(
+        stderr(&out).contains("the host stalled it"),
+        "{}",
+        stderr(&out)
     );
 }

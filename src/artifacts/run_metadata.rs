@@ -80,6 +80,16 @@ pub struct ClientHeadroom {
     pub processor_queue_max: u64,
     /// The queue's capacity (the load engine waits when it is full).
     pub processor_queue_capacity: u64,
+    /// Longest a sleeping client thread woke late, ms: the host (its other processes, its
+    /// hypervisor, or aiperf's own busy threads) ran none of it for that long.
+    #[serde(default)]
+    pub host_stall_max_ms: Option<f64>,
+    /// Times it woke at least `HOST_STALL_MS` (5 ms) late.
+    #[serde(default)]
+    pub host_stalls: u64,
+    /// Those stalls' total time over the phase's wall time.
+    #[serde(default)]
+    pub host_stalled_fraction: Option<f64>,
 }
 
 /// The input file a run sent, so results name the exact trace behind them.

@@ -8,7 +8,13 @@
 //! - **event loop delay**: how long a task handed to the runtime waits before a worker runs it
 //!   (a worker busy with other requests delays reading responses by the same amount);
 //! - **processor queue**: how many records wait for the record processor (a full queue makes
-//!   the load engine wait).
+//!   the load engine wait);
+//! - **host stalls**: how late the sampler's own sleep ends. A thread that wakes tens of
+//!   milliseconds late was not run by the host at all (a virtual machine's vCPU descheduled, the
+//!   kernel busy, a process stopped), and every response due meanwhile is read that late; the
+//!   server's latency did not grow. Seen on the 2-core benchmark VM: stalls of 35-50 ms a few
+//!   times a minute under loopback load, which a second process (a Python loop sleeping 1 ms)
+//!   saw at the same moments, with oha as the load generator as well as with aiperf.
 //!
 //! The sampler costs one wake-up and one tiny task per interval, about 100 a second.
 
@@ -39,6 +45,15 @@ pub const MIN_LOOP_SAMPLES: u64 = 50;
 /// behind the load engine.
 pub const QUEUE_BOUND: f64 = 0.5;
 
+/// How late (ms) a sleeping thread must wake to count as a host stall: several times the
+/// wake-up latency of a busy 2-core machine (the sampler's oversleep stays under 1-2 ms there
+/// while aiperf and nginx use 1.4 of the 2 cores).
+pub const HOST_STALL_MS: f64 = 5.0;
+
+/// Fraction of the phase spent in host stalls from which latency percentiles from p99 on are
+/// the host's: at least 1 request in 100 arrived or was answered during a stall.
+pub const HOST_STALL_BOUND: f64 = 0.01;
+
 /// How many records wait for the processor, or `None` once the queue is gone.
 pub type QueueDepth = Box<dyn Fn() -> Option<usize> + Send>;
 
@@ -56,6 +71,22 @@ struct Samples {
     busiest_second: Option<f64>,
     loop_delays_ms: Vec<f64>,
     queue_max: usize,
+    /// Longest oversleep of the sampler, and the oversleeps of at least [`HOST_STALL_MS`].
+    oversleep_max_ms: Option<f64>,
+    stalls: u64,
+    stalled_ms: f64,
+}
+
+impl Samples {
+    /// Notes that a sleep of [`SAMPLE_INTERVAL`] took `slept`.
+    fn note_sleep(&mut self, slept: Duration) {
+        let late = slept.saturating_sub(SAMPLE_INTERVAL).as_secs_f64() * 1e3;
+        self.oversleep_max_ms = Some(self.oversleep_max_ms.map_or(late, |m| m.max(late)));
+        if late >= HOST_STALL_MS {
+            self.stalls += 1;
+            self.stalled_ms += late;
+        }
+    }
 }
 
 /// CPU time this process has used, user and system, all threads.
@@ -135,8 +166,10 @@ fn sample(
     let cores = usable_cores() as f64;
     let mut out = Samples::default();
     while !stop.load(Ordering::Relaxed) {
+        let asleep = Instant::now();
         std::thread::sleep(SAMPLE_INTERVAL);
         let handed = Instant::now();
+        out.note_sleep(handed.duration_since(asleep));
         let sink = delays.clone();
         runtime.spawn(async move {
             let waited = handed.elapsed().as_secs_f64() * 1e3;
@@ -180,6 +213,10 @@ fn summarise(samples: Samples, cores: usize) -> ClientHeadroom {
         event_loop_samples: delays.len() as u64,
         processor_queue_max: samples.queue_max as u64,
         processor_queue_capacity: 0,
+        host_stall_max_ms: samples.oversleep_max_ms,
+        host_stalls: samples.stalls,
+        host_stalled_fraction: (samples.wall_seconds > 0.0)
+            .then(|| samples.stalled_ms / 1e3 / samples.wall_seconds),
     }
 }
 
@@ -212,6 +249,18 @@ pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
             h.processor_queue_max, h.processor_queue_capacity
         ));
     }
+    if let Some(fraction) = h.host_stalled_fraction
+        && fraction >= HOST_STALL_BOUND
+    {
+        reasons.push(format!(
+            "the host stalled it {} times (a thread sleeping {} ms woke {HOST_STALL_MS:.0} ms or more late, at worst \
+             {:.0} ms), {:.1}% of the run: latencies in those moments are the host's, not the server's",
+            h.host_stalls,
+            SAMPLE_INTERVAL.as_millis(),
+            h.host_stall_max_ms.unwrap_or(0.0),
+            fraction * 100.0
+        ));
+    }
     reasons
 }
 
@@ -230,7 +279,39 @@ mod tests {
             event_loop_samples: 100,
             processor_queue_max: queue,
             processor_queue_capacity: 2048,
+            host_stall_max_ms: Some(0.3),
+            host_stalls: 0,
+            host_stalled_fraction: Some(0.0),
         }
+    }
+
+    #[test]
+    fn host_stalls_count_only_from_the_bound_and_judge_by_their_share_of_the_run() {
+        let mut samples = Samples::default();
+        for late_ms in [0.1, 1.5, 4.9, 5.0, 40.0] {
+            samples.note_sleep(SAMPLE_INTERVAL + Duration::from_secs_f64(late_ms / 1e3));
+        }
+        samples.note_sleep(SAMPLE_INTERVAL / 2); // woken early: not late at all
+        samples.wall_seconds = 3.0;
+        let h = summarise(samples, 2);
+        assert_eq!(h.host_stalls, 2);
+        assert!((h.host_stall_max_ms.unwrap() - 40.0).abs() < 1e-6);
+        assert!((h.host_stalled_fraction.unwrap() - 0.015).abs() < 1e-6);
+        let reasons = limits_crossed(&ClientHeadroom {
+            processor_queue_capacity: 2048,
+            ..h
+        });
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].contains("stalled it 2 times"), "{reasons:?}");
+        assert!(reasons[0].contains("at worst 40 ms"), "{reasons:?}");
+        assert!(reasons[0].contains("1.5% of the run"), "{reasons:?}");
+        let rare = ClientHeadroom {
+            host_stalls: 1,
+            host_stall_max_ms: Some(45.0),
+            host_stalled_fraction: Some(0.0045),
+            ..headroom(0.3, 0.2, 0)
+        };
+        assert!(limits_crossed(&rare).is_empty(), "one 45 ms stall in 10 s");
     }
 
     #[test]
