@@ -20,7 +20,13 @@
 //!   among thousands it keeps, and learning from those would make every later request
 //!   connect anew;
 //! - tells the caller whether a connection was reused, so a request that failed on a reused
-//!   connection before any response byte can be sent again once on a fresh one.
+//!   connection before any response byte can be sent again once on a fresh one;
+//! - queues requests that find no idle connection and gives each connection that comes back,
+//!   or is newly opened, to the one that has waited longest. Connects run for the queue, at
+//!   most one per waiting request and [`CONNECTS_AT_ONCE`] at a time. After a stall of a few
+//!   milliseconds an open loop has hundreds of requests due at once; connecting for each of
+//!   them while the connections in use come free every few hundred microseconds filled
+//!   nginx's accept queue, and the handshakes the kernel dropped were retried a second later.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,6 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
 /// Why a new connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +118,8 @@ pub struct Conn {
     pub reused: bool,
     /// Whether the previous response on it was a stream.
     last_was_stream: bool,
+    /// Opened and not yet idle or used: handed straight from its connect to a request.
+    just_opened: bool,
 }
 
 impl Conn {
@@ -221,7 +230,48 @@ pub struct Pool {
     no_reuse_after_stream: AtomicBool,
     /// [`CONNECTS_AT_ONCE`] permits, one held by each connect in progress.
     connecting: tokio::sync::Semaphore,
+    /// Requests waiting for a connection, and the connects opening connections for them.
+    waiting: Mutex<Waiting>,
 }
+
+/// What a waiting request receives: a connection, or the error of a connect made for it.
+type Handed = Result<Conn, ConnectError>;
+
+/// Requests waiting for a connection (longest waiting first) and the connects under way for
+/// them. A connection checked in or newly opened goes to the first that still waits; a
+/// request that stopped waiting (cancelled) has closed its receiver.
+#[derive(Default)]
+struct Waiting {
+    queue: VecDeque<oneshot::Sender<Handed>>,
+    /// Connect tasks running for waiters; never more than [`CONNECTS_AT_ONCE`], and each goes
+    /// on connecting while more requests wait than connects are under way.
+    connecting: usize,
+}
+
+impl Waiting {
+    /// Drops requests that stopped waiting from the front (and from everywhere once the queue
+    /// is long), so the count of those waiting stays close.
+    fn prune(&mut self) {
+        while self.queue.front().is_some_and(|w| w.is_closed()) {
+            self.queue.pop_front();
+        }
+        if self.queue.len() >= WAITERS_SWEEP {
+            self.queue.retain(|w| !w.is_closed());
+        }
+    }
+
+    /// Whether another connect should start: fewer are under way than requests wait, and
+    /// fewer than [`CONNECTS_AT_ONCE`]. Counts it as started when so.
+    fn start_connect(&mut self) -> bool {
+        let start = self.connecting < self.queue.len().min(CONNECTS_AT_ONCE);
+        self.connecting += usize::from(start);
+        start
+    }
+}
+
+/// Waiters kept before the closed ones are swept out of the whole queue (they are dropped from
+/// its front on every wait, which keeps it short unless requests are cancelled out of order).
+const WAITERS_SWEEP: usize = 4096;
 
 impl Pool {
     /// A pool keeping at most `max_idle` idle connections.
@@ -236,6 +286,7 @@ impl Pool {
             reused_after_stream: AtomicU64::new(0),
             no_reuse_after_stream: AtomicBool::new(false),
             connecting: tokio::sync::Semaphore::new(CONNECTS_AT_ONCE),
+            waiting: Mutex::new(Waiting::default()),
         }
     }
 
@@ -268,32 +319,157 @@ impl Pool {
     }
 
     /// A connection: the most recently used idle one that is still open and within its idle
-    /// time, else a new one. `fresh` skips the idle list.
-    pub async fn checkout(&self, fresh: bool) -> Result<Conn, ConnectError> {
-        if !fresh {
-            while let Some(idle) = self.pop_idle() {
-                let mut conn = idle.conn;
-                if idle.since.elapsed() > self.idle_timeout() {
-                    continue;
-                }
-                conn.catch_up().await;
-                if conn.sender.is_closed() {
-                    self.note_closed_after(conn.last_was_stream);
-                    continue;
-                }
-                if !conn.sender.is_ready() {
-                    // The connection task has not caught up with the end of the last response.
-                    tracing::debug!("waiting for an idle connection to become ready");
-                    if drive(&mut conn.driver, conn.sender.ready()).await.is_err() {
-                        self.note_closed_after(conn.last_was_stream);
-                        continue;
+    /// time, else the first to come of those checked in and those opened from now on, taken in
+    /// the order the requests began waiting. While requests wait, connects run for them, at
+    /// most one per waiting request and [`CONNECTS_AT_ONCE`] at a time, so a backlog after a
+    /// stall (hundreds of requests due at once) is served mostly by the connections coming
+    /// free every few hundred microseconds instead of a burst of connects the server's accept
+    /// queue cannot hold. A connect's error goes to the longest-waiting request. `fresh` skips
+    /// the idle list and the waiting: only a new connection will do.
+    pub async fn checkout(self: &Arc<Self>, fresh: bool) -> Result<Conn, ConnectError> {
+        if fresh {
+            return self.connect().await;
+        }
+        if let Some(conn) = self.take_idle().await {
+            return Ok(conn);
+        }
+        let mut front = false;
+        loop {
+            let handed = self.wait(front);
+            match handed.await {
+                Ok(Ok(conn)) => {
+                    if let Some(conn) = self.usable(conn).await {
+                        return Ok(conn);
                     }
+                    // Closed while it was handed over: wait again, first in line.
+                    front = true;
                 }
-                conn.reused = true;
-                return Ok(conn);
+                Ok(Err(e)) => return Err(e),
+                // Unreachable while the pool lives: senders are only dropped after a send.
+                Err(_) => {
+                    return Err(ConnectError::Tcp(std::io::Error::other(
+                        "the connection pool stopped",
+                    )));
+                }
             }
         }
-        self.connect().await
+    }
+
+    /// Joins the waiting requests (at the back, or at the front for one that already waited)
+    /// and starts a connect for them if fewer are under way than requests wait.
+    fn wait(self: &Arc<Self>, front: bool) -> oneshot::Receiver<Handed> {
+        let (tx, rx) = oneshot::channel();
+        let start = match self.waiting.lock() {
+            Ok(mut waiting) => {
+                waiting.prune();
+                if front {
+                    waiting.queue.push_front(tx);
+                } else {
+                    waiting.queue.push_back(tx);
+                }
+                waiting.start_connect()
+            }
+            Err(_) => {
+                drop(tx);
+                false
+            }
+        };
+        if start {
+            let pool = self.clone();
+            tokio::spawn(async move { pool.connect_for_waiters().await });
+        }
+        rx
+    }
+
+    /// Opens connections for waiting requests, one after the other, while more requests wait
+    /// than connects are under way (this one included).
+    async fn connect_for_waiters(self: Arc<Self>) {
+        loop {
+            match self.connect().await {
+                Ok(conn) => self.hand_over(conn),
+                Err(e) => self.fail_first_waiter(e),
+            }
+            let Ok(mut waiting) = self.waiting.lock() else {
+                return;
+            };
+            waiting.prune();
+            if waiting.queue.len() < waiting.connecting {
+                waiting.connecting -= 1;
+                return;
+            }
+        }
+    }
+
+    /// Gives a connect's error to the longest-waiting request, if one still waits.
+    fn fail_first_waiter(&self, mut error: ConnectError) {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return;
+        };
+        while let Some(waiter) = waiting.queue.pop_front() {
+            match waiter.send(Err(error)) {
+                Ok(()) => return,
+                Err(back) => match back {
+                    Err(e) => error = e,
+                    Ok(_) => return,
+                },
+            }
+        }
+    }
+
+    /// The next idle connection that is still usable, if any.
+    async fn take_idle(&self) -> Option<Conn> {
+        while let Some(idle) = self.pop_idle() {
+            if idle.since.elapsed() > self.idle_timeout() {
+                continue;
+            }
+            if let Some(conn) = self.usable(idle.conn).await {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// `conn`, marked reused, if it is still open and ready for a request.
+    async fn usable(&self, mut conn: Conn) -> Option<Conn> {
+        conn.catch_up().await;
+        if conn.sender.is_closed() {
+            self.note_closed_after(conn.last_was_stream);
+            return None;
+        }
+        if !conn.sender.is_ready() {
+            // The connection task has not caught up with the end of the last response.
+            tracing::debug!("waiting for an idle connection to become ready");
+            if drive(&mut conn.driver, conn.sender.ready()).await.is_err() {
+                self.note_closed_after(conn.last_was_stream);
+                return None;
+            }
+        }
+        // A connection that waited anywhere may have been closed by the server meanwhile.
+        conn.reused = !conn.just_opened;
+        conn.just_opened = false;
+        Some(conn)
+    }
+
+    /// Gives `conn` to the longest-waiting request, else keeps it idle (up to the limit).
+    fn hand_over(&self, mut conn: Conn) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            while let Some(waiter) = waiting.queue.pop_front() {
+                match waiter.send(Ok(conn)) {
+                    Ok(()) => return,
+                    Err(Ok(back)) => conn = back,
+                    Err(Err(_)) => return,
+                }
+            }
+        }
+        conn.just_opened = false;
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.max_idle
+        {
+            idle.push_back(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
     }
 
     /// Opens up to `count` connections (fewer if the idle list would pass its limit),
@@ -311,7 +487,8 @@ impl Pool {
             let mut failed = None;
             for result in results {
                 match result {
-                    Ok(conn) => {
+                    Ok(mut conn) => {
+                        conn.just_opened = false;
                         opened += 1;
                         if let Ok(mut idle) = self.idle.lock() {
                             idle.push_back(Idle {
@@ -364,14 +541,8 @@ impl Pool {
         }
         conn.last_was_stream = was_stream;
         conn.reused = false;
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push_back(Idle {
-                conn,
-                since: Instant::now(),
-            });
-        }
+        conn.just_opened = false;
+        self.hand_over(conn);
     }
 
     async fn connect(&self) -> Result<Conn, ConnectError> {
@@ -416,6 +587,7 @@ impl Pool {
             uses: 0,
             reused: false,
             last_was_stream: false,
+            just_opened: true,
         })
     }
 }
@@ -452,7 +624,151 @@ pub fn tls_config() -> std::io::Result<Arc<tokio_rustls::rustls::ClientConfig>> 
 
 #[cfg(test)]
 mod tests {
-    use super::{KeepAlive, closes_after_streams_learned};
+    use super::{CONNECTS_AT_ONCE, KeepAlive, Origin, Pool, closes_after_streams_learned};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A listener that accepts and holds connections, and a pool for it.
+    async fn pool_on_loopback() -> (Arc<Pool>, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let origin = Origin {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+        };
+        (Arc::new(Pool::new(origin, 16)), accept)
+    }
+
+    #[tokio::test]
+    async fn a_connection_checked_in_goes_to_the_request_waiting_to_connect() {
+        let (pool, accept) = pool_on_loopback().await;
+        let first = pool.checkout(false).await.unwrap();
+        assert!(!first.reused);
+        // Every connect permit taken: the next checkout can only be served by a hand-over.
+        let permits = pool
+            .connecting
+            .acquire_many(CONNECTS_AT_ONCE as u32)
+            .await
+            .unwrap();
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.checkout(false).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        pool.checkin(first, KeepAlive::default(), true);
+        let handed = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting checkout took the connection checked in")
+            .unwrap()
+            .unwrap();
+        assert!(handed.reused);
+        assert_eq!(handed.uses, 1);
+        assert!(pool.idle.lock().unwrap().is_empty());
+        // The connect the waiting request started still completes, and its connection is
+        // kept for the next request instead of being thrown away.
+        drop(permits);
+        for _ in 0..500 {
+            if pool.idle.lock().unwrap().len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(pool.idle.lock().unwrap().len(), 1);
+        let next = pool.checkout(false).await.unwrap();
+        assert!(
+            next.reused && next.uses == 0,
+            "the connection opened for the waiter"
+        );
+        drop((handed, next));
+        accept.abort();
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_together_start_at_most_the_connects_allowed_at_once() {
+        let (pool, accept) = pool_on_loopback().await;
+        let permits = pool
+            .connecting
+            .acquire_many(CONNECTS_AT_ONCE as u32)
+            .await
+            .unwrap();
+        let waiting: Vec<_> = (0..200)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.checkout(false).await })
+            })
+            .collect();
+        for _ in 0..500 {
+            if pool.waiting.lock().unwrap().queue.len() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(pool.waiting.lock().unwrap().queue.len(), 200);
+        assert_eq!(pool.waiting.lock().unwrap().connecting, CONNECTS_AT_ONCE);
+        drop(permits);
+        let mut conns = Vec::new();
+        for w in waiting {
+            let conn = tokio::time::timeout(Duration::from_secs(10), w)
+                .await
+                .expect("every waiting request is served")
+                .unwrap()
+                .unwrap();
+            assert!(!conn.reused);
+            conns.push(conn);
+        }
+        for _ in 0..500 {
+            if pool.waiting.lock().unwrap().connecting == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let w = pool.waiting.lock().unwrap();
+        assert_eq!(
+            (w.connecting, w.queue.len()),
+            (0, 0),
+            "the connects stopped"
+        );
+        drop(w);
+        accept.abort();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_fails_the_request_waiting_for_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let origin = Origin {
+            host: "127.0.0.1".into(),
+            port,
+            tls: None,
+        };
+        let pool = Arc::new(Pool::new(origin, 4));
+        let refused = tokio::time::timeout(Duration::from_secs(5), pool.checkout(false))
+            .await
+            .expect("the connect error reaches the waiting request");
+        assert!(matches!(refused, Err(super::ConnectError::Tcp(_))));
+    }
+
+    #[tokio::test]
+    async fn a_fresh_checkout_never_takes_a_connection_handed_over() {
+        let (pool, accept) = pool_on_loopback().await;
+        let first = pool.checkout(false).await.unwrap();
+        let fresh = pool.checkout(true).await.unwrap();
+        assert!(!fresh.reused);
+        pool.checkin(first, KeepAlive::default(), true);
+        assert_eq!(pool.idle.lock().unwrap().len(), 1);
+        assert!(pool.waiting.lock().unwrap().queue.is_empty());
+        drop(fresh);
+        accept.abort();
+    }
 
     #[test]
     fn a_server_is_taken_to_close_after_streams_only_when_most_reuses_fail() {

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::{
     AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
 };
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The header carrying each request's id (as vLLM and most gateways name it).
@@ -23,7 +24,7 @@ const ERROR_BODY_LIMIT: usize = 2048;
 
 /// One server: where to connect, what to put in the request line and `Host`.
 struct Target {
-    pool: Pool,
+    pool: Arc<Pool>,
     /// Path and query (origin form), e.g. `/v1/chat/completions`.
     path: hyper::Uri,
     host: HeaderValue,
@@ -133,7 +134,7 @@ impl Transport {
                 None
             };
             targets.push(Target {
-                pool: Pool::new(Origin { host, port, tls }, cfg.pool_size),
+                pool: Arc::new(Pool::new(Origin { host, port, tls }, cfg.pool_size)),
                 path: path.parse()?,
                 host: HeaderValue::from_str(&host_header)?,
                 basic_auth,
