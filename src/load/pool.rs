@@ -406,12 +406,10 @@ impl Pool {
             return;
         };
         while let Some(waiter) = waiting.queue.pop_front() {
+            // A waiter that stopped waiting gives the error back for the next one.
             match waiter.send(Err(error)) {
-                Ok(()) => return,
-                Err(back) => match back {
-                    Err(e) => error = e,
-                    Ok(_) => return,
-                },
+                Err(Err(back)) => error = back,
+                _ => return,
             }
         }
     }
@@ -455,9 +453,8 @@ impl Pool {
         if let Ok(mut waiting) = self.waiting.lock() {
             while let Some(waiter) = waiting.queue.pop_front() {
                 match waiter.send(Ok(conn)) {
-                    Ok(()) => return,
                     Err(Ok(back)) => conn = back,
-                    Err(Err(_)) => return,
+                    _ => return,
                 }
             }
         }
