@@ -31,7 +31,12 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
     assert!(h.event_loop_samples > 0, "{h:?}");
     assert!(h.cores >= 1);
     assert!(h.cpu_utilization.unwrap() < 0.5, "{h:?}");
-    assert_eq!(h.processor_queue_capacity, 2048);
+    // 2 MiB per record processor.
+    assert!(
+        h.processor_queue_capacity_bytes > 0 && h.processor_queue_capacity_bytes % (2 << 20) == 0,
+        "{h:?}"
+    );
+    assert!(h.processor_queue_max_bytes < h.processor_queue_capacity_bytes / 2);
     assert!(
         h.host_stall_max_ms.is_some(),
         "the sampler measured its own wake-ups: {h:?}"

@@ -76,10 +76,13 @@ pub struct ClientHeadroom {
     pub event_loop_delay_max_ms: Option<f64>,
     /// Probes behind the three figures above.
     pub event_loop_samples: u64,
-    /// Most records seen waiting for the record processor at once.
-    pub processor_queue_max: u64,
-    /// The queue's capacity (the load engine waits when it is full).
-    pub processor_queue_capacity: u64,
+    /// Most bytes of records (their footprint in memory) seen waiting for the record
+    /// processors at once.
+    #[serde(default)]
+    pub processor_queue_max_bytes: u64,
+    /// The queues' room in bytes (the load engine waits when it is full).
+    #[serde(default)]
+    pub processor_queue_capacity_bytes: u64,
     /// Longest a sleeping client thread woke late, ms: the host (its other processes, its
     /// hypervisor, or aiperf's own busy threads) ran none of it for that long.
     #[serde(default)]

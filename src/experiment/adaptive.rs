@@ -590,8 +590,8 @@ mod tests {
                                                  "event_loop_delay_p99_ms": loop_p99,
                                                  "event_loop_delay_max_ms": loop_p99,
                                                  "event_loop_samples": 300,
-                                                 "processor_queue_max": 0,
-                                                 "processor_queue_capacity": 2048}},
+                                                 "processor_queue_max_bytes": 0,
+                                                 "processor_queue_capacity_bytes": 2097152}},
             "warnings": [], "spec": null
         }))
         .unwrap()

@@ -110,11 +110,11 @@ impl Pacing for RecordedPacing {
 
 struct Harness {
     ctx: Arc<LoadContext<FakeServer>>,
-    records: tokio::sync::mpsc::Receiver<RawRecord>,
+    records: crate::load::record_sink::RecordQueue,
 }
 
 fn harness(server: &Arc<FakeServer>, pacing: Arc<dyn Pacing>) -> Harness {
-    let (tx, rx) = crate::load::record_sink::RecordSink::new(1, 10_000);
+    let (tx, rx) = crate::load::record_sink::RecordSink::new(1, usize::MAX);
     let rx = rx.into_iter().next().expect("one queue");
     let entry = DatasetEntry {
         session_id: "s".into(),
@@ -144,7 +144,7 @@ impl Harness {
     fn drain(&mut self) -> Vec<RawRecord> {
         let mut out = Vec::new();
         while let Ok(r) = self.records.try_recv() {
-            out.push(r);
+            out.push(r.into_record());
         }
         out.sort_by_key(|r| r.index);
         out

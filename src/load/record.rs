@@ -131,6 +131,20 @@ impl RawRecord {
         }
     }
 
+    /// Bytes the record holds on the heap and inline: what it costs to keep it waiting for
+    /// its processor. Counts allocated capacity, not length, since capacity is what memory
+    /// holds.
+    pub fn footprint(&self) -> usize {
+        let error = match &self.outcome {
+            Outcome::Error(e) => e.message.capacity(),
+            Outcome::Success | Outcome::Cancelled => 0,
+        };
+        std::mem::size_of::<Self>()
+            + self.payload.capacity()
+            + self.events.capacity() * std::mem::size_of::<(u64, u32)>()
+            + error
+    }
+
     /// The `data:` payloads with their arrival times.
     pub fn event_payloads(&self) -> impl Iterator<Item = (u64, &[u8])> {
         let mut start = 0usize;

@@ -2,77 +2,138 @@
 //!
 //! Records are dealt round-robin, so each processor sees about the same share; when the chosen
 //! queue is full the next one with room takes the record, and only when every queue is full
-//! does the request task wait. Bounded queues keep memory flat: a slow processor slows the
+//! does the request task wait. A queue is bounded by the bytes its records hold, not by their
+//! number, so memory stays flat whatever the responses' length: a slow processor slows the
 //! client (visible as queue depth in the run's headroom), it never loses a record.
 
 use super::RawRecord;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::mpsc::{self, Receiver, Sender, WeakSender, error::TrySendError};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+/// A record waiting for its processor. It holds its share of the queue's room (its
+/// [`RawRecord::footprint`]) until the processor takes it out with [`Queued::into_record`].
+#[derive(Debug)]
+pub struct Queued {
+    record: RawRecord,
+    _room: OwnedSemaphorePermit,
+}
+
+impl Queued {
+    /// The record; its room in the queue is given back.
+    pub fn into_record(self) -> RawRecord {
+        self.record
+    }
+}
+
+/// The receiving side of one processor's queue.
+pub type RecordQueue = UnboundedReceiver<Queued>;
+
+/// One processor's queue: the channel, and its room in bytes.
+#[derive(Debug)]
+struct Lane {
+    tx: UnboundedSender<Queued>,
+    room: Arc<Semaphore>,
+}
 
 /// The sending side, shared by every request of a run.
 #[derive(Debug)]
 pub struct RecordSink {
-    queues: Vec<Sender<RawRecord>>,
+    lanes: Vec<Lane>,
+    /// Bytes each queue may hold.
+    bytes_per_queue: usize,
     next: AtomicUsize,
 }
 
 /// Reads how full the queues are without keeping them open.
 #[derive(Debug, Clone)]
 pub struct QueueGauge {
-    queues: Vec<WeakSender<RawRecord>>,
+    lanes: Vec<(WeakUnboundedSender<Queued>, Arc<Semaphore>)>,
+    bytes_per_queue: usize,
 }
 
 impl RecordSink {
-    /// `shards` queues (at least one) of `capacity` records each, and their receivers.
-    pub fn new(shards: usize, capacity: usize) -> (Self, Vec<Receiver<RawRecord>>) {
-        let (queues, receivers) = (0..shards.max(1)).map(|_| mpsc::channel(capacity)).unzip();
+    /// `shards` queues (at least one) that hold up to `bytes_per_queue` bytes of records each
+    /// (at least 1 byte and at most `u32::MAX`; a record larger than that waits for an empty
+    /// queue and then takes it whole), and their receivers.
+    pub fn new(shards: usize, bytes_per_queue: usize) -> (Self, Vec<RecordQueue>) {
+        let bytes_per_queue = bytes_per_queue.clamp(1, u32::MAX as usize);
+        let (lanes, receivers) = (0..shards.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let room = Arc::new(Semaphore::new(bytes_per_queue));
+                (Lane { tx, room }, rx)
+            })
+            .unzip();
         let sink = Self {
-            queues,
+            lanes,
+            bytes_per_queue,
             next: AtomicUsize::new(0),
         };
         (sink, receivers)
     }
 
-    /// Hands a record to a processor, waiting only when every queue is full. Returns without
-    /// effect once the processors are gone (the run is being torn down).
+    /// Hands a record to a processor, waiting only when no queue has room for it. Returns
+    /// without effect once the processors are gone (the run is being torn down).
     pub async fn send(&self, rec: RawRecord) {
-        let n = self.queues.len();
+        let n = self.lanes.len();
         let first = if n == 1 {
             0
         } else {
             self.next.fetch_add(1, Ordering::Relaxed) % n
         };
-        let mut rec = rec;
+        // Within u32 by construction of `bytes_per_queue`.
+        let need = rec.footprint().clamp(1, self.bytes_per_queue) as u32;
         for k in 0..n {
-            match self.queues[(first + k) % n].try_send(rec) {
-                Ok(()) => return,
-                Err(TrySendError::Full(back)) => rec = back,
-                Err(TrySendError::Closed(_)) => return,
+            let lane = &self.lanes[(first + k) % n];
+            match lane.room.clone().try_acquire_many_owned(need) {
+                Ok(room) => return lane.put(rec, room),
+                Err(TryAcquireError::NoPermits) => {}
+                Err(TryAcquireError::Closed) => return,
             }
         }
-        let _ = self.queues[first].send(rec).await;
+        let lane = &self.lanes[first];
+        if let Ok(room) = lane.room.clone().acquire_many_owned(need).await {
+            lane.put(rec, room);
+        }
     }
 
     /// A gauge of the queues' depth that does not keep them open.
     pub fn gauge(&self) -> QueueGauge {
         QueueGauge {
-            queues: self.queues.iter().map(Sender::downgrade).collect(),
+            lanes: self
+                .lanes
+                .iter()
+                .map(|lane| (lane.tx.downgrade(), lane.room.clone()))
+                .collect(),
+            bytes_per_queue: self.bytes_per_queue,
         }
     }
 }
 
+impl Lane {
+    fn put(&self, record: RawRecord, room: OwnedSemaphorePermit) {
+        // A closed queue means its processor is gone; the record (and its room) is dropped.
+        let _ = self.tx.send(Queued {
+            record,
+            _room: room,
+        });
+    }
+}
+
 impl QueueGauge {
-    /// Records waiting in all queues, and the room they have in total; `None` once the sink
-    /// is gone.
+    /// Bytes of records waiting in all queues, and the room they have in total; `None` once
+    /// the sink is gone.
     pub fn depth(&self) -> Option<(usize, usize)> {
         let mut waiting = 0;
-        let mut total = 0;
-        for queue in &self.queues {
-            let queue = queue.upgrade()?;
-            waiting += queue.max_capacity() - queue.capacity();
-            total += queue.max_capacity();
+        for (tx, room) in &self.lanes {
+            tx.upgrade()?;
+            waiting += self
+                .bytes_per_queue
+                .saturating_sub(room.available_permits());
         }
-        Some((waiting, total))
+        Some((waiting, self.bytes_per_queue * self.lanes.len()))
     }
 }
 
@@ -89,19 +150,25 @@ mod tests {
         )
     }
 
+    /// The footprint of a record from [`record`].
+    fn size() -> usize {
+        record(0).footprint()
+    }
+
+    fn drain(rx: &mut RecordQueue) -> Vec<u64> {
+        let mut got = Vec::new();
+        while let Ok(r) = rx.try_recv() {
+            got.push(r.into_record().index);
+        }
+        got
+    }
+
     #[tokio::test]
     async fn records_are_dealt_round_robin_and_overflow_to_a_free_queue() {
-        let (sink, mut receivers) = RecordSink::new(3, 4);
+        let (sink, mut receivers) = RecordSink::new(3, 4 * size());
         for i in 0..6 {
             sink.send(record(i)).await;
         }
-        let drain = |rx: &mut Receiver<RawRecord>| {
-            let mut got = Vec::new();
-            while let Ok(r) = rx.try_recv() {
-                got.push(r.index);
-            }
-            got
-        };
         assert_eq!(drain(&mut receivers[0]), vec![0, 3]);
         assert_eq!(drain(&mut receivers[1]), vec![1, 4]);
         assert_eq!(drain(&mut receivers[2]), vec![2, 5]);
@@ -109,29 +176,72 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_passes_its_turn_to_one_with_room() {
-        let (sink, mut receivers) = RecordSink::new(2, 2);
+        let (sink, mut receivers) = RecordSink::new(2, 2 * size());
         for i in 0..4 {
             sink.send(record(i)).await;
         }
-        assert_eq!(sink.gauge().depth(), Some((4, 4)));
-        while receivers[1].try_recv().is_ok() {}
+        assert_eq!(sink.gauge().depth(), Some((4 * size(), 4 * size())));
+        drain(&mut receivers[1]);
         // Both of these fall to queue 1: the first because queue 0 is full.
         sink.send(record(10)).await;
         sink.send(record(11)).await;
-        assert_eq!(receivers[1].try_recv().map(|r| r.index), Ok(10));
-        assert_eq!(receivers[1].try_recv().map(|r| r.index), Ok(11));
-        assert_eq!(receivers[0].try_recv().map(|r| r.index), Ok(0));
+        assert_eq!(drain(&mut receivers[1]), vec![10, 11]);
+        assert_eq!(drain(&mut receivers[0]), vec![0, 2]);
+    }
+
+    #[tokio::test]
+    async fn room_is_counted_in_bytes_and_given_back_when_a_record_is_taken() {
+        let (sink, mut receivers) = RecordSink::new(1, 3 * size());
+        let mut big = record(1);
+        big.payload = vec![0; size()];
+        let big_size = big.footprint();
+        sink.send(big).await;
+        sink.send(record(2)).await;
+        assert_eq!(sink.gauge().depth(), Some((big_size + size(), 3 * size())));
+        // No room for a third: the sender waits until the processor takes one out.
+        let sink = Arc::new(sink);
+        let waiting = tokio::spawn({
+            let sink = sink.clone();
+            async move { sink.send(record(3)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let first = receivers[0].recv().await.map(Queued::into_record);
+        assert_eq!(first.map(|r| r.index), Some(1));
+        waiting.await.unwrap();
+        assert_eq!(drain(&mut receivers[0]), vec![2, 3]);
+        assert_eq!(sink.gauge().depth(), Some((0, 3 * size())));
+    }
+
+    #[tokio::test]
+    async fn a_record_larger_than_a_queue_waits_for_it_to_empty_and_still_arrives() {
+        let (sink, mut receivers) = RecordSink::new(1, 2 * size());
+        sink.send(record(1)).await;
+        let mut huge = record(2);
+        huge.payload = vec![0; 10 * size()];
+        let sink = Arc::new(sink);
+        let waiting = tokio::spawn({
+            let sink = sink.clone();
+            async move { sink.send(huge).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        assert_eq!(drain(&mut receivers[0]), vec![1]);
+        waiting.await.unwrap();
+        assert_eq!(sink.gauge().depth(), Some((2 * size(), 2 * size())));
+        assert_eq!(drain(&mut receivers[0]), vec![2]);
     }
 
     #[tokio::test]
     async fn the_gauge_does_not_keep_queues_open() {
-        let (sink, mut receivers) = RecordSink::new(2, 8);
+        let (sink, mut receivers) = RecordSink::new(2, 8 * size());
         let gauge = sink.gauge();
         sink.send(record(1)).await;
-        assert_eq!(gauge.depth(), Some((1, 16)));
+        assert_eq!(gauge.depth(), Some((size(), 16 * size())));
         drop(sink);
         assert!(gauge.depth().is_none());
-        assert_eq!(receivers[0].recv().await.map(|r| r.index), Some(1));
+        let got = receivers[0].recv().await.map(Queued::into_record);
+        assert_eq!(got.map(|r| r.index), Some(1));
         assert!(receivers[0].recv().await.is_none());
     }
 }

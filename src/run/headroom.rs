@@ -7,8 +7,8 @@
 //!   busiest second;
 //! - **event loop delay**: how long a task handed to the runtime waits before a worker runs it
 //!   (a worker busy with other requests delays reading responses by the same amount);
-//! - **processor queue**: how many records wait for the record processor (a full queue makes
-//!   the load engine wait);
+//! - **processor queue**: how many bytes of records wait for the record processors (a full
+//!   queue makes the load engine wait);
 //! - **host stalls**: how late the sampler's own sleep ends. A thread that wakes tens of
 //!   milliseconds late was not run by the host at all (a virtual machine's vCPU descheduled, the
 //!   kernel busy, a process stopped), and every response due meanwhile is read that late; the
@@ -41,7 +41,7 @@ pub const LOOP_DELAY_BOUND_MS: f64 = 2.0;
 /// shorter phase's p99 is its maximum, one unlucky wake-up.
 pub const MIN_LOOP_SAMPLES: u64 = 50;
 
-/// Fraction of the record queue's capacity that, when reached, means the processor fell
+/// Fraction of the record queues' room (bytes) that, when filled, means the processors fell
 /// behind the load engine.
 pub const QUEUE_BOUND: f64 = 0.5;
 
@@ -54,7 +54,7 @@ pub const HOST_STALL_MS: f64 = 5.0;
 /// the host's: at least 1 request in 100 arrived or was answered during a stall.
 pub const HOST_STALL_BOUND: f64 = 0.01;
 
-/// How many records wait for the processor, or `None` once the queue is gone.
+/// How many bytes of records wait for the processors, or `None` once the queues are gone.
 pub type QueueDepth = Box<dyn Fn() -> Option<usize> + Send>;
 
 /// A running sampler; [`HeadroomMonitor::finish`] stops it and returns what it saw.
@@ -113,7 +113,7 @@ pub fn usable_cores() -> usize {
 
 impl HeadroomMonitor {
     /// Starts sampling. `runtime` is the event loop whose delay is measured; `queue_depth`
-    /// reports the processor's backlog out of `capacity`. If the thread cannot start, the run
+    /// reports the processors' backlog in bytes out of `capacity` bytes. If the thread cannot start, the run
     /// goes on unsampled.
     pub fn start(
         runtime: tokio::runtime::Handle,
@@ -143,7 +143,7 @@ impl HeadroomMonitor {
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
         ClientHeadroom {
-            processor_queue_capacity: self.capacity as u64,
+            processor_queue_capacity_bytes: self.capacity as u64,
             ..summarise(samples, usable_cores())
         }
     }
@@ -211,8 +211,8 @@ fn summarise(samples: Samples, cores: usize) -> ClientHeadroom {
         event_loop_delay_p99_ms: quantile(&delays, 0.99),
         event_loop_delay_max_ms: delays.last().copied(),
         event_loop_samples: delays.len() as u64,
-        processor_queue_max: samples.queue_max as u64,
-        processor_queue_capacity: 0,
+        processor_queue_max_bytes: samples.queue_max as u64,
+        processor_queue_capacity_bytes: 0,
         host_stall_max_ms: samples.oversleep_max_ms,
         host_stalls: samples.stalls,
         host_stalled_fraction: (samples.wall_seconds > 0.0)
@@ -241,12 +241,15 @@ pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
             "its event loop ran ready work {p99:.1} ms late (p99), so responses were read late"
         ));
     }
-    if h.processor_queue_capacity > 0
-        && h.processor_queue_max as f64 >= QUEUE_BOUND * h.processor_queue_capacity as f64
+    if h.processor_queue_capacity_bytes > 0
+        && h.processor_queue_max_bytes as f64
+            >= QUEUE_BOUND * h.processor_queue_capacity_bytes as f64
     {
+        let mib = |bytes: u64| bytes as f64 / (1u64 << 20) as f64;
         reasons.push(format!(
-            "the record processor fell behind ({} of {} queue slots in use)",
-            h.processor_queue_max, h.processor_queue_capacity
+            "the record processor fell behind ({:.1} of its {:.1} MiB queue in use)",
+            mib(h.processor_queue_max_bytes),
+            mib(h.processor_queue_capacity_bytes)
         ));
     }
     if let Some(fraction) = h.host_stalled_fraction
@@ -268,6 +271,9 @@ pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A 2 MiB queue.
+    const QUEUE: u64 = 2 << 20;
+
     fn headroom(cpu: f64, loop_p99: f64, queue: u64) -> ClientHeadroom {
         ClientHeadroom {
             cores: 2,
@@ -277,8 +283,8 @@ mod tests {
             event_loop_delay_p99_ms: Some(loop_p99),
             event_loop_delay_max_ms: Some(loop_p99),
             event_loop_samples: 100,
-            processor_queue_max: queue,
-            processor_queue_capacity: 2048,
+            processor_queue_max_bytes: queue,
+            processor_queue_capacity_bytes: QUEUE,
             host_stall_max_ms: Some(0.3),
             host_stalls: 0,
             host_stalled_fraction: Some(0.0),
@@ -298,7 +304,7 @@ mod tests {
         assert!((h.host_stall_max_ms.unwrap() - 40.0).abs() < 1e-6);
         assert!((h.host_stalled_fraction.unwrap() - 0.015).abs() < 1e-6);
         let reasons = limits_crossed(&ClientHeadroom {
-            processor_queue_capacity: 2048,
+            processor_queue_capacity_bytes: QUEUE,
             ..h
         });
         assert_eq!(reasons.len(), 1, "{reasons:?}");
@@ -317,7 +323,7 @@ mod tests {
     #[test]
     fn a_light_run_crosses_no_limit() {
         assert!(limits_crossed(&headroom(0.05, 0.2, 3)).is_empty());
-        assert!(limits_crossed(&headroom(0.89, 1.9, 1023)).is_empty());
+        assert!(limits_crossed(&headroom(0.89, 1.9, QUEUE / 2 - 1)).is_empty());
     }
 
     #[test]
@@ -327,9 +333,9 @@ mod tests {
         assert!(cpu[0].contains("97% of the 2 core(s)"), "{cpu:?}");
         let late = limits_crossed(&headroom(0.3, 12.0, 0));
         assert!(late[0].contains("12.0 ms late"), "{late:?}");
-        let queue = limits_crossed(&headroom(0.3, 0.2, 1500));
-        assert!(queue[0].contains("1500 of 2048"), "{queue:?}");
-        assert_eq!(limits_crossed(&headroom(1.0, 40.0, 2048)).len(), 3);
+        let queue = limits_crossed(&headroom(0.3, 0.2, QUEUE * 3 / 4));
+        assert!(queue[0].contains("1.5 of its 2.0 MiB queue"), "{queue:?}");
+        assert_eq!(limits_crossed(&headroom(1.0, 40.0, QUEUE)).len(), 3);
         let short = ClientHeadroom {
             event_loop_samples: MIN_LOOP_SAMPLES - 1,
             ..headroom(0.3, 12.0, 0)
@@ -361,7 +367,7 @@ mod tests {
         let h = monitor.finish();
         assert!(h.cpu_utilization.unwrap() > 0.0);
         assert!(h.event_loop_samples > 0);
-        assert_eq!(h.processor_queue_max, 7);
+        assert_eq!(h.processor_queue_max_bytes, 7);
         assert!(h.event_loop_delay_p50_ms.unwrap() >= 0.0);
     }
 }

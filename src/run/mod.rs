@@ -32,10 +32,15 @@ use tokio_util::sync::CancellationToken;
 /// Idle connections kept for an open-loop phase without a concurrency cap.
 const UNCAPPED_POOL_SIZE: u32 = 1024;
 
-/// Records buffered between the load engine and the record processor. Bounded so memory stays
-/// flat: when the processor falls behind, senders wait (and the wait is visible as lower
-/// throughput), instead of records piling up.
-const RECORD_CHANNEL_CAPACITY: usize = 2_048;
+/// Bytes of records each record processor's queue holds (see [`RawRecord::footprint`]).
+/// Bounded so memory stays flat: when the processor falls behind, senders wait (and the wait
+/// is visible as lower throughput), instead of records piling up. 2 MiB holds about 800 short
+/// chat replies, 15 ms of the fastest rate a 2-core host drives, enough to ride out a JSONL
+/// flush; at 2,048 records a run's peak RSS grew by 7-9 MiB whenever the processor fell behind
+/// (docs/performance.md), and long replies would have multiplied that.
+///
+/// [`RawRecord::footprint`]: crate::load::RawRecord::footprint
+const RECORD_QUEUE_BYTES: usize = 2 << 20;
 
 /// How many record processors a run uses: the experiment's `runtime.record_processors`, else
 /// one per four usable cores (as AIPerf sizes its record processors), at least one. A processor
@@ -349,7 +354,7 @@ pub async fn run_benchmark(
         notes: Default::default(),
     };
     let shards = record_processors(&spec);
-    let (records_tx, queues) = RecordSink::new(shards, RECORD_CHANNEL_CAPACITY);
+    let (records_tx, queues) = RecordSink::new(shards, RECORD_QUEUE_BYTES);
     let processors = ProcessorThreads::start(processor, queues)
         .map_err(|e| AppError::failure(format!("cannot start the record processors: {e}")))?;
     tracing::debug!("{shards} record processor(s)");
@@ -416,7 +421,7 @@ pub async fn run_benchmark(
             headroom::HeadroomMonitor::start(
                 tokio::runtime::Handle::current(),
                 Box::new(move || queues.depth().map(|(waiting, _)| waiting)),
-                shards * RECORD_CHANNEL_CAPACITY,
+                shards * RECORD_QUEUE_BYTES,
             )
         });
         let result = run_phase(&ctx, &plan).await;

@@ -8,13 +8,13 @@ use crate::dataset::tokenizer::Tokenizer;
 use crate::endpoint::{Endpoint, Usage};
 use crate::export::line_file::LineFile;
 use crate::export::records::{RecordError, write_record_line};
+use crate::load::record_sink::RecordQueue;
 use crate::load::{ErrorKind, Outcome, RawRecord, RequestError, RunClock};
 use crate::metrics::RunAccumulator;
 use crate::metrics::record_metrics::{Observation, compute};
 use crate::spec::PhaseKind;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How long a processor whose queue ran empty naps before looking again, instead of
 /// parking until a request task wakes it. A parked processor costs every record a
@@ -81,10 +81,7 @@ pub struct ProcessorThreads {
 impl ProcessorThreads {
     /// Starts one processor per queue: `first` on the first, and for each other queue a processor
     /// like `first` with empty accumulators appending to the same JSONL file.
-    pub fn start(
-        first: Processor,
-        queues: Vec<mpsc::Receiver<RawRecord>>,
-    ) -> std::io::Result<Self> {
+    pub fn start(first: Processor, queues: Vec<RecordQueue>) -> std::io::Result<Self> {
         let mut processors = vec![first];
         while processors.len() < queues.len() {
             let sibling = processors[0].sibling();
@@ -158,7 +155,7 @@ impl Processor {
     /// Lines reach the JSONL file whenever the queue runs empty and at least every
     /// [`FLUSH_INTERVAL`](crate::export::line_file::FLUSH_INTERVAL) under load. A write error
     /// (disk full) stops the file, never the accounting: every record is still counted.
-    pub fn run(mut self, mut records: mpsc::Receiver<RawRecord>) -> (Self, std::io::Result<()>) {
+    pub fn run(mut self, mut records: RecordQueue) -> (Self, std::io::Result<()>) {
         use tokio::sync::mpsc::error::TryRecvError;
         let mut result = Ok(());
         let keep = |r: std::io::Result<()>, result: &mut std::io::Result<()>| {
@@ -171,9 +168,9 @@ impl Processor {
         let mut naps = 0;
         loop {
             let rec = match records.try_recv() {
-                Ok(rec) => {
+                Ok(queued) => {
                     naps = 0;
-                    rec
+                    queued.into_record()
                 }
                 Err(TryRecvError::Empty) => {
                     if naps == 0 {
@@ -186,7 +183,7 @@ impl Processor {
                     }
                     naps = 0;
                     match records.blocking_recv() {
-                        Some(rec) => rec,
+                        Some(queued) => queued.into_record(),
                         None => break,
                     }
                 }
