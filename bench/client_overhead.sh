@@ -12,7 +12,10 @@
 #    from crates.io, built once into ~/.cache/aiperf) at the same rate on the same 64
 #    connections: aiperf's TTFT above oha's time to first byte, p50 < 0.5 ms and p99 < 2 ms,
 #    and schedule lag p99 < 1 ms; then the same rate with no cap on requests in flight (aiperf
-#    opens what it needs, up to 1,024 connections), against the same targets;
+#    opens what it needs, up to 1,024 connections), against the same targets. Tails on a shared
+#    2-core VM move several ms from one run to the next for oha as for aiperf, so this runs in
+#    rounds (oha, aiperf capped, aiperf uncapped; 5 rounds, quick: 3) and compares medians;
+#    every round's figures are printed too;
 # 4. peak RSS flat from 10k to 1M requests (quick: 100k), and under 64 MiB at the largest count;
 # 5. scaling: rate with 2 cores over the rate pinned to 1 core (taskset), aiperf vs wrk.
 set -euo pipefail
@@ -25,7 +28,8 @@ WRK_SECONDS=10
 SMALL=10000
 LARGE=1000000
 OPEN_SECONDS=10
-if (( QUICK )); then WRK_SECONDS=5; LARGE=100000; OPEN_SECONDS=5; fi
+OPEN_ROUNDS=5
+if (( QUICK )); then WRK_SECONDS=5; LARGE=100000; OPEN_SECONDS=5; OPEN_ROUNDS=3; fi
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk || ! [[ -x /usr/bin/time ]]; then
@@ -130,18 +134,20 @@ run_aiperf "$WORK/onecore" --concurrency "$CONCURRENCY" --request-count 20000 >/
 PIN=()
 MAX_RATE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['request_throughput']['avg'])" "$WORK/large/profile_export_aiperf.json")
 HALF=$(python3 -c "print(round($MAX_RATE / 2))")
-echo "oha: $HALF req/s on $CONCURRENCY connections for ${OPEN_SECONDS}s (the fixed-rate reference)" >&2
-"$OHA" --no-tui -m POST -H "Content-Type: application/json" -d "$BODY" -q "$HALF" \
-    -z "${OPEN_SECONDS}s" -c "$CONCURRENCY" --output-format json "$URL" > "$WORK/oha.json"
-echo "aiperf: open loop at $HALF req/s (half its maximum), at most $CONCURRENCY in flight, for ${OPEN_SECONDS}s" >&2
-run_aiperf "$WORK/open64" --request-rate "$HALF" --concurrency "$CONCURRENCY" \
-    --request-count $(( HALF * OPEN_SECONDS )) >/dev/null
-echo "aiperf: open loop at $HALF req/s, no cap on requests in flight, for ${OPEN_SECONDS}s" >&2
-run_aiperf "$WORK/open" --request-rate "$HALF" --request-count $(( HALF * OPEN_SECONDS )) >/dev/null
+for round in $(seq "$OPEN_ROUNDS"); do
+    echo "round $round of $OPEN_ROUNDS at $HALF req/s (half aiperf's maximum) for ${OPEN_SECONDS}s each:" \
+        "oha on $CONCURRENCY connections (the fixed-rate reference), aiperf at most $CONCURRENCY in flight, aiperf uncapped" >&2
+    "$OHA" --no-tui -m POST -H "Content-Type: application/json" -d "$BODY" -q "$HALF" \
+        -z "${OPEN_SECONDS}s" -c "$CONCURRENCY" --output-format json "$URL" > "$WORK/oha-$round.json"
+    run_aiperf "$WORK/open64-$round" --request-rate "$HALF" --concurrency "$CONCURRENCY" \
+        --request-count $(( HALF * OPEN_SECONDS )) >/dev/null
+    run_aiperf "$WORK/open-$round" --request-rate "$HALF" --request-count $(( HALF * OPEN_SECONDS )) >/dev/null
+done
 
-python3 - "$WORK" "$RSS_SMALL" "$RSS_LARGE" "$SMALL" "$LARGE" "$HALF" <<'PY'
-import json, sys
+python3 - "$WORK" "$RSS_SMALL" "$RSS_LARGE" "$SMALL" "$LARGE" "$HALF" "$OPEN_ROUNDS" <<'PY'
+import json, statistics, sys
 work, rss_small, rss_large, small, large, half = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+rounds = range(1, int(sys.argv[7]) + 1)
 def ms(text):
     for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
         if text.endswith(unit):
@@ -162,9 +168,10 @@ def meta(name):
     return json.load(open(f"{work}/{name}/run_metadata.json"))
 w2, w1, wc1 = wrk("wrk.txt"), wrk("wrk1core.txt"), wrk("wrk_c1.txt")
 large_s, single, one = summary("large"), summary("single"), summary("onecore")
-oha = json.load(open(f"{work}/oha.json"))
-oha_fb = {k: v * 1e3 for k, v in oha["firstBytePercentiles"].items()}
-oha_rps = oha["summary"]["requestsPerSec"]
+ohas = [json.load(open(f"{work}/oha-{r}.json")) for r in rounds]
+oha_rounds = [{k: v * 1e3 for k, v in o["firstBytePercentiles"].items()} for o in ohas]
+oha_fb = {k: statistics.median(o[k] for o in oha_rounds) for k in ("p50", "p99", "p99.9")}
+oha_rps = statistics.median(o["summary"]["requestsPerSec"] for o in ohas)
 rps, rps1 = large_s["request_throughput"]["avg"], one["request_throughput"]["avg"]
 nginx_p50 = wc1["50%"]
 ttft1 = single["time_to_first_token"]
@@ -174,9 +181,11 @@ checks = [
     (f"request rate at concurrency 64: aiperf {rps:,.0f}/s vs wrk -t2 {w2['rps']:,.0f}/s = {ratio:.2f} x", ratio >= 0.5, ">= 0.5"),
     (f"concurrency 1: TTFT p50 {ttft1['p50']:.3f} ms - nginx p50 {nginx_p50:.3f} ms = {ttft1['p50'] - nginx_p50:.3f} ms added", ttft1["p50"] - nginx_p50 < 0.3, "< 0.3 ms"),
 ]
+def median_of(name, metric, stat):
+    return statistics.median(summary(f"{name}-{r}").get(metric, {}).get(stat, float("nan")) for r in rounds)
 for name, label in (("open64", "64 in flight, as oha"), ("open", "no cap")):
-    s = summary(name)
-    ttft, lag = s["time_to_first_token"], s.get("schedule_lag", {})
+    ttft = {k: median_of(name, "time_to_first_token", k) for k in ("p50", "p99")}
+    lag = {"p99": median_of(name, "schedule_lag", "p99")}
     checks += [
         (f"open loop {half}/s ({label}): TTFT p50 {ttft['p50']:.3f} ms, {ttft['p50'] - oha_fb['p50']:.3f} ms above oha's first byte p50 {oha_fb['p50']:.3f} ms", ttft["p50"] - oha_fb["p50"] < 0.5, "< 0.5 ms"),
         (f"open loop {half}/s ({label}): TTFT p99 {ttft['p99']:.3f} ms, {ttft['p99'] - oha_fb['p99']:.3f} ms above oha's p99 {oha_fb['p99']:.3f} ms", ttft["p99"] - oha_fb["p99"] < 2.0, "< 2 ms"),
@@ -192,10 +201,19 @@ print(f"scaling 2 cores / 1 core: aiperf {rps:,.0f} / {rps1:,.0f} = {rps / rps1:
 lat = large_s["request_latency"]
 print(f"at concurrency 64: aiperf request latency p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms; wrk -t2 p50 {w2['50%']:.3f} ms, p99 {w2['99%']:.3f} ms")
 print(f"nginx unsaturated (wrk -t1 -c1): p50 {nginx_p50:.3f} ms, p99 {wc1['99%']:.3f} ms, {wc1['rps']:,.0f} req/s")
-print(f"oha at {half}/s on 64 connections: {oha_rps:,.0f} req/s, first byte p50 {oha_fb['p50']:.3f} ms, p99 {oha_fb['p99']:.3f} ms, p99.9 {oha_fb['p99.9']:.3f} ms")
-for name in ("large", "onecore", "open64", "open", "single"):
+print(f"oha at {half}/s on 64 connections (median of {len(rounds)}): {oha_rps:,.0f} req/s, first byte p50 {oha_fb['p50']:.3f} ms, p99 {oha_fb['p99']:.3f} ms, p99.9 {oha_fb['p99.9']:.3f} ms")
+print("open-loop rounds (TTFT or first byte p50 / p99 ms; aiperf's schedule lag p99 ms):")
+for r, o in zip(rounds, oha_rounds):
+    line = f"  round {r}: oha {o['p50']:.3f} / {o['p99']:.3f}"
+    for name in ("open64", "open"):
+        s = summary(f"{name}-{r}")
+        line += f"; {name} {s['time_to_first_token']['p50']:.3f} / {s['time_to_first_token']['p99']:.3f}, lag {s.get('schedule_lag', {}).get('p99', float('nan')):.3f}"
+    print(line)
+for name in ["large", "onecore", "single"] + [f"{n}-{r}" for r in rounds for n in ("open64", "open")]:
     v = meta(name)["load_verdict"]
     h = v.get("client_headroom", {})
-    print(f"{name}: client_bound={v['client_bound']} cpu={h.get('cpu_utilization') or 0:.2f} loop p99={h.get('event_loop_delay_p99_ms') or 0:.2f} ms queue max={h.get('processor_queue_max')}")
+    print(f"{name}: client_bound={v['client_bound']} cpu={h.get('cpu_utilization') or 0:.2f} loop p99={h.get('event_loop_delay_p99_ms') or 0:.2f} ms"
+          f" queue max={h.get('processor_queue_max_bytes', 0) / 2**20:.2f} of {h.get('processor_queue_capacity_bytes', 0) / 2**20:.1f} MiB"
+          f" host stalls={h.get('host_stalls')} (longest {h.get('host_stall_max_ms') or 0:.1f} ms, {100 * (h.get('host_stalled_fraction') or 0):.2f}% of the run)")
 print(f"errors: {large_s['error_request_count']['avg']:.0f}")
 PY
