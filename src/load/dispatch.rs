@@ -940,7 +940,10 @@ async fn send_one<T: SendRequest>(
     ctx.progress.issued.fetch_add(1, Ordering::Relaxed);
     let mut rec = RawRecord::new(kind, index, input, intended_ns);
     rec.in_ramp = rules.ramp_end_ns.is_some_and(|end| intended_ns < end);
-    // In-flight slot first, then a prefill slot: waiting for either is schedule lag.
+    // In-flight slot first, then a prefill slot: waiting for either is schedule lag. The
+    // in-flight slot is held until the record is queued: when the processors fall behind, the
+    // cap then bounds the records waiting for room (memory stays flat), and the lag it causes
+    // shows in the verdict.
     let _permit = acquire(slots.in_flight, cancel).await;
     let prefill_slot = acquire(slots.prefill, cancel).await;
     // An arrival that waited for a slot while the phase was stopped is never sent.
