@@ -22,6 +22,7 @@ fn a_single_run_summary_round_trips_with_warmup_and_errors() {
         .streaming()
         .requests(20)
         .tokens(16, 4)
+        .concurrency(4)
         .arg("--warmup-request-count", 3)
         .run(&dir);
     assert_exit(&out, 0);
@@ -40,10 +41,11 @@ fn a_single_run_summary_round_trips_with_warmup_and_errors() {
     assert_eq!(summary.unit("time_to_first_token"), Some("ms"));
     assert!(summary.warmup_metrics.is_some());
     assert!(!summary.error_summary.is_empty(), "20% injected errors");
-    assert_eq!(
-        summary.setting("/endpoint/streaming"),
-        &serde_json::json!(true)
-    );
+    let spec = summary
+        .spec()
+        .expect("input_config reads back as the spec it was written from");
+    assert!(spec.endpoint.streaming);
+    assert_eq!(summary.profiling_load(), (Some(4), None));
     assert!(summary.other.is_empty(), "{:?}", summary.other.keys());
     let lines = std::fs::read_to_string(dir.join(names::PROFILE_EXPORT_JSONL)).unwrap();
     let mut failed_lines = 0;

@@ -5,6 +5,7 @@
 //! Tolerant of AIPerf's own files (plots and uploads read those too): a top-level object with a
 //! `unit` is a metric, any other key this type does not know is kept in `other` as written.
 
+use crate::spec::{BenchmarkSpec, PhaseKind, PhaseSpec, PhaseType};
 use indexmap::IndexMap;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -124,39 +125,37 @@ impl RunSummaryFile {
         self.metrics.get(tag).map(|m| m.unit.as_str())
     }
 
+    /// The benchmark as run, read back as the spec it was written from; `None` for settings
+    /// that are not an aiperf spec of this version (another writer's file, an older format).
+    pub fn spec(&self) -> Option<BenchmarkSpec> {
+        serde_json::from_value(self.input_config.clone()).ok()
+    }
+
+    /// The profiling phase of the benchmark as run.
+    pub fn profiling_phase(&self) -> Option<PhaseSpec> {
+        self.spec()?
+            .phases
+            .into_iter()
+            .find(|p| p.kind == PhaseKind::Profiling)
+    }
+
     /// The first model the run was made against.
-    pub fn model(&self) -> Option<&str> {
-        self.input_config
-            .pointer("/models/items/0/name")
-            .and_then(Value::as_str)
+    pub fn model(&self) -> Option<String> {
+        self.spec()?.models.items.into_iter().next().map(|m| m.name)
     }
 
     /// The profiling phase's concurrency and request rate, as far as the run set them.
     pub fn profiling_load(&self) -> (Option<u64>, Option<f64>) {
-        let phase = self
-            .input_config
-            .get("phases")
-            .and_then(Value::as_array)
-            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"));
-        match phase {
-            Some(p) => (p["concurrency"].as_u64(), p["rate"].as_f64()),
+        match self.profiling_phase() {
+            Some(p) => (p.concurrency.map(u64::from), p.rate),
             None => (None, None),
         }
     }
 
     /// Whether the profiling phase replayed a trace on its fixed schedule.
     pub fn is_replay(&self) -> bool {
-        self.input_config
-            .get("phases")
-            .and_then(Value::as_array)
-            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"))
-            .is_some_and(|p| p["type"] == "fixed_schedule")
-    }
-
-    /// One value of the settings the run was made with, by JSON pointer
-    /// (`/endpoint/streaming`); `Null` when absent.
-    pub fn setting(&self, pointer: &str) -> &Value {
-        self.input_config.pointer(pointer).unwrap_or(&Value::Null)
+        self.profiling_phase()
+            .is_some_and(|p| p.phase_type == PhaseType::FixedSchedule)
     }
 }
 

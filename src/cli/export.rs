@@ -7,7 +7,6 @@ use crate::error::AppError;
 use crate::exit_code::ExitCode;
 use crate::spec::WandbSpec;
 use crate::track::wandb::{Mode, Settings};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Flags of `aiperf export wandb`.
@@ -23,16 +22,16 @@ pub struct WandbExportArgs {
 /// The `wandb` settings the results in `dir` were run with, if any.
 fn recorded_spec(dir: &Path) -> WandbSpec {
     let summary = dir.join(crate::artifacts::names::PROFILE_EXPORT_JSON);
-    let value = RunSummaryFile::read(&summary)
+    RunSummaryFile::read(&summary)
         .ok()
-        .map(|s| s.setting("/wandb").clone())
+        .and_then(|s| s.spec())
+        .map(|s| s.wandb)
         .or_else(|| {
             crate::artifacts::io::read::<PlanFile>(&dir.join(crate::artifacts::names::PLAN_JSON))
                 .ok()
-                .and_then(|p| p.trials.first().map(|t| t.spec["wandb"].clone()))
+                .and_then(|p| p.trials.first().map(|t| t.wandb()))
         })
-        .unwrap_or(Value::Null);
-    serde_json::from_value(value).unwrap_or_default()
+        .unwrap_or_default()
 }
 
 /// Runs `aiperf export wandb`.

@@ -16,6 +16,7 @@ use crate::artifacts::compare_file::{MetricComparison, Verdict};
 use crate::artifacts::record_line::{Measured, RecordLine};
 use crate::artifacts::summary::RunSummaryFile;
 use crate::registry::{MetricId, MetricKind};
+use crate::spec::BenchmarkSpec;
 use std::collections::BTreeMap;
 
 /// Windows a run is cut into for its throughputs.
@@ -397,18 +398,37 @@ fn apply(out: &mut MetricComparison, d: Difference) {
     };
 }
 
+/// Reads one setting of a spec, as the summary file writes it.
+type SettingOf = fn(&BenchmarkSpec) -> Option<serde_json::Value>;
+
+/// A setting as the summary file writes it.
+fn json_of<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
 /// The settings two runs must share to be compared, with how they differ: model, endpoint,
-/// streaming, prompt lengths and the profiling phase's load.
+/// streaming, prompt lengths and the profiling phase's load, read from each run's spec.
 pub fn settings_differences(baseline: &RunSummaryFile, candidate: &RunSummaryFile) -> Vec<String> {
     let mut out = Vec::new();
-    for (what, pointer) in [
-        ("model", "/models/items/0/name"),
-        ("endpoint type", "/endpoint/type"),
-        ("endpoint path", "/endpoint/path"),
-        ("streaming", "/endpoint/streaming"),
-        ("input and output lengths", "/datasets/0/prompts"),
-    ] {
-        let (b, c) = (baseline.setting(pointer), candidate.setting(pointer));
+    let (b_spec, c_spec) = (baseline.spec(), candidate.spec());
+    // Each setting as written in the file (JSON), so a difference reads as the files do.
+    let shown = |value: Option<serde_json::Value>| value.unwrap_or(serde_json::Value::Null);
+    let settings: [(&str, SettingOf); 5] = [
+        ("model", |s| {
+            s.models.items.first().map(|m| json_of(&m.name))
+        }),
+        ("endpoint type", |s| {
+            Some(json_of(&s.endpoint.endpoint_type))
+        }),
+        ("endpoint path", |s| Some(json_of(&s.endpoint.path))),
+        ("streaming", |s| Some(json_of(&s.endpoint.streaming))),
+        ("input and output lengths", |s| {
+            s.datasets.first().map(|d| json_of(&d.prompts))
+        }),
+    ];
+    for (what, read) in settings {
+        let b = shown(b_spec.as_ref().and_then(read));
+        let c = shown(c_spec.as_ref().and_then(read));
         if b != c {
             out.push(format!("{what}: {b} vs {c}"));
         }
@@ -416,11 +436,8 @@ pub fn settings_differences(baseline: &RunSummaryFile, candidate: &RunSummaryFil
     let phase = |s: &RunSummaryFile| {
         let (concurrency, rate) = s.profiling_load();
         let kind = s
-            .input_config
-            .get("phases")
-            .and_then(|p| p.as_array())
-            .and_then(|p| p.iter().find(|p| p["kind"] == "profiling"))
-            .map(|p| p["type"].clone())
+            .profiling_phase()
+            .map(|p| json_of(&p.phase_type))
             .unwrap_or_default();
         (kind, concurrency, rate)
     };
@@ -449,6 +466,34 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, LogNormal};
+
+    fn summary_of(spec: &BenchmarkSpec) -> RunSummaryFile {
+        RunSummaryFile {
+            input_config: serde_json::to_value(spec).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn settings_are_compared_through_the_spec() {
+        let base = crate::spec::test_support::minimal_spec();
+        let mut other = base.clone();
+        other.endpoint.streaming = !base.endpoint.streaming;
+        other.phases[0].concurrency = Some(8);
+        let differences = settings_differences(&summary_of(&base), &summary_of(&other));
+        assert_eq!(differences.len(), 2, "{differences:?}");
+        assert!(differences[0].starts_with("streaming: "), "{differences:?}");
+        assert!(differences[1].contains("concurrency 8"), "{differences:?}");
+        assert!(settings_differences(&summary_of(&base), &summary_of(&base.clone())).is_empty());
+        // Settings that are not an aiperf spec read as unknown on both sides: no difference.
+        let foreign = RunSummaryFile {
+            input_config: serde_json::json!({"cli_command": "aiperf profile ..."}),
+            ..Default::default()
+        };
+        assert!(foreign.spec().is_none());
+        assert_eq!(foreign.profiling_load(), (None, None));
+        assert!(settings_differences(&foreign, &foreign.clone()).is_empty());
+    }
 
     fn run(ttft_median: f64, n: usize, seed: u64) -> RunSamples {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -47,7 +47,7 @@ impl SingleRun {
     fn subtitle(&self) -> String {
         let mut parts = Vec::new();
         if let Some(model) = self.summary.model() {
-            parts.push(model.to_string());
+            parts.push(model);
         }
         let (concurrency, rate) = self.summary.profiling_load();
         if let Some(c) = concurrency {
