@@ -42,9 +42,11 @@ pub struct PlannedTrial {
 }
 
 impl PlannedTrial {
-    /// The trial's W&B settings, if its spec has readable ones.
+    /// The trial's W&B settings, if its spec reads back as a spec (else none).
     pub fn wandb(&self) -> crate::spec::WandbSpec {
-        serde_json::from_value(self.spec["wandb"].clone()).unwrap_or_default()
+        serde_json::from_value::<BenchmarkSpec>(self.spec.clone())
+            .map(|spec| spec.wandb)
+            .unwrap_or_default()
     }
 }
 
@@ -64,5 +66,25 @@ pub fn planned_trial(
         dir,
         parameters: parameters.clone(),
         spec: serde_json::to_value(spec).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planned_trial_reads_its_wandb_settings_back_through_the_spec() {
+        let mut spec = crate::spec::test_support::minimal_spec();
+        spec.wandb.project = Some("capacity".into());
+        spec.endpoint.api_key = Some(crate::spec::Secret::new("sk-secret"));
+        let trial = planned_trial(0, "c", 0, "t".into(), &Map::new(), &spec);
+        assert!(!trial.spec.to_string().contains("sk-secret"), "redacted");
+        assert_eq!(trial.wandb().project.as_deref(), Some("capacity"));
+        let foreign = PlannedTrial {
+            spec: serde_json::json!({"wandb": {"project": "p"}}),
+            ..trial
+        };
+        assert_eq!(foreign.wandb(), crate::spec::WandbSpec::default());
     }
 }
