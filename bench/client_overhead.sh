@@ -102,7 +102,12 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[$BODY]]
 LUA
+# Before each measurement the dirty pages of the steps before it go to disk: the 1M-request run
+# writes about 1.7 GB of records, and the kernel flushing them during the next steps took CPU
+# from whichever client ran then (oha writes nothing of its own).
+settle() { sync; }
 wrk_run() { # $1 = threads, $2 = connections, $3 = output; optional $4 = taskset cpu list
+    settle
     local pin=()
     [[ -n "${4:-}" ]] && pin=(taskset -c "$4")
     "${pin[@]}" wrk -t"$1" -c"$2" -d"${WRK_SECONDS}s" --latency -s "$WORK/post.lua" "$URL" > "$3"
@@ -116,6 +121,7 @@ wrk_run 1 1 "$WORK/wrk_c1.txt"
 
 run_aiperf() { # $1 = dir, then aiperf flags; prints peak RSS in KiB
     local dir=$1; shift
+    settle
     /usr/bin/time -f '%M' -o "$dir.rss" "${PIN[@]}" "$AIPERF" profile -m bench -u "$URL" --streaming \
         --isl 100 --osl 8 --tokenizer builtin --random-seed 1 --ui-type none \
         --artifact-dir "$dir" "$@" >/dev/null || { echo "aiperf failed; see $dir/logs/aiperf.log" >&2; exit 1; }
@@ -137,6 +143,7 @@ HALF=$(python3 -c "print(round($MAX_RATE / 2))")
 for round in $(seq "$OPEN_ROUNDS"); do
     echo "round $round of $OPEN_ROUNDS at $HALF req/s (half aiperf's maximum) for ${OPEN_SECONDS}s each:" \
         "oha on $CONCURRENCY connections (the fixed-rate reference), aiperf at most $CONCURRENCY in flight, aiperf uncapped" >&2
+    settle
     "$OHA" --no-tui -m POST -H "Content-Type: application/json" -d "$BODY" -q "$HALF" \
         -z "${OPEN_SECONDS}s" -c "$CONCURRENCY" --output-format json "$URL" > "$WORK/oha-$round.json"
     run_aiperf "$WORK/open64-$round" --request-rate "$HALF" --concurrency "$CONCURRENCY" \
