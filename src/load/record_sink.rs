@@ -55,10 +55,11 @@ pub struct QueueGauge {
 
 impl RecordSink {
     /// `shards` queues (at least one) that hold up to `bytes_per_queue` bytes of records each
-    /// (at least 1 byte and at most `u32::MAX`; a record larger than that waits for an empty
-    /// queue and then takes it whole), and their receivers.
+    /// (at least 1 byte, at most `u32::MAX` and what a semaphore can count; a record larger
+    /// than that waits for an empty queue and then takes it whole), and their receivers.
     pub fn new(shards: usize, bytes_per_queue: usize) -> (Self, Vec<RecordQueue>) {
-        let bytes_per_queue = bytes_per_queue.clamp(1, u32::MAX as usize);
+        let most = (u32::MAX as usize).min(Semaphore::MAX_PERMITS);
+        let bytes_per_queue = bytes_per_queue.clamp(1, most);
         let (lanes, receivers) = (0..shards.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
