@@ -17,11 +17,11 @@ impl Endpoint for Chat {
         generation_body(("messages", messages), max_tokens.map(|n| (key, n)), ctx)
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         wire::parse_generation(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         wire::parse_generation(body)
     }
 }
@@ -88,10 +88,7 @@ mod tests {
         let reasoning = Chat
             .parse_event(br#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#)
             .unwrap();
-        assert_eq!(
-            (reasoning.content.as_str(), reasoning.reasoning.as_str()),
-            ("", "hmm")
-        );
+        assert_eq!((&*reasoning.content, &*reasoning.reasoning), ("", "hmm"));
         let alt = Chat
             .parse_event(br#"{"choices":[{"delta":{"reasoning":"so"}}]}"#)
             .unwrap();

@@ -15,11 +15,11 @@ impl Endpoint for Completions {
         )
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         wire::parse_generation(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         wire::parse_generation(body)
     }
 }

@@ -26,11 +26,11 @@ impl Endpoint for Embeddings {
         Value::Object(body)
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         self.parse_body(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         let wire: WireEmbeddings = serde_json::from_slice(body)
             .map_err(|e| format!("malformed JSON in embeddings response ({e})"))?;
         let error = match (&wire.error, &wire.data) {

@@ -14,7 +14,8 @@
 //! that is the same bytes around a different plain string is answered from it by two byte
 //! comparisons instead of a parse.
 
-use super::wire::ResponseDelta;
+use super::wire::{ResponseDelta, append};
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 /// Nesting deeper than this is left to serde_json (whose limit is 128).
@@ -27,7 +28,7 @@ thread_local! {
 }
 
 /// The delta of `data` exactly as serde_json would read it, or `None` to ask serde_json.
-pub(super) fn parse(data: &[u8]) -> Option<ResponseDelta> {
+pub(super) fn parse(data: &[u8]) -> Option<ResponseDelta<'_>> {
     LAST_TEMPLATE.with_borrow_mut(|last| {
         if let Some(delta) = last.as_ref().and_then(|t| t.answer(data)) {
             return Some(delta);
@@ -45,7 +46,7 @@ pub(super) fn parse(data: &[u8]) -> Option<ResponseDelta> {
 
 /// Reads `data` in one pass; with the delta, the string that alone made its text, when there
 /// is one (see [`Template`]).
-fn parse_in_full(data: &[u8]) -> Option<(ResponseDelta, Option<Cut>)> {
+fn parse_in_full(data: &[u8]) -> Option<(ResponseDelta<'_>, Option<Cut>)> {
     let text = std::str::from_utf8(data).ok()?;
     let mut reader = Reader {
         text,
@@ -109,13 +110,13 @@ impl Template {
     }
 
     /// The delta of `data` when it is this template around a plain string.
-    fn answer(&self, data: &[u8]) -> Option<ResponseDelta> {
+    fn answer<'a>(&self, data: &'a [u8]) -> Option<ResponseDelta<'a>> {
         let (prefix, suffix) = self.bytes.split_at(self.prefix_len);
         let middle = data.strip_prefix(prefix)?.strip_suffix(suffix)?;
         if first_special(middle).is_some() {
             return None;
         }
-        let text = std::str::from_utf8(middle).ok()?.to_owned();
+        let text = Cow::Borrowed(std::str::from_utf8(middle).ok()?);
         let mut delta = ResponseDelta::default();
         match self.field {
             Field::Content => delta.content = text,
@@ -146,11 +147,11 @@ enum Text<'a> {
     Owned(String),
 }
 
-impl Text<'_> {
-    fn as_str(&self) -> &str {
+impl<'a> Text<'a> {
+    fn into_cow(self) -> Cow<'a, str> {
         match self {
-            Text::Borrowed(s, _) => s,
-            Text::Owned(s) => s,
+            Text::Borrowed(s, _) => Cow::Borrowed(s),
+            Text::Owned(s) => Cow::Owned(s),
         }
     }
 
@@ -245,7 +246,7 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    fn response(&mut self) -> Option<(ResponseDelta, Option<Cut>)> {
+    fn response(&mut self) -> Option<(ResponseDelta<'a>, Option<Cut>)> {
         let mut delta = ResponseDelta::default();
         let mut cut = None;
         let mut seen = [false; 3];
@@ -456,12 +457,12 @@ struct Choice<'a> {
     text: Option<Text<'a>>,
 }
 
-impl Choice<'_> {
+impl<'a> Choice<'a> {
     /// What `wire::parse_generation` takes from the first choice, in the same order; and the
     /// cut for a [`Template`] when one string without escapes made all of the text.
-    fn add_to(self, delta: &mut ResponseDelta) -> Option<Cut> {
-        let mut reasoning: [Option<Text<'_>>; 2] = [None, None];
-        let mut content: [Option<Text<'_>>; 3] = [self.text, None, None];
+    fn add_to(self, delta: &mut ResponseDelta<'a>) -> Option<Cut> {
+        let mut reasoning: [Option<Text<'a>>; 2] = [None, None];
+        let mut content: [Option<Text<'a>>; 3] = [self.text, None, None];
         let messages = [self.delta, self.message];
         for (i, message) in messages.into_iter().enumerate() {
             if let Some(message) = message {
@@ -472,13 +473,17 @@ impl Choice<'_> {
         let mut pieces = 0;
         let mut cut = None;
         for (field, texts, target) in [
-            (Field::Content, &content[..], &mut delta.content),
-            (Field::Reasoning, &reasoning[..], &mut delta.reasoning),
+            (Field::Content, content.as_mut_slice(), &mut delta.content),
+            (
+                Field::Reasoning,
+                reasoning.as_mut_slice(),
+                &mut delta.reasoning,
+            ),
         ] {
-            for text in texts.iter().flatten() {
-                target.push_str(text.as_str());
+            for text in texts.iter_mut().filter_map(Option::take) {
                 pieces += 1;
                 cut = text.span().map(|span| Cut { field, span });
+                append(target, text.into_cow());
             }
         }
         cut.filter(|_| pieces == 1)
@@ -491,11 +496,11 @@ mod tests {
     use proptest::prelude::*;
 
     /// The full read, without the template memo.
-    fn parse(data: &[u8]) -> Option<ResponseDelta> {
+    fn parse(data: &[u8]) -> Option<ResponseDelta<'_>> {
         parse_in_full(data).map(|(delta, _)| delta)
     }
 
-    fn serde(data: &[u8]) -> Option<ResponseDelta> {
+    fn serde(data: &[u8]) -> Option<ResponseDelta<'_>> {
         super::super::wire::parse_with_serde(data).ok()
     }
 
@@ -657,10 +662,7 @@ mod tests {
         let template = template_of(first).expect("one plain string makes a template");
         let next = r#"{"id":"c-1","choices":[{"index":0,"delta":{"content":"quick fox"},"finish_reason":null}]}"#;
         let answer = template.answer(next.as_bytes());
-        assert_eq!(
-            answer.as_ref().map(|d| d.content.as_str()),
-            Some("quick fox")
-        );
+        assert_eq!(answer.as_ref().map(|d| &*d.content), Some("quick fox"));
         assert_eq!(answer, serde(next.as_bytes()));
         // Reasoning streams cut the reasoning string.
         let thinking = r#"{"choices":[{"delta":{"content":null,"reasoning_content":"hm"}}]}"#;

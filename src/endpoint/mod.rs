@@ -47,9 +47,9 @@ pub trait Endpoint: Send + Sync {
     /// Builds the JSON body for one request.
     fn build_body(&self, prompt: &str, max_tokens: Option<u32>, ctx: &BodyContext) -> Value;
     /// Parses one SSE `data:` payload (never `[DONE]`, which the caller handles).
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, InvalidResponse>;
     /// Parses a complete non-streamed response body.
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, InvalidResponse>;
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, InvalidResponse>;
     /// The input texts a built body sends, whose tokens are its input length: the prompt, or
     /// for APIs that cut it into pieces, the pieces.
     fn input_texts<'a>(&self, prompt: &'a str, _body: &'a Value) -> Vec<&'a str> {

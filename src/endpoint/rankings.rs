@@ -56,7 +56,7 @@ impl Endpoint for Rankings {
         Value::Object(body)
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         self.parse_body(data)
     }
 
@@ -69,7 +69,7 @@ impl Endpoint for Rankings {
             .collect()
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         let wire: WireRankings = serde_json::from_slice(body)
             .map_err(|e| format!("malformed JSON in rankings response ({e})"))?;
         let error = match (&wire.error, &wire.rankings) {

@@ -35,18 +35,18 @@ impl Endpoint for Template {
         body
     }
 
-    fn parse_event(&self, data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_event<'a>(&self, data: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         self.parse_body(data)
     }
 
-    fn parse_body(&self, body: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ResponseDelta<'a>, super::InvalidResponse> {
         let mut delta = wire::parse_generation(body)?;
         if !delta.has_text()
             && delta.error.is_none()
             && let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body)
             && let Some(text) = TEXT_FIELDS.iter().find_map(|k| map.get(*k)?.as_str())
         {
-            delta.content.push_str(text);
+            delta.content.to_mut().push_str(text);
         }
         Ok(delta)
     }

@@ -21,23 +21,46 @@ pub struct Usage {
     pub cached_prompt_tokens: Option<u64>,
 }
 
-/// What one event (or one whole body) contributed.
+/// What one event (or one whole body) contributed. Its text borrows from the payload when the
+/// payload holds it as one string without escapes (the common case: a streamed chunk of one
+/// token), so reading a chunk allocates nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResponseDelta {
+pub struct ResponseDelta<'a> {
     /// Answer text in this event.
-    pub content: String,
+    pub content: Cow<'a, str>,
     /// Reasoning text in this event.
-    pub reasoning: String,
+    pub reasoning: Cow<'a, str>,
     /// Usage, when this event carries it.
     pub usage: Option<Usage>,
     /// An error object the server sent instead of (or in the middle of) a response.
     pub error: Option<String>,
 }
 
-impl ResponseDelta {
+impl ResponseDelta<'_> {
     /// Whether the event carries any generated text (role-only, usage-only and empty chunks do not).
     pub fn has_text(&self) -> bool {
         !self.content.is_empty() || !self.reasoning.is_empty()
+    }
+}
+
+impl ResponseDelta<'_> {
+    /// The same delta owning its text, free of the payload it was read from.
+    pub fn into_owned(self) -> ResponseDelta<'static> {
+        ResponseDelta {
+            content: Cow::Owned(self.content.into_owned()),
+            reasoning: Cow::Owned(self.reasoning.into_owned()),
+            usage: self.usage,
+            error: self.error,
+        }
+    }
+}
+
+/// Adds `piece` to the end of `text`, still borrowing when `text` was empty.
+pub(super) fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else if !piece.is_empty() {
+        text.to_mut().push_str(&piece);
     }
 }
 
@@ -124,7 +147,7 @@ pub(super) fn describe_error(error: &serde_json::Value) -> String {
 }
 
 /// Parses a chat or completions payload, taking text from `delta`, `message` or `text`.
-pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta<'_>, super::InvalidResponse> {
     match super::fast_chunk::parse(data) {
         Some(delta) => Ok(delta),
         None => parse_with_serde(data),
@@ -133,7 +156,7 @@ pub(super) fn parse_generation(data: &[u8]) -> Result<ResponseDelta, super::Inva
 
 /// [`parse_generation`] through serde_json: the reference, and the path for every payload the
 /// fast reader leaves alone (usage, errors, anything unusual or invalid).
-pub(super) fn parse_with_serde(data: &[u8]) -> Result<ResponseDelta, super::InvalidResponse> {
+pub(super) fn parse_with_serde(data: &[u8]) -> Result<ResponseDelta<'_>, super::InvalidResponse> {
     let wire: WireResponse<'_> = serde_json::from_slice(data).map_err(|e| {
         let preview: String = String::from_utf8_lossy(&data[..data.len().min(120)]).into_owned();
         format!("malformed JSON in response ({e}): {preview}")
@@ -145,14 +168,14 @@ pub(super) fn parse_with_serde(data: &[u8]) -> Result<ResponseDelta, super::Inva
     };
     if let Some(choice) = wire.choices.into_iter().next() {
         if let Some(text) = choice.text {
-            delta.content.push_str(&text);
+            append(&mut delta.content, text);
         }
         for message in [choice.delta, choice.message].into_iter().flatten() {
             if let Some(c) = message.content {
-                delta.content.push_str(&c);
+                append(&mut delta.content, c);
             }
             if let Some(r) = message.reasoning_content.or(message.reasoning) {
-                delta.reasoning.push_str(&r);
+                append(&mut delta.reasoning, r);
             }
         }
     }

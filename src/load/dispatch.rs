@@ -914,7 +914,7 @@ fn reply_text(endpoint: &dyn crate::endpoint::Endpoint, rec: &RawRecord) -> Opti
             text.push_str(&endpoint.parse_event(data).ok()?.content);
         }
     } else {
-        text = endpoint.parse_body(&rec.payload).ok()?.content;
+        text = endpoint.parse_body(&rec.payload).ok()?.content.into_owned();
     }
     Some(text)
 }

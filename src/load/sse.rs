@@ -261,10 +261,10 @@ mod tests {
         let mut deltas = Vec::new();
         parser.feed(input, |e| {
             if e.data != b"[DONE]" {
-                deltas.push(chat.parse_event(e.data).unwrap());
+                deltas.push(chat.parse_event(e.data).unwrap().into_owned());
             }
         });
-        let text: String = deltas.iter().map(|d| d.content.as_str()).collect();
+        let text: String = deltas.iter().map(|d| &*d.content).collect();
         assert_eq!(text, "Hello there!");
         assert!(
             !deltas[0].has_text(),

@@ -62,7 +62,9 @@ pub struct TransportNotes {
     pub not_streamed: u64,
 }
 
-/// A parsed successful response, or the reason it is an error after all.
+/// A parsed successful response. One is kept per processor and refilled for every record, so
+/// its buffers are allocated once per run, not once per record.
+#[derive(Default)]
 struct Parsed {
     content: String,
     reasoning: String,
@@ -71,6 +73,26 @@ struct Parsed {
     /// The server's cumulative completion tokens at the first text event, when it reported
     /// usage in that chunk (`--per-chunk-usage`).
     first_chunk_tokens: Option<u64>,
+}
+
+/// The most text a kept [`Parsed`] goes on holding between records: one very long reply must
+/// not keep its buffer for the rest of the run.
+const KEPT_TEXT_LIMIT: usize = 1 << 20;
+
+impl Parsed {
+    /// Empties it for the next record, keeping buffers of a usual size.
+    fn reset(&mut self) {
+        for text in [&mut self.content, &mut self.reasoning] {
+            if text.capacity() > KEPT_TEXT_LIMIT {
+                *text = String::new();
+            }
+            text.clear();
+        }
+        self.text_events.clear();
+        self.text_events.shrink_to(KEPT_TEXT_LIMIT / 64);
+        self.usage = None;
+        self.first_chunk_tokens = None;
+    }
 }
 
 /// Record processors running on their own threads.
@@ -166,6 +188,7 @@ impl Processor {
             }
         };
         let mut naps = 0;
+        let mut parsed = Parsed::default();
         loop {
             let rec = match records.try_recv() {
                 Ok(queued) => {
@@ -189,7 +212,7 @@ impl Processor {
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
-            let processed = self.process(&rec);
+            let processed = self.process(&rec, &mut parsed);
             keep(processed, &mut result);
             keep(self.jsonl.flush_if_due(), &mut result);
         }
@@ -197,14 +220,10 @@ impl Processor {
         (self, result)
     }
 
-    fn parse(&self, rec: &RawRecord) -> Result<Parsed, RequestError> {
-        let mut parsed = Parsed {
-            content: String::new(),
-            reasoning: String::new(),
-            text_events: Vec::new(),
-            usage: None,
-            first_chunk_tokens: None,
-        };
+    /// Reads `rec`'s response into `parsed` (emptied first), or the reason it is an error
+    /// after all.
+    fn parse(&self, rec: &RawRecord, parsed: &mut Parsed) -> Result<(), RequestError> {
+        parsed.reset();
         let absorb = |delta: crate::endpoint::ResponseDelta, at: u64, parsed: &mut Parsed| {
             if let Some(message) = delta.error {
                 return Err(RequestError {
@@ -234,22 +253,22 @@ impl Processor {
         if rec.streamed {
             for (at, data) in rec.event_payloads() {
                 let delta = self.endpoint.parse_event(data).map_err(parse_error)?;
-                absorb(delta, at, &mut parsed)?;
+                absorb(delta, at, parsed)?;
             }
         } else {
             let delta = self
                 .endpoint
                 .parse_body(&rec.payload)
                 .map_err(parse_error)?;
-            absorb(delta, rec.end_ns, &mut parsed)?;
+            absorb(delta, rec.end_ns, parsed)?;
         }
-        Ok(parsed)
+        Ok(())
     }
 
-    fn process(&mut self, rec: &RawRecord) -> std::io::Result<()> {
+    fn process(&mut self, rec: &RawRecord, parsed: &mut Parsed) -> std::io::Result<()> {
         let outcome = match &rec.outcome {
-            Outcome::Success => match self.parse(rec) {
-                Ok(parsed) => Ok(parsed),
+            Outcome::Success => match self.parse(rec, parsed) {
+                Ok(()) => Ok(&mut *parsed),
                 Err(e) => Err(Some(e)),
             },
             Outcome::Error(e) => Err(Some(e.clone())),
@@ -279,10 +298,11 @@ impl Processor {
                         self.produces_tokens,
                         self.use_server_token_count,
                         &*self.tokenizer,
-                        &parsed,
+                        parsed,
                     ),
                     has_reasoning: !parsed.reasoning.is_empty(),
-                    text_events: parsed.text_events,
+                    // Lent for the computation and taken back below, keeping its buffer.
+                    text_events: std::mem::take(&mut parsed.text_events),
                     input_tokens: rec.input.input_tokens,
                     requested_osl: rec.input.max_tokens,
                     usage: parsed.usage,
@@ -290,6 +310,7 @@ impl Processor {
                     session_end: rec.input.session_end,
                 };
                 let metrics = compute(&obs);
+                parsed.text_events = obs.text_events;
                 acc.add_success(&metrics, rec.sent_ns, rec.end_ns);
                 (Some(metrics), None)
             }
@@ -301,7 +322,7 @@ impl Processor {
                 acc.add_cancelled();
                 // Excluded from every latency statistic, but the record keeps the time to first
                 // token when the first token had arrived before the cancellation.
-                (self.partial_ttft(rec), None)
+                (self.partial_ttft(rec, parsed), None)
             }
         };
         // Only the measured phase is exported per request.
@@ -325,11 +346,12 @@ impl Processor {
     fn partial_ttft(
         &self,
         rec: &RawRecord,
+        parsed: &mut Parsed,
     ) -> Option<crate::metrics::record_metrics::RequestMetrics> {
         if !rec.streamed || rec.events.is_empty() {
             return None;
         }
-        let parsed = self.parse(rec).ok()?;
+        self.parse(rec, parsed).ok()?;
         let &(first_at, _) = parsed.text_events.first()?;
         let ttft_ms = first_at.checked_sub(rec.sent_ns)? as f64 / 1e6;
         Some(crate::metrics::record_metrics::RequestMetrics {
