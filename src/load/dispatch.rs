@@ -956,6 +956,8 @@ async fn send_one<T: SendRequest>(
             prefill_slot,
             url,
         };
+        // Lent only now: a request waiting for its slot holds no buffers.
+        ctx.records.lend_buffers(&mut rec);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Outcome::Cancelled,

@@ -1,6 +1,7 @@
 //! The load engine: schedules arrivals, sends requests, reads streams, and emits one
 //! [`RawRecord`] per request. It knows nothing about sweeps, metrics or files.
 
+pub mod buffers;
 pub mod cancellation;
 pub mod clock;
 pub mod dispatch;

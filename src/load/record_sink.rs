@@ -5,8 +5,12 @@
 //! does the request task wait. A queue is bounded by the bytes its records hold, not by their
 //! number, so memory stays flat whatever the responses' length: a slow processor slows the
 //! client (visible as queue depth in the run's headroom), it never loses a record.
+//!
+//! The way back goes through the sink too: processors give a processed record's buffers back
+//! ([`ResponseBuffers`]) and the next request is lent them.
 
 use super::RawRecord;
+use super::buffers::ResponseBuffers;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
@@ -44,6 +48,7 @@ pub struct RecordSink {
     /// Bytes each queue may hold.
     bytes_per_queue: usize,
     next: AtomicUsize,
+    buffers: Arc<ResponseBuffers>,
 }
 
 /// Reads how full the queues are without keeping them open.
@@ -71,6 +76,7 @@ impl RecordSink {
             lanes,
             bytes_per_queue,
             next: AtomicUsize::new(0),
+            buffers: Arc::default(),
         };
         (sink, receivers)
     }
@@ -98,6 +104,16 @@ impl RecordSink {
         if let Ok(room) = lane.room.clone().acquire_many_owned(need).await {
             lane.put(rec, room);
         }
+    }
+
+    /// Gives `rec` response buffers a processor gave back, when there are some.
+    pub fn lend_buffers(&self, rec: &mut RawRecord) {
+        self.buffers.lend(rec);
+    }
+
+    /// Where the processors give processed records' buffers back.
+    pub fn buffers(&self) -> Arc<ResponseBuffers> {
+        self.buffers.clone()
     }
 
     /// A gauge of the queues' depth that does not keep them open.

@@ -355,7 +355,7 @@ pub async fn run_benchmark(
     };
     let shards = record_processors(&spec);
     let (records_tx, queues) = RecordSink::new(shards, RECORD_QUEUE_BYTES);
-    let processors = ProcessorThreads::start(processor, queues)
+    let processors = ProcessorThreads::start(processor, queues, records_tx.buffers())
         .map_err(|e| AppError::failure(format!("cannot start the record processors: {e}")))?;
     tracing::debug!("{shards} record processor(s)");
 

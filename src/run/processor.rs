@@ -8,6 +8,7 @@ use crate::dataset::tokenizer::Tokenizer;
 use crate::endpoint::{Endpoint, Usage};
 use crate::export::line_file::LineFile;
 use crate::export::records::{RecordError, write_record_line};
+use crate::load::buffers::ResponseBuffers;
 use crate::load::record_sink::RecordQueue;
 use crate::load::{ErrorKind, Outcome, RawRecord, RequestError, RunClock};
 use crate::metrics::RunAccumulator;
@@ -102,8 +103,13 @@ pub struct ProcessorThreads {
 
 impl ProcessorThreads {
     /// Starts one processor per queue: `first` on the first, and for each other queue a processor
-    /// like `first` with empty accumulators appending to the same JSONL file.
-    pub fn start(first: Processor, queues: Vec<RecordQueue>) -> std::io::Result<Self> {
+    /// like `first` with empty accumulators appending to the same JSONL file. Processed
+    /// records' buffers go back to `buffers`.
+    pub fn start(
+        first: Processor,
+        queues: Vec<RecordQueue>,
+        buffers: Arc<ResponseBuffers>,
+    ) -> std::io::Result<Self> {
         let mut processors = vec![first];
         while processors.len() < queues.len() {
             let sibling = processors[0].sibling();
@@ -111,9 +117,10 @@ impl ProcessorThreads {
         }
         let mut threads = Vec::with_capacity(queues.len());
         for (i, (processor, queue)) in processors.into_iter().zip(queues).enumerate() {
+            let buffers = buffers.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("record-processor-{i}"))
-                .spawn(move || processor.run(queue))?;
+                .spawn(move || processor.run(queue, &buffers))?;
             threads.push(thread);
         }
         Ok(Self { threads })
@@ -177,7 +184,11 @@ impl Processor {
     /// Lines reach the JSONL file whenever the queue runs empty and at least every
     /// [`FLUSH_INTERVAL`](crate::export::line_file::FLUSH_INTERVAL) under load. A write error
     /// (disk full) stops the file, never the accounting: every record is still counted.
-    pub fn run(mut self, mut records: RecordQueue) -> (Self, std::io::Result<()>) {
+    pub fn run(
+        mut self,
+        mut records: RecordQueue,
+        buffers: &ResponseBuffers,
+    ) -> (Self, std::io::Result<()>) {
         use tokio::sync::mpsc::error::TryRecvError;
         let mut result = Ok(());
         let keep = |r: std::io::Result<()>, result: &mut std::io::Result<()>| {
@@ -213,6 +224,7 @@ impl Processor {
                 Err(TryRecvError::Disconnected) => break,
             };
             let processed = self.process(&rec, &mut parsed);
+            buffers.give_back(rec);
             keep(processed, &mut result);
             keep(self.jsonl.flush_if_due(), &mut result);
         }
