@@ -41,9 +41,7 @@ impl ResponseDelta<'_> {
     pub fn has_text(&self) -> bool {
         !self.content.is_empty() || !self.reasoning.is_empty()
     }
-}
 
-impl ResponseDelta<'_> {
     /// The same delta owning its text, free of the payload it was read from.
     pub fn into_owned(self) -> ResponseDelta<'static> {
         ResponseDelta {

@@ -14,9 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Buffer pairs kept for reuse at most.
 const KEPT_PAIRS: usize = 512;
 
-/// Bytes of buffers kept for reuse at most: a long reply's buffers are freed rather than kept
-/// for the next short one.
+/// Bytes of buffers kept for reuse at most.
 const KEPT_BYTES: usize = 1 << 20;
+
+/// The largest pair kept: a long reply's buffers are freed rather than kept for the next
+/// short one.
+const LARGEST_KEPT_PAIR: usize = KEPT_BYTES / 16;
 
 /// One record's response buffers, emptied.
 type Pair = (Vec<u8>, Vec<(u64, u32)>);
@@ -59,7 +62,7 @@ impl ResponseBuffers {
     pub fn give_back(&self, rec: RawRecord) {
         let mut pair = (rec.payload, rec.events);
         let bytes = capacity(&pair);
-        if bytes == 0 || bytes > KEPT_BYTES / 16 {
+        if bytes == 0 || bytes > LARGEST_KEPT_PAIR {
             return;
         }
         // Count first, so concurrent givers cannot together pass the limit.

@@ -406,3 +406,31 @@ fn output_tokens(
     };
     Some((count(&parsed.content), count(&parsed.reasoning)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_parse_is_emptied_and_lets_go_of_a_long_replys_buffer() {
+        let mut parsed = Parsed {
+            content: "x".repeat(100),
+            reasoning: "y".repeat(KEPT_TEXT_LIMIT + 1),
+            text_events: vec![(1, true); 10],
+            usage: Some(Usage::default()),
+            first_chunk_tokens: Some(3),
+        };
+        let kept = parsed.content.capacity();
+        parsed.reset();
+        assert!(parsed.content.is_empty() && parsed.reasoning.is_empty());
+        assert!(parsed.text_events.is_empty());
+        assert!(parsed.usage.is_none() && parsed.first_chunk_tokens.is_none());
+        assert_eq!(parsed.content.capacity(), kept, "a usual buffer is kept");
+        assert_eq!(
+            parsed.reasoning.capacity(),
+            0,
+            "a long reply's buffer is dropped"
+        );
+        assert!(parsed.text_events.capacity() >= 10);
+    }
+}
