@@ -1,12 +1,15 @@
-//! When the server first read each request's bytes, for `--timing-log`: the handler starts
-//! later (HTTP parsing, routing, reading the body), and the difference is the server's own
-//! share of a request's send-side delay.
+//! When each request's bytes reached the server, for `--timing-log`: when the kernel queued
+//! them on the socket, and when the server first read them. The handler starts later still
+//! (HTTP parsing, routing, reading the body). Arrival to first read is the server's own read
+//! queue (its workers busy with other connections); the client's send stamp to arrival is the
+//! client's write path and loopback, which is what a client can be held to.
 //!
-//! Each accepted connection is wrapped in a [`StampedStream`] that stamps the wall clock at the
-//! first read returning bytes while its stamp is empty; the handler takes the stamp (leaving it
-//! empty for the next request on the connection), through the connection's [`ReadStamp`].
-//! HTTP/1.1 without pipelining sends a request only after the previous response, so the first
-//! bytes read after a take are the next request's.
+//! Each accepted connection is wrapped in a [`StampedStream`]. While its stamps are empty, a read
+//! asks the kernel for the receive time of the bytes it returns (`SO_TIMESTAMPNS`, Linux) and
+//! stamps the wall clock; the handler takes the stamps (leaving them empty for the next request
+//! on the connection), through the connection's [`ReadStamp`]. HTTP/1.1 without pipelining sends
+//! a request only after the previous response, so the first bytes read after a take are the
+//! next request's.
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -14,8 +17,8 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TCP listener whose connections stamp their reads (with Nagle off, as every mock
@@ -25,18 +28,41 @@ pub struct StampingListener(pub TcpListener, pub Arc<AtomicU64>);
 /// A connection that stamps the first read of each request.
 pub struct StampedStream {
     inner: TcpStream,
-    stamp: Arc<AtomicU64>,
+    stamps: Arc<Stamps>,
 }
 
-/// The connection's stamp, as the handler sees it (axum's connect info).
+/// Wall-clock nanoseconds, 0 while not stamped.
+#[derive(Debug, Default)]
+struct Stamps {
+    first_read: AtomicU64,
+    arrived: AtomicU64,
+}
+
+/// The connection's stamps, as the handler sees them (axum's connect info).
 #[derive(Clone, Debug)]
-pub struct ReadStamp(Arc<AtomicU64>);
+pub struct ReadStamp(Arc<Stamps>);
+
+/// When the current request's first bytes reached the server (wall-clock nanoseconds).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestArrival {
+    /// When the server's first read returned them.
+    pub first_read_ns: Option<u64>,
+    /// When the kernel queued the bytes that read returned on the socket; `None` where the
+    /// kernel does not say.
+    pub arrived_ns: Option<u64>,
+}
 
 impl ReadStamp {
-    /// The wall-clock nanoseconds of the first read of the current request, leaving the stamp
-    /// empty for the next one; `None` if nothing was stamped.
-    pub fn take(&self) -> Option<u64> {
-        Some(self.0.swap(0, Ordering::AcqRel)).filter(|&ns| ns != 0)
+    /// The current request's stamps, leaving them empty for the next one.
+    pub fn take(&self) -> RequestArrival {
+        let set = |ns: u64| Some(ns).filter(|&ns| ns != 0);
+        // Arrival first: a read that stamps between the two swaps then shows as a missing
+        // arrival, never as one request's arrival paired with another's read.
+        let arrived_ns = set(self.0.arrived.swap(0, Ordering::AcqRel));
+        RequestArrival {
+            first_read_ns: set(self.0.first_read.swap(0, Ordering::AcqRel)),
+            arrived_ns,
+        }
     }
 }
 
@@ -49,9 +75,10 @@ impl Listener for StampingListener {
             match self.0.accept().await {
                 Ok((inner, addr)) => {
                     let _ = inner.set_nodelay(true);
+                    kernel_stamps::enable(&inner);
                     self.1.fetch_add(1, Ordering::Relaxed);
-                    let stamp = Arc::new(AtomicU64::new(0));
-                    return (StampedStream { inner, stamp }, addr);
+                    let stamps = Arc::default();
+                    return (StampedStream { inner, stamps }, addr);
                 }
                 // As axum's own listener: a failed accept (EMFILE, a reset) is retried after a
                 // pause rather than ending the server.
@@ -67,7 +94,7 @@ impl Listener for StampingListener {
 
 impl Connected<IncomingStream<'_, StampingListener>> for ReadStamp {
     fn connect_info(stream: IncomingStream<'_, StampingListener>) -> Self {
-        ReadStamp(stream.io().stamp.clone())
+        ReadStamp(stream.io().stamps.clone())
     }
 }
 
@@ -77,15 +104,78 @@ impl AsyncRead for StampedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            let now = super::server::wall_ns();
-            let _ = self
-                .stamp
-                .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
+        if self.stamps.first_read.load(Ordering::Acquire) != 0 {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
         }
-        polled
+        // The first read of a request: with its bytes' receive time.
+        loop {
+            ready!(self.inner.poll_read_ready(cx))?;
+            let inner = &self.inner;
+            let unfilled = buf.initialize_unfilled();
+            match inner.try_io(Interest::READABLE, || kernel_stamps::recv(inner, unfilled)) {
+                Ok((0, _)) => return Poll::Ready(Ok(())),
+                Ok((n, arrived)) => {
+                    buf.advance(n);
+                    let now = super::server::wall_ns();
+                    let stamps = &self.stamps;
+                    stamps
+                        .arrived
+                        .store(arrived.unwrap_or(0), Ordering::Release);
+                    stamps.first_read.store(now, Ordering::Release);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+/// The kernel's receive time of a read's bytes (`SO_TIMESTAMPNS`).
+#[cfg(target_os = "linux")]
+mod kernel_stamps {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+    use std::os::fd::{AsFd, AsRawFd};
+    use tokio::net::TcpStream;
+
+    /// Asks the kernel to stamp what it receives on `stream` (best effort: without it, reads
+    /// carry no arrival).
+    pub fn enable(stream: &TcpStream) {
+        let _ = setsockopt(&stream.as_fd(), sockopt::ReceiveTimestampns, &true);
+    }
+
+    /// Reads into `buf` (without blocking), with the receive time of the last bytes read.
+    pub fn recv(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut control),
+            MsgFlags::MSG_DONTWAIT,
+        )?;
+        let mut arrived = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for cmsg in cmsgs {
+                if let ControlMessageOwned::ScmTimestampns(ts) = cmsg {
+                    let ns = ts.tv_sec() as i128 * 1_000_000_000 + ts.tv_nsec() as i128;
+                    arrived = u64::try_from(ns).ok().filter(|&ns| ns != 0);
+                }
+            }
+        }
+        Ok((msg.bytes, arrived))
+    }
+}
+
+/// Elsewhere reads carry no arrival.
+#[cfg(not(target_os = "linux"))]
+mod kernel_stamps {
+    use tokio::net::TcpStream;
+
+    pub fn enable(_: &TcpStream) {}
+
+    pub fn recv(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
+        Ok((stream.try_read(buf)?, None))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The mock server's HTTP layer: OpenAI-compatible routes over the timing engine, with faults.
 
 use super::engine::{Admission, EngineHandle};
-use super::read_stamp::ReadStamp;
+use super::read_stamp::{ReadStamp, RequestArrival};
 use super::words::word;
 use crate::dataset::tokenizer::{Tokenizer, builtin};
 use crate::spec::mock_url::MockConfig;
@@ -161,12 +161,12 @@ fn router(
         .with_state(state))
 }
 
-/// When the server first read a request's bytes (`None` where connections are not stamped).
+/// When a request's bytes reached the server (empty where connections are not stamped).
 #[derive(Clone, Copy, Debug)]
-struct FirstRead(Option<u64>);
+struct FirstRead(RequestArrival);
 
-/// Takes every request's read stamp (so the next request on the connection gets its own) and
-/// hands it to the handler.
+/// Takes every request's read stamps (so the next request on the connection gets its own) and
+/// hands them to the handler.
 async fn take_first_read(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -174,7 +174,8 @@ async fn take_first_read(
     let first = request
         .extensions()
         .get::<axum::extract::ConnectInfo<ReadStamp>>()
-        .and_then(|info| info.0.take());
+        .map(|info| info.0.take())
+        .unwrap_or_default();
     request.extensions_mut().insert(FirstRead(first));
     next.run(request).await
 }
@@ -216,9 +217,10 @@ pub async fn spawn(config: MockConfig, port: u16) -> std::io::Result<MockServer>
 }
 
 /// Serves until Ctrl-C (for `aiperf mock-server`). With `timing_log`, appends one JSON line per
-/// streamed response: `{"request_id", "first_read_ns", "received_ns", "first_token_ns",
-/// "end_ns"}`, wall-clock nanoseconds taken when the server first read the request's bytes,
-/// when the request reached the handler, when the first token's chunk was handed to the
+/// streamed response: `{"request_id", "arrived_ns", "first_read_ns", "received_ns",
+/// "first_token_ns", "end_ns"}`, wall-clock nanoseconds: when the kernel queued the request's
+/// first bytes on the socket (Linux; `null` elsewhere), when the server first read them, when
+/// the request reached the handler, when the first token's chunk was handed to the
 /// connection, and after the last; `request_id` is the `X-Request-ID` header. With
 /// `logs.requests`, appends one line per chat or completions request as it arrives:
 /// `{"received_ns", "request_id", "body", "reply"}`, the body as received and the text the
@@ -376,7 +378,7 @@ pub(super) fn wall_ns() -> u64 {
 struct Timing {
     state: Arc<AppState>,
     request_id: Option<String>,
-    first_read_ns: Option<u64>,
+    arrival: RequestArrival,
     received_ns: u64,
     first_token_ns: Option<u64>,
 }
@@ -388,7 +390,8 @@ impl Timing {
         };
         let line = json!({
             "request_id": self.request_id,
-            "first_read_ns": self.first_read_ns,
+            "arrived_ns": self.arrival.arrived_ns,
+            "first_read_ns": self.arrival.first_read_ns,
             "received_ns": self.received_ns,
             "first_token_ns": self.first_token_ns,
             "end_ns": wall_ns(),
@@ -411,7 +414,7 @@ async fn generate(
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        first_read_ns: first_read.0,
+        arrival: first_read.0,
         received_ns: wall_ns(),
         first_token_ns: None,
     });
