@@ -83,6 +83,15 @@ pub struct ClientHeadroom {
     /// The queues' room in bytes (the load engine waits when it is full).
     #[serde(default)]
     pub processor_queue_capacity_bytes: u64,
+    /// Requests that waited for room in the queues before their record was taken.
+    #[serde(default)]
+    pub processor_queue_waits: u64,
+    /// Those waits added up, ms.
+    #[serde(default)]
+    pub processor_queue_waited_ms: f64,
+    /// Those requests over the phase's requests (`None` when it issued none).
+    #[serde(default)]
+    pub processor_queue_wait_fraction: Option<f64>,
     /// Longest a sleeping client thread woke late, ms: the host (its other processes, its
     /// hypervisor, or aiperf's own busy threads) ran none of it for that long.
     #[serde(default)]

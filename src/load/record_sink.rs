@@ -4,7 +4,7 @@
 //! queue is full the next one with room takes the record, and only when every queue is full
 //! does the request task wait. A queue is bounded by the bytes its records hold, not by their
 //! number, so memory stays flat whatever the responses' length: a slow processor slows the
-//! client (visible as queue depth in the run's headroom), it never loses a record.
+//! client (the run's headroom counts the records that waited for room), it never loses a record.
 //!
 //! The way back goes through the sink too: processors give a processed record's buffers back
 //! ([`ResponseBuffers`]) and the next request is lent them.
@@ -12,7 +12,8 @@
 use super::RawRecord;
 use super::buffers::ResponseBuffers;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
@@ -49,6 +50,35 @@ pub struct RecordSink {
     bytes_per_queue: usize,
     next: AtomicUsize,
     buffers: Arc<ResponseBuffers>,
+    waits: Arc<WaitCounters>,
+}
+
+/// Records that found no queue with room, and how long they waited for it, in all.
+#[derive(Debug, Default)]
+struct WaitCounters {
+    records: AtomicU64,
+    nanos: AtomicU64,
+}
+
+/// How often a request waited for room in the record queues (since the sink was made): the
+/// load engine was held back by the processors. Counts only grow, so two readings subtract.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueWaits {
+    /// Records whose request waited.
+    pub records: u64,
+    /// Their waits added up.
+    pub waited: Duration,
+}
+
+impl std::ops::Sub for QueueWaits {
+    type Output = QueueWaits;
+
+    fn sub(self, earlier: QueueWaits) -> QueueWaits {
+        QueueWaits {
+            records: self.records.saturating_sub(earlier.records),
+            waited: self.waited.saturating_sub(earlier.waited),
+        }
+    }
 }
 
 /// Reads how full the queues are without keeping them open.
@@ -56,6 +86,7 @@ pub struct RecordSink {
 pub struct QueueGauge {
     lanes: Vec<(WeakUnboundedSender<Queued>, Arc<Semaphore>)>,
     bytes_per_queue: usize,
+    waits: Arc<WaitCounters>,
 }
 
 impl RecordSink {
@@ -77,12 +108,14 @@ impl RecordSink {
             bytes_per_queue,
             next: AtomicUsize::new(0),
             buffers: Arc::default(),
+            waits: Arc::default(),
         };
         (sink, receivers)
     }
 
-    /// Hands a record to a processor, waiting only when no queue has room for it. Returns
-    /// without effect once the processors are gone (the run is being torn down).
+    /// Hands a record to a processor, waiting only when no queue has room for it (a wait is
+    /// counted, see [`QueueGauge::waits`]). Returns without effect once the processors are gone
+    /// (the run is being torn down).
     pub async fn send(&self, rec: RawRecord) {
         let n = self.lanes.len();
         let first = if n == 1 {
@@ -101,7 +134,12 @@ impl RecordSink {
             }
         }
         let lane = &self.lanes[first];
-        if let Ok(room) = lane.room.clone().acquire_many_owned(need).await {
+        let since = Instant::now();
+        let room = lane.room.clone().acquire_many_owned(need).await;
+        let waited = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waits.records.fetch_add(1, Ordering::Relaxed);
+        self.waits.nanos.fetch_add(waited, Ordering::Relaxed);
+        if let Ok(room) = room {
             lane.put(rec, room);
         }
     }
@@ -125,6 +163,7 @@ impl RecordSink {
                 .map(|lane| (lane.tx.downgrade(), lane.room.clone()))
                 .collect(),
             bytes_per_queue: self.bytes_per_queue,
+            waits: self.waits.clone(),
         }
     }
 }
@@ -151,6 +190,14 @@ impl QueueGauge {
                 .saturating_sub(room.available_permits());
         }
         Some((waiting, self.bytes_per_queue * self.lanes.len()))
+    }
+
+    /// The waits for room so far (they stay readable after the sink is gone).
+    pub fn waits(&self) -> QueueWaits {
+        QueueWaits {
+            records: self.waits.records.load(Ordering::Relaxed),
+            waited: Duration::from_nanos(self.waits.nanos.load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -204,6 +251,11 @@ mod tests {
         sink.send(record(11)).await;
         assert_eq!(drain(&mut receivers[1]), vec![10, 11]);
         assert_eq!(drain(&mut receivers[0]), vec![0, 2]);
+        assert_eq!(
+            sink.gauge().waits(),
+            QueueWaits::default(),
+            "a queue had room"
+        );
     }
 
     #[tokio::test]
@@ -223,9 +275,15 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
+        assert_eq!(
+            sink.gauge().waits().records,
+            0,
+            "not counted before it has room"
+        );
         let first = receivers[0].recv().await.map(Queued::into_record);
         assert_eq!(first.map(|r| r.index), Some(1));
         waiting.await.unwrap();
+        assert_eq!(sink.gauge().waits().records, 1);
         assert_eq!(drain(&mut receivers[0]), vec![2, 3]);
         assert_eq!(sink.gauge().depth(), Some((0, 3 * size())));
     }

@@ -7,8 +7,8 @@
 //!   busiest second;
 //! - **event loop delay**: how long a task handed to the runtime waits before a worker runs it
 //!   (a worker busy with other requests delays reading responses by the same amount);
-//! - **processor queue**: how many bytes of records wait for the record processors (a full
-//!   queue makes the load engine wait);
+//! - **processor queue**: how many requests waited for room in the record processors' queues
+//!   (the load engine held back by the processors), and the queues' peak fill in bytes;
 //! - **host stalls**: how late the sampler's own sleep ends. A thread that wakes tens of
 //!   milliseconds late was not run by the host at all (a virtual machine's vCPU descheduled, the
 //!   kernel busy, a process stopped), and every response due meanwhile is read that late; the
@@ -19,6 +19,7 @@
 //! The sampler costs one wake-up and one tiny task per interval, about 100 a second.
 
 use crate::artifacts::run_metadata::ClientHeadroom;
+use crate::load::record_sink::{QueueGauge, QueueWaits};
 use crate::support::numbers::quantile;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,11 +42,12 @@ pub const LOOP_DELAY_BOUND_MS: f64 = 2.0;
 /// shorter phase's p99 is its maximum, one unlucky wake-up.
 pub const MIN_LOOP_SAMPLES: u64 = 50;
 
-/// Fraction of the record queues' room (bytes) that, when filled, means the processors fell
-/// behind the load engine: the queue was about full, so requests were about to wait for room.
-/// Not half: 2 MiB holds about 30 ms of the fastest rate a 2-core host drives, and a processor
-/// descheduled for 15 ms (a host stall) half-fills it without delaying any request.
-pub const QUEUE_BOUND: f64 = 0.9;
+/// Share of the phase's requests that waited for room in the record queues from which the
+/// processors, not the server, set the pace: 1 in 100. Not the queues' fill: a single reply
+/// larger than a queue (2 MiB) fills it while no request waits, and a processor descheduled by
+/// a host stall can half-fill it without delaying any; and not any wait at all, for the same
+/// reasons (one long reply waits for its queue to empty).
+pub const QUEUE_WAIT_BOUND: f64 = 0.01;
 
 /// How late (ms) a sleeping thread must wake to count as a host stall: several times the
 /// wake-up latency of a busy 2-core machine (the sampler's oversleep stays under 1-2 ms there
@@ -56,8 +58,23 @@ pub const HOST_STALL_MS: f64 = 5.0;
 /// the host's: at least 1 request in 100 arrived or was answered during a stall.
 pub const HOST_STALL_BOUND: f64 = 0.01;
 
-/// How many bytes of records wait for the processors, or `None` once the queues are gone.
-pub type QueueDepth = Box<dyn Fn() -> Option<usize> + Send>;
+/// The record processors' queues, as the sampler reads them.
+pub trait ProcessorQueue: Send + 'static {
+    /// Bytes of records waiting for the processors; `None` once the queues are gone.
+    fn depth(&self) -> Option<usize>;
+    /// Waits for room so far (counts that only grow).
+    fn waits(&self) -> QueueWaits;
+}
+
+impl ProcessorQueue for QueueGauge {
+    fn depth(&self) -> Option<usize> {
+        QueueGauge::depth(self).map(|(waiting, _)| waiting)
+    }
+
+    fn waits(&self) -> QueueWaits {
+        QueueGauge::waits(self)
+    }
+}
 
 /// A running sampler; [`HeadroomMonitor::finish`] stops it and returns what it saw.
 pub struct HeadroomMonitor {
@@ -73,6 +90,8 @@ struct Samples {
     busiest_second: Option<f64>,
     loop_delays_ms: Vec<f64>,
     queue_max: usize,
+    /// Waits for room during the phase.
+    queue_waits: QueueWaits,
     /// Longest oversleep of the sampler, and the oversleeps of at least [`HOST_STALL_MS`].
     oversleep_max_ms: Option<f64>,
     stalls: u64,
@@ -114,19 +133,19 @@ pub fn usable_cores() -> usize {
 }
 
 impl HeadroomMonitor {
-    /// Starts sampling. `runtime` is the event loop whose delay is measured; `queue_depth`
-    /// reports the processors' backlog in bytes out of `capacity` bytes. If the thread cannot start, the run
-    /// goes on unsampled.
+    /// Starts sampling. `runtime` is the event loop whose delay is measured; `queue` holds the
+    /// processors' backlog, out of `capacity` bytes. If the thread cannot start, the run goes on
+    /// unsampled.
     pub fn start(
         runtime: tokio::runtime::Handle,
-        queue_depth: QueueDepth,
+        queue: impl ProcessorQueue,
         capacity: usize,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("headroom".into())
-            .spawn(move || sample(&runtime, &queue_depth, &flag))
+            .spawn(move || sample(&runtime, &queue, &flag))
             .map_err(|e| tracing::warn!("client headroom is not measured: {e}"))
             .ok();
         Self {
@@ -136,8 +155,8 @@ impl HeadroomMonitor {
         }
     }
 
-    /// Stops sampling and summarises the phase.
-    pub fn finish(mut self) -> ClientHeadroom {
+    /// Stops sampling and summarises the phase, in which `requests` requests were issued.
+    pub fn finish(mut self, requests: u64) -> ClientHeadroom {
         self.stop.store(true, Ordering::Relaxed);
         let samples = self
             .thread
@@ -146,7 +165,7 @@ impl HeadroomMonitor {
             .unwrap_or_default();
         ClientHeadroom {
             processor_queue_capacity_bytes: self.capacity as u64,
-            ..summarise(samples, usable_cores())
+            ..summarise(samples, usable_cores(), requests)
         }
     }
 }
@@ -159,7 +178,7 @@ impl Drop for HeadroomMonitor {
 
 fn sample(
     runtime: &tokio::runtime::Handle,
-    queue_depth: &QueueDepth,
+    queue: &impl ProcessorQueue,
     stop: &AtomicBool,
 ) -> Samples {
     let delays: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -167,6 +186,7 @@ fn sample(
     let (mut window_wall, mut window_cpu) = (start_wall, start_cpu);
     let cores = usable_cores() as f64;
     let mut out = Samples::default();
+    let waits_before = queue.waits();
     while !stop.load(Ordering::Relaxed) {
         let asleep = Instant::now();
         std::thread::sleep(SAMPLE_INTERVAL);
@@ -179,7 +199,7 @@ fn sample(
                 d.push(waited);
             }
         });
-        if let Some(depth) = queue_depth() {
+        if let Some(depth) = queue.depth() {
             out.queue_max = out.queue_max.max(depth);
         }
         let (now, cpu) = (Instant::now(), process_cpu());
@@ -192,6 +212,7 @@ fn sample(
     }
     out.wall_seconds = start_wall.elapsed().as_secs_f64();
     out.cpu_seconds = process_cpu().saturating_sub(start_cpu).as_secs_f64();
+    out.queue_waits = queue.waits() - waits_before;
     // Probes still queued when sampling stopped are not counted: the phase is over.
     out.loop_delays_ms = delays
         .lock()
@@ -200,7 +221,7 @@ fn sample(
     out
 }
 
-fn summarise(samples: Samples, cores: usize) -> ClientHeadroom {
+fn summarise(samples: Samples, cores: usize, requests: u64) -> ClientHeadroom {
     let mut delays = samples.loop_delays_ms;
     delays.sort_by(f64::total_cmp);
     let cpu = (samples.wall_seconds > 0.0)
@@ -215,6 +236,10 @@ fn summarise(samples: Samples, cores: usize) -> ClientHeadroom {
         event_loop_samples: delays.len() as u64,
         processor_queue_max_bytes: samples.queue_max as u64,
         processor_queue_capacity_bytes: 0,
+        processor_queue_waits: samples.queue_waits.records,
+        processor_queue_waited_ms: samples.queue_waits.waited.as_secs_f64() * 1e3,
+        processor_queue_wait_fraction: (requests > 0)
+            .then(|| samples.queue_waits.records as f64 / requests as f64),
         host_stall_max_ms: samples.oversleep_max_ms,
         host_stalls: samples.stalls,
         host_stalled_fraction: (samples.wall_seconds > 0.0)
@@ -243,15 +268,15 @@ pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
             "its event loop ran ready work {p99:.1} ms late (p99), so responses were read late"
         ));
     }
-    if h.processor_queue_capacity_bytes > 0
-        && h.processor_queue_max_bytes as f64
-            >= QUEUE_BOUND * h.processor_queue_capacity_bytes as f64
+    if let Some(fraction) = h.processor_queue_wait_fraction
+        && fraction >= QUEUE_WAIT_BOUND
     {
-        let mib = |bytes: u64| bytes as f64 / (1u64 << 20) as f64;
         reasons.push(format!(
-            "the record processor fell behind ({:.1} of its {:.1} MiB queue in use)",
-            mib(h.processor_queue_max_bytes),
-            mib(h.processor_queue_capacity_bytes)
+            "the record processor fell behind: {} requests ({:.1}%) waited for room in its queue, \
+             {:.1} ms in all",
+            h.processor_queue_waits,
+            fraction * 100.0,
+            h.processor_queue_waited_ms
         ));
     }
     if let Some(fraction) = h.host_stalled_fraction
@@ -276,7 +301,8 @@ mod tests {
     /// A 2 MiB queue.
     const QUEUE: u64 = 2 << 20;
 
-    fn headroom(cpu: f64, loop_p99: f64, queue: u64) -> ClientHeadroom {
+    /// `waits` of 1,000 requests waited for room in the record queues.
+    fn headroom(cpu: f64, loop_p99: f64, waits: u64) -> ClientHeadroom {
         ClientHeadroom {
             cores: 2,
             cpu_utilization: Some(cpu),
@@ -285,8 +311,11 @@ mod tests {
             event_loop_delay_p99_ms: Some(loop_p99),
             event_loop_delay_max_ms: Some(loop_p99),
             event_loop_samples: 100,
-            processor_queue_max_bytes: queue,
+            processor_queue_max_bytes: QUEUE / 4,
             processor_queue_capacity_bytes: QUEUE,
+            processor_queue_waits: waits,
+            processor_queue_waited_ms: waits as f64 * 0.5,
+            processor_queue_wait_fraction: Some(waits as f64 / 1000.0),
             host_stall_max_ms: Some(0.3),
             host_stalls: 0,
             host_stalled_fraction: Some(0.0),
@@ -301,7 +330,7 @@ mod tests {
         }
         samples.note_sleep(SAMPLE_INTERVAL / 2); // woken early: not late at all
         samples.wall_seconds = 3.0;
-        let h = summarise(samples, 2);
+        let h = summarise(samples, 2, 100);
         assert_eq!(h.host_stalls, 2);
         assert!((h.host_stall_max_ms.unwrap() - 40.0).abs() < 1e-6);
         assert!((h.host_stalled_fraction.unwrap() - 0.015).abs() < 1e-6);
@@ -324,8 +353,26 @@ mod tests {
 
     #[test]
     fn a_light_run_crosses_no_limit() {
-        assert!(limits_crossed(&headroom(0.05, 0.2, 3)).is_empty());
-        assert!(limits_crossed(&headroom(0.89, 1.9, QUEUE * 8 / 10)).is_empty());
+        assert!(limits_crossed(&headroom(0.05, 0.2, 0)).is_empty());
+        assert!(limits_crossed(&headroom(0.89, 1.9, 9)).is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_alone_is_not_a_verdict_only_requests_that_waited_are() {
+        // One reply larger than the queue fills it; no request waited for room.
+        let giant_reply = ClientHeadroom {
+            processor_queue_max_bytes: QUEUE,
+            ..headroom(0.3, 0.2, 0)
+        };
+        assert!(limits_crossed(&giant_reply).is_empty());
+        let rare = ClientHeadroom {
+            processor_queue_max_bytes: QUEUE,
+            ..headroom(0.3, 0.2, 1)
+        };
+        assert!(
+            limits_crossed(&rare).is_empty(),
+            "1 request in 1,000 waited"
+        );
     }
 
     #[test]
@@ -335,9 +382,12 @@ mod tests {
         assert!(cpu[0].contains("97% of the 2 core(s)"), "{cpu:?}");
         let late = limits_crossed(&headroom(0.3, 12.0, 0));
         assert!(late[0].contains("12.0 ms late"), "{late:?}");
-        let queue = limits_crossed(&headroom(0.3, 0.2, QUEUE * 19 / 20));
-        assert!(queue[0].contains("1.9 of its 2.0 MiB queue"), "{queue:?}");
-        assert_eq!(limits_crossed(&headroom(1.0, 40.0, QUEUE)).len(), 3);
+        let queue = limits_crossed(&headroom(0.3, 0.2, 10));
+        assert!(
+            queue[0].contains("10 requests (1.0%) waited for room in its queue, 5.0 ms in all"),
+            "{queue:?}"
+        );
+        assert_eq!(limits_crossed(&headroom(1.0, 40.0, 500)).len(), 3);
         let short = ClientHeadroom {
             event_loop_samples: MIN_LOOP_SAMPLES - 1,
             ..headroom(0.3, 12.0, 0)
@@ -358,7 +408,23 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let monitor = HeadroomMonitor::start(runtime.handle().clone(), Box::new(|| Some(7)), 16);
+        /// Seven bytes waiting; three records waited 2 ms each before sampling began and one
+        /// more (4 ms) during it.
+        struct Queue(AtomicBool);
+        impl ProcessorQueue for Queue {
+            fn depth(&self) -> Option<usize> {
+                Some(7)
+            }
+            fn waits(&self) -> QueueWaits {
+                let later = self.0.swap(true, Ordering::Relaxed);
+                QueueWaits {
+                    records: 3 + u64::from(later),
+                    waited: Duration::from_millis(6 + 4 * u64::from(later)),
+                }
+            }
+        }
+        let queue = Queue(AtomicBool::new(false));
+        let monitor = HeadroomMonitor::start(runtime.handle().clone(), queue, 16);
         // Burn CPU on this thread for a while so the process is measurably busy.
         let until = Instant::now() + Duration::from_millis(300);
         let mut x = 0u64;
@@ -366,10 +432,13 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(1);
         }
         std::hint::black_box(x);
-        let h = monitor.finish();
+        let h = monitor.finish(20);
         assert!(h.cpu_utilization.unwrap() > 0.0);
         assert!(h.event_loop_samples > 0);
         assert_eq!(h.processor_queue_max_bytes, 7);
+        assert_eq!(h.processor_queue_waits, 1, "the phase's waits only");
+        assert!((h.processor_queue_waited_ms - 4.0).abs() < 1e-9);
+        assert_eq!(h.processor_queue_wait_fraction, Some(0.05));
         assert!(h.event_loop_delay_p50_ms.unwrap() >= 0.0);
     }
 }

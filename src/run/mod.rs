@@ -417,10 +417,9 @@ pub async fn run_benchmark(
             tracing::info!("opened {opened} of {ahead} connections ahead of the phase");
         }
         let monitor = (phase.kind == PhaseKind::Profiling).then(|| {
-            let queues = ctx.records.gauge();
             headroom::HeadroomMonitor::start(
                 tokio::runtime::Handle::current(),
-                Box::new(move || queues.depth().map(|(waiting, _)| waiting)),
+                ctx.records.gauge(),
                 shards * RECORD_QUEUE_BYTES,
             )
         });
@@ -430,7 +429,7 @@ pub async fn run_benchmark(
             profiling_scheduled = result.issued;
         }
         if let Some(monitor) = monitor {
-            client_headroom = monitor.finish();
+            client_headroom = monitor.finish(result.issued);
         }
         ui.finish().await;
         tracing::info!(
