@@ -226,6 +226,7 @@ for name in ["large", "onecore", "single"] + [f"{n}-{r}" for r in rounds for n i
     print(f"{name}: client_bound={v['client_bound']} cpu={h.get('cpu_utilization') or 0:.2f} loop p99={h.get('event_loop_delay_p99_ms') or 0:.2f} ms"
           f" queue max={h.get('processor_queue_max_bytes', 0) / 2**20:.2f} of {h.get('processor_queue_capacity_bytes', 0) / 2**20:.1f} MiB"
           f" waited for room={h.get('processor_queue_waits', 0)} ({100 * (h.get('processor_queue_wait_fraction') or 0):.2f}%, {h.get('processor_queue_waited_ms', 0):.0f} ms)"
+          f" host cpu={h.get('host_cpu_utilization') or 0:.2f} of {h.get('host_cores', 0)} cores"
           f" host stalls={h.get('host_stalls')} (longest {h.get('host_stall_max_ms') or 0:.1f} ms, {100 * (h.get('host_stalled_fraction') or 0):.2f}% of the run)")
 print(f"errors: {large_s['error_request_count']['avg']:.0f}")
 PY

@@ -37,6 +37,12 @@ fn a_saturated_client_is_flagged_and_a_light_run_is_not() {
         "{h:?}"
     );
     assert!(h.processor_queue_max_bytes < h.processor_queue_capacity_bytes / 2);
+    assert_eq!(h.processor_queue_waits, 0, "{h:?}");
+    let host = h
+        .host_cpu_utilization
+        .expect("the host's CPU is read (Linux)");
+    assert!((0.0..=1.0).contains(&host), "{h:?}");
+    assert!(h.host_cores >= h.cores, "{h:?}");
     assert!(
         h.host_stall_max_ms.is_some(),
         "the sampler measured its own wake-ups: {h:?}"

@@ -92,6 +92,13 @@ pub struct ClientHeadroom {
     /// Those requests over the phase's requests (`None` when it issued none).
     #[serde(default)]
     pub processor_queue_wait_fraction: Option<f64>,
+    /// The host's cores (all of them, whatever aiperf may use).
+    #[serde(default)]
+    pub host_cores: u64,
+    /// Busy time of all the host's cores over the phase, as a fraction (1.0 = all busy; other
+    /// processes, the server among them, included).
+    #[serde(default)]
+    pub host_cpu_utilization: Option<f64>,
     /// Longest a sleeping client thread woke late, ms: the host (its other processes, its
     /// hypervisor, or aiperf's own busy threads) ran none of it for that long.
     #[serde(default)]

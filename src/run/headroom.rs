@@ -9,6 +9,9 @@
 //!   (a worker busy with other requests delays reading responses by the same amount);
 //! - **processor queue**: how many requests waited for room in the record processors' queues
 //!   (the load engine held back by the processors), and the queues' peak fill in bytes;
+//! - **the host's CPU**: how busy all of the host's cores were (`/proc/stat`). When aiperf and
+//!   the server share a host whose cores were all busy, and a good part of that was aiperf's,
+//!   the server ran with less CPU than it would have alone;
 //! - **host stalls**: how late the sampler's own sleep ends. A thread that wakes tens of
 //!   milliseconds late was not run by the host at all (a virtual machine's vCPU descheduled, the
 //!   kernel busy, a process stopped), and every response due meanwhile is read that late; the
@@ -48,6 +51,19 @@ pub const MIN_LOOP_SAMPLES: u64 = 50;
 /// a host stall can half-fill it without delaying any; and not any wait at all, for the same
 /// reasons (one long reply waits for its queue to empty).
 pub const QUEUE_WAIT_BOUND: f64 = 0.01;
+
+/// Busy share of all the host's cores from which they count as saturated. Measured on the
+/// 2-core VM against nginx beside aiperf: 0.61-0.62 at half the maximum rate, 0.81-0.83 at
+/// concurrency 8, 0.91-0.94 at the maximum rate (nginx's one worker and aiperf's wake-ups leave
+/// gaps; the queue or loop rule flags those runs). The bound is above that: it speaks only when
+/// the cores had nothing to spare, so a busy test machine does not flag moderate runs.
+pub const HOST_CPU_BOUND: f64 = 0.95;
+
+/// aiperf's share of all the host's cores from which, on a saturated host, aiperf counts as
+/// taking CPU from a server beside it: a quarter. A light run uses 0.01-0.13 of its cores, so a
+/// server that saturates the host by itself (llama.cpp on CPU) is not flagged; aiperf at the
+/// maximum rate against nginx on 2 cores uses 0.60 of them.
+pub const HOST_CPU_SHARE_BOUND: f64 = 0.25;
 
 /// How late (ms) a sleeping thread must wake to count as a host stall: several times the
 /// wake-up latency of a busy 2-core machine (the sampler's oversleep stays under 1-2 ms there
@@ -92,6 +108,9 @@ struct Samples {
     queue_max: usize,
     /// Waits for room during the phase.
     queue_waits: QueueWaits,
+    /// The host's busy share over the phase, and its cores.
+    host_busy: Option<f64>,
+    host_cores: u64,
     /// Longest oversleep of the sampler, and the oversleeps of at least [`HOST_STALL_MS`].
     oversleep_max_ms: Option<f64>,
     stalls: u64,
@@ -187,6 +206,7 @@ fn sample(
     let cores = usable_cores() as f64;
     let mut out = Samples::default();
     let waits_before = queue.waits();
+    let host_before = super::host_cpu::HostTicks::now();
     while !stop.load(Ordering::Relaxed) {
         let asleep = Instant::now();
         std::thread::sleep(SAMPLE_INTERVAL);
@@ -213,6 +233,10 @@ fn sample(
     out.wall_seconds = start_wall.elapsed().as_secs_f64();
     out.cpu_seconds = process_cpu().saturating_sub(start_cpu).as_secs_f64();
     out.queue_waits = queue.waits() - waits_before;
+    if let (Some(before), Some(after)) = (host_before, super::host_cpu::HostTicks::now()) {
+        out.host_busy = after.busy_since(&before);
+        out.host_cores = after.cores;
+    }
     // Probes still queued when sampling stopped are not counted: the phase is over.
     out.loop_delays_ms = delays
         .lock()
@@ -240,6 +264,8 @@ fn summarise(samples: Samples, cores: usize, requests: u64) -> ClientHeadroom {
         processor_queue_waited_ms: samples.queue_waits.waited.as_secs_f64() * 1e3,
         processor_queue_wait_fraction: (requests > 0)
             .then(|| samples.queue_waits.records as f64 / requests as f64),
+        host_cores: samples.host_cores,
+        host_cpu_utilization: samples.host_busy,
         host_stall_max_ms: samples.oversleep_max_ms,
         host_stalls: samples.stalls,
         host_stalled_fraction: (samples.wall_seconds > 0.0)
@@ -259,6 +285,22 @@ pub fn limits_crossed(h: &ClientHeadroom) -> Vec<String> {
             cpu * 100.0,
             h.cores
         ));
+    }
+    if let (Some(host), Some(cpu)) = (h.host_cpu_utilization, h.cpu_utilization)
+        && h.host_cores > 0
+        && reasons.is_empty()
+    {
+        // aiperf's share of all the host's cores (its own figure is of the cores it may use).
+        let share = cpu * h.cores as f64 / h.host_cores as f64;
+        if host >= HOST_CPU_BOUND && share >= HOST_CPU_SHARE_BOUND {
+            reasons.push(format!(
+                "this host's {} cores were {:.0}% busy, {:.0} points of it aiperf's: aiperf \
+                 was short of CPU, and a server on this host had less than it would alone",
+                h.host_cores,
+                host * 100.0,
+                share * 100.0
+            ));
+        }
     }
     if let Some(p99) = h.event_loop_delay_p99_ms
         && p99 >= LOOP_DELAY_BOUND_MS
@@ -316,6 +358,8 @@ mod tests {
             processor_queue_waits: waits,
             processor_queue_waited_ms: waits as f64 * 0.5,
             processor_queue_wait_fraction: Some(waits as f64 / 1000.0),
+            host_cores: 2,
+            host_cpu_utilization: Some(0.5),
             host_stall_max_ms: Some(0.3),
             host_stalls: 0,
             host_stalled_fraction: Some(0.0),
@@ -355,6 +399,45 @@ mod tests {
     fn a_light_run_crosses_no_limit() {
         assert!(limits_crossed(&headroom(0.05, 0.2, 0)).is_empty());
         assert!(limits_crossed(&headroom(0.89, 1.9, 9)).is_empty());
+    }
+
+    #[test]
+    fn a_saturated_host_counts_only_with_a_good_share_of_it_aiperfs() {
+        let saturated = |cpu: f64| ClientHeadroom {
+            host_cpu_utilization: Some(0.98),
+            ..headroom(cpu, 0.2, 0)
+        };
+        // aiperf using 0.60 of the 2 cores of a host that had none to spare.
+        let shared = limits_crossed(&saturated(0.60));
+        assert_eq!(shared.len(), 1, "{shared:?}");
+        assert!(
+            shared[0].contains("2 cores were 98% busy, 60 points of it aiperf's"),
+            "{shared:?}"
+        );
+        // A server that saturates the host by itself (llama.cpp on CPU), aiperf light.
+        assert!(limits_crossed(&saturated(0.05)).is_empty());
+        // A busy host that is not saturated.
+        let busy = ClientHeadroom {
+            host_cpu_utilization: Some(0.90),
+            ..headroom(0.60, 0.2, 0)
+        };
+        assert!(limits_crossed(&busy).is_empty());
+        // Pinned to 1 of 4 cores and using all of it: the CPU rule says it, once.
+        let pinned = ClientHeadroom {
+            cores: 1,
+            host_cores: 4,
+            ..saturated(1.0)
+        };
+        let reasons = limits_crossed(&pinned);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].contains("100% of the 1 core(s)"), "{reasons:?}");
+        // aiperf's share is of all the host's cores: 1 of 4 cores at 0.8 is 20 points.
+        let small_share = ClientHeadroom {
+            cores: 1,
+            host_cores: 4,
+            ..saturated(0.8)
+        };
+        assert!(limits_crossed(&small_share).is_empty());
     }
 
     #[test]

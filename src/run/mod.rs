@@ -4,6 +4,7 @@
 
 mod finish;
 pub mod headroom;
+mod host_cpu;
 mod limits;
 mod processor;
 pub mod progress_ui;
