@@ -89,3 +89,48 @@ fn time_to_first_token_brackets_the_servers_own() {
         "aiperf's TTFT p50 is {p50} ms above the server's"
     );
 }
+
+/// A request sent with its connection, before the server has accepted it (what a client
+/// without a pool does), still carries the kernel's arrival stamp: the listener asks for them.
+#[test]
+fn a_request_on_a_new_connection_is_stamped_on_arrival() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("server_times.jsonl");
+    let (server, url) =
+        start_mock_server(&["--ttft-ms", "1", "--timing-log", log.to_str().unwrap()]);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let body =
+        r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":2}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         X-Request-ID: fresh\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // The kernel turns receive stamping on from a work queue, a moment after the first socket
+    // asks for it; a request in that moment would carry no arrival (logged as null, not wrong).
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains("[DONE]"), "{reply}");
+    // The line is written after the response ends; give the server a moment to append it.
+    let line = (0..50)
+        .find_map(|_| {
+            let lines = std::fs::read_to_string(&log).unwrap_or_default();
+            if lines.contains("\"fresh\"") {
+                return Some(lines);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            None
+        })
+        .expect("the server logged the request");
+    drop(server);
+    let l: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(l["request_id"], "fresh");
+    let arrived = l["arrived_ns"]
+        .as_u64()
+        .expect("stamped on arrival (Linux)");
+    assert!(arrived <= l["first_read_ns"].as_u64().unwrap());
+}

@@ -23,7 +23,19 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// A TCP listener whose connections stamp their reads (with Nagle off, as every mock
 /// connection), counting the connections it accepts.
-pub struct StampingListener(pub TcpListener, pub Arc<AtomicU64>);
+pub struct StampingListener(TcpListener, Arc<AtomicU64>);
+
+impl StampingListener {
+    /// Wraps `listener`, asking the kernel to stamp what it receives from now on, so that a
+    /// request sent with the connection (before it is accepted) carries its arrival too: the
+    /// accepted sockets inherit the listener's option, and its bytes were stamped on arrival.
+    /// (Linux switches stamping on from a work queue, a moment later: a request in that moment
+    /// is logged without an arrival.)
+    pub fn new(listener: TcpListener, connections: Arc<AtomicU64>) -> Self {
+        kernel_stamps::enable(&listener);
+        Self(listener, connections)
+    }
+}
 
 /// A connection that stamps the first read of each request.
 pub struct StampedStream {
@@ -75,7 +87,6 @@ impl Listener for StampingListener {
             match self.0.accept().await {
                 Ok((inner, addr)) => {
                     let _ = inner.set_nodelay(true);
-                    kernel_stamps::enable(&inner);
                     self.1.fetch_add(1, Ordering::Relaxed);
                     let stamps = Arc::default();
                     return (StampedStream { inner, stamps }, addr);
@@ -138,10 +149,10 @@ mod kernel_stamps {
     use std::os::fd::{AsFd, AsRawFd};
     use tokio::net::TcpStream;
 
-    /// Asks the kernel to stamp what it receives on `stream` (best effort: without it, reads
-    /// carry no arrival).
-    pub fn enable(stream: &TcpStream) {
-        let _ = setsockopt(&stream.as_fd(), sockopt::ReceiveTimestampns, &true);
+    /// Asks the kernel to stamp what it receives on `socket` and on the connections it accepts
+    /// (best effort: without it, reads carry no arrival).
+    pub fn enable(socket: &impl AsFd) {
+        let _ = setsockopt(&socket.as_fd(), sockopt::ReceiveTimestampns, &true);
     }
 
     /// Reads into `buf` (without blocking), with the receive time of the last bytes read.
@@ -172,7 +183,7 @@ mod kernel_stamps {
 mod kernel_stamps {
     use tokio::net::TcpStream;
 
-    pub fn enable(_: &TcpStream) {}
+    pub fn enable<T>(_: &T) {}
 
     pub fn recv(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
         Ok((stream.try_read(buf)?, None))

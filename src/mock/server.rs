@@ -234,11 +234,10 @@ pub async fn serve_forever(
     let connections = Arc::new(AtomicU64::new(0));
     let app = router(config, logs, connections.clone())?;
     let listener = tokio::net::TcpListener::bind((host, port)).await?;
-    eprintln!(
-        "aiperf mock server listening on http://{}",
-        listener.local_addr()?
-    );
-    let listener = super::read_stamp::StampingListener(listener, connections);
+    let addr = listener.local_addr()?;
+    // Stamping is on before anyone is told where to connect.
+    let listener = super::read_stamp::StampingListener::new(listener, connections);
+    eprintln!("aiperf mock server listening on http://{addr}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<ReadStamp>(),
